@@ -1,0 +1,267 @@
+package images
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Media types of the OCI image specification.
+const (
+	MediaTypeIndex    = "application/vnd.oci.image.index.v1+json"
+	MediaTypeManifest = "application/vnd.oci.image.manifest.v1+json"
+	MediaTypeConfig   = "application/vnd.oci.image.config.v1+json"
+	MediaTypeLayer    = "application/vnd.oci.image.layer.v1.tar"
+
+	// AnnotationImageName is the index annotation containerd reads as the
+	// image's name on import.
+	AnnotationImageName = "io.containerd.image.name"
+	// AnnotationRefName is the OCI tag annotation.
+	AnnotationRefName = "org.opencontainers.image.ref.name"
+)
+
+// epoch is the modification time of every file the images contain, so that
+// the same inputs always give the same digests.
+var epoch = time.Unix(0, 0).UTC()
+
+// Entry is one file system entry of an image layer.
+type Entry struct {
+	// Path is relative to the root, without a leading slash ("bin/sh").
+	Path string
+	// Mode holds the permission bits.
+	Mode int64
+	// Dir marks a directory.
+	Dir bool
+	// Link, when set, makes the entry a symbolic link to Link.
+	Link string
+	// Data is a regular file's content.
+	Data []byte
+}
+
+// Config is the runtime part of an image config.
+type Config struct {
+	Entrypoint []string `json:"Entrypoint,omitempty"`
+	Cmd        []string `json:"Cmd,omitempty"`
+	Env        []string `json:"Env,omitempty"`
+	WorkingDir string   `json:"WorkingDir,omitempty"`
+	User       string   `json:"User,omitempty"`
+}
+
+// Image is a single-layer image to be written as an OCI layout.
+type Image struct {
+	// Ref is the full reference, e.g. "kubemesos.local/busybox:latest".
+	Ref     string
+	Entries []Entry
+	Config  Config
+}
+
+// Descriptor is an OCI content descriptor.
+type Descriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Platform    *Platform         `json:"platform,omitempty"`
+}
+
+// Platform names the OS and architecture an image runs on.
+type Platform struct {
+	Architecture string `json:"architecture"`
+	OS           string `json:"os"`
+}
+
+// Index is the OCI image index (index.json).
+type Index struct {
+	SchemaVersion int          `json:"schemaVersion"`
+	MediaType     string       `json:"mediaType"`
+	Manifests     []Descriptor `json:"manifests"`
+}
+
+// Manifest is the OCI image manifest.
+type Manifest struct {
+	SchemaVersion int          `json:"schemaVersion"`
+	MediaType     string       `json:"mediaType"`
+	Config        Descriptor   `json:"config"`
+	Layers        []Descriptor `json:"layers"`
+}
+
+// ImageConfig is the OCI image configuration blob.
+type ImageConfig struct {
+	Created      time.Time `json:"created"`
+	Architecture string    `json:"architecture"`
+	OS           string    `json:"os"`
+	Config       Config    `json:"config"`
+	RootFS       RootFS    `json:"rootfs"`
+	History      []History `json:"history,omitempty"`
+}
+
+// RootFS lists the uncompressed layer digests of an image.
+type RootFS struct {
+	Type    string   `json:"type"`
+	DiffIDs []string `json:"diff_ids"`
+}
+
+// History describes how a layer was made.
+type History struct {
+	Created   time.Time `json:"created"`
+	CreatedBy string    `json:"created_by,omitempty"`
+}
+
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// tag returns the tag part of a reference ("latest" for "a/b:latest").
+func tag(ref string) string {
+	slash := strings.LastIndex(ref, "/")
+	if i := strings.LastIndex(ref, ":"); i > slash {
+		return ref[i+1:]
+	}
+	return "latest"
+}
+
+// Layer returns the uncompressed tar of the entries, sorted by path, with
+// parent directories first and fixed owners and times.
+func Layer(entries []Entry) ([]byte, error) {
+	sorted := append([]Entry(nil), entries...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	seen := map[string]bool{}
+	for _, e := range sorted {
+		p := strings.TrimPrefix(path.Clean("/"+e.Path), "/")
+		if p == "" {
+			return nil, fmt.Errorf("layer entry with empty path")
+		}
+		if seen[p] {
+			return nil, fmt.Errorf("layer entry %q twice", p)
+		}
+		seen[p] = true
+		h := &tar.Header{
+			Name:    p,
+			Mode:    e.Mode,
+			ModTime: epoch,
+			Uname:   "root",
+			Gname:   "root",
+			Format:  tar.FormatPAX,
+		}
+		switch {
+		case e.Dir:
+			h.Typeflag = tar.TypeDir
+			h.Name += "/"
+		case e.Link != "":
+			h.Typeflag = tar.TypeSymlink
+			h.Linkname = e.Link
+			if h.Mode == 0 {
+				h.Mode = 0o777
+			}
+		default:
+			h.Typeflag = tar.TypeReg
+			h.Size = int64(len(e.Data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, fmt.Errorf("layer entry %q: %w", p, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(e.Data); err != nil {
+				return nil, fmt.Errorf("layer entry %q: %w", p, err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteOCIArchive writes img as a tar of an OCI image layout and returns the
+// descriptor of its manifest.
+func WriteOCIArchive(w io.Writer, img Image) (Descriptor, error) {
+	if img.Ref == "" {
+		return Descriptor{}, fmt.Errorf("image has no reference")
+	}
+	layer, err := Layer(img.Entries)
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
+	}
+	layerDesc := Descriptor{MediaType: MediaTypeLayer, Digest: digestOf(layer), Size: int64(len(layer))}
+	cfg := ImageConfig{
+		Created:      epoch,
+		Architecture: runtime.GOARCH,
+		OS:           "linux",
+		Config:       img.Config,
+		RootFS:       RootFS{Type: "layers", DiffIDs: []string{layerDesc.Digest}},
+		History:      []History{{Created: epoch, CreatedBy: "kubemesos images"}},
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	cfgDesc := Descriptor{MediaType: MediaTypeConfig, Digest: digestOf(cfgJSON), Size: int64(len(cfgJSON))}
+	manifestJSON, err := json.Marshal(Manifest{
+		SchemaVersion: 2,
+		MediaType:     MediaTypeManifest,
+		Config:        cfgDesc,
+		Layers:        []Descriptor{layerDesc},
+	})
+	if err != nil {
+		return Descriptor{}, err
+	}
+	manDesc := Descriptor{
+		MediaType: MediaTypeManifest,
+		Digest:    digestOf(manifestJSON),
+		Size:      int64(len(manifestJSON)),
+		Annotations: map[string]string{
+			AnnotationImageName: img.Ref,
+			AnnotationRefName:   tag(img.Ref),
+		},
+		Platform: &Platform{Architecture: runtime.GOARCH, OS: "linux"},
+	}
+	indexJSON, err := json.Marshal(Index{SchemaVersion: 2, MediaType: MediaTypeIndex, Manifests: []Descriptor{manDesc}})
+	if err != nil {
+		return Descriptor{}, err
+	}
+
+	tw := tar.NewWriter(w)
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{"index.json", indexJSON},
+		{blobPath(layerDesc.Digest), layer},
+		{blobPath(cfgDesc.Digest), cfgJSON},
+		{blobPath(manDesc.Digest), manifestJSON},
+	}
+	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
+		if err := tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
+			return Descriptor{}, err
+		}
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.data)), ModTime: epoch}); err != nil {
+			return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
+	}
+	return manDesc, nil
+}
+
+func blobPath(digest string) string {
+	return "blobs/sha256/" + strings.TrimPrefix(digest, "sha256:")
+}
