@@ -1,0 +1,19 @@
+// Package offermatcher decides where pending pods go: it takes pods (as
+// PodRequest, built once per pod by FromPod) and held Mesos offers (as
+// Offer) and returns a Plan that assigns each pod to one offer or explains,
+// offer by offer, why it fits nowhere.
+//
+// The package is pure: it performs no I/O, never talks to Mesos or the
+// Kubernetes API server, keeps no state between calls and returns the same
+// Plan for the same input. The caller (the bridge) owns the offers, turns
+// assignments into ACCEPT calls and unplaced pods into FailedScheduling
+// events.
+//
+// Placement mirrors kube-scheduler's filter/score split: a chain of cheap
+// checks (cpu, memory, disk, host ports, node selector, required node
+// affinity) rules out offers, and a score chooses among the ones left. Labels
+// are matched against the labels the node will have once the pod's kubelet
+// registers it: the agent's attributes plus kubernetes.io/hostname, so agents
+// without a Node object yet still match. See README.md for the pipeline and
+// the scoring choice.
+package offermatcher

@@ -1,0 +1,226 @@
+package offermatcher
+
+// Offer is a held Mesos offer reduced to what placement needs.
+type Offer struct {
+	ID       string // Mesos offer ID
+	AgentID  string
+	Hostname string // the future node name
+	// Attributes are the agent's attributes (text and scalar rendered as
+	// strings) and any other labels the node will carry, e.g. the fault
+	// domain as topology.kubernetes.io/region and zone.
+	Attributes map[string]string
+	Resources  Resources
+}
+
+// Assignment places one pod on one offer.
+type Assignment struct {
+	Pod     PodRequest
+	OfferID string
+	AgentID string
+	Ports   []uint32 // host ports granted, ascending; nil when the pod binds none
+}
+
+// Unplaced is a pod no offer could take, and why.
+type Unplaced struct {
+	Pod     PodRequest
+	Reasons Reasons
+}
+
+// Plan is the outcome of Match. Every pod given to Match appears exactly
+// once, either in Assignments or in Unplaced, each list in the pods' order.
+type Plan struct {
+	Assignments []Assignment
+	Unplaced    []Unplaced
+}
+
+// Match places pods, in the given (priority) order, onto offers. Each pod
+// goes to at most one offer; many pods may share an offer, whose remaining
+// resources and ports shrink as pods are placed on it, so the plan never
+// commits more than an offer holds. Among the offers a pod fits, the one
+// left with the most free cpu and memory wins (see score), ties going to the
+// earlier offer. Match is deterministic and pure: it modifies neither pods
+// nor offers.
+func Match(pods []PodRequest, offers []Offer) Plan {
+	book := make([]offerState, len(offers))
+	var maxCPU, maxMem int64 = 1, 1
+	for i := range offers {
+		o := &offers[i]
+		book[i] = offerState{
+			offer: o,
+			cpu:   max(o.Resources.MilliCPU, 0),
+			mem:   max(o.Resources.MemoryMB, 0),
+			disk:  max(o.Resources.DiskMB, 0),
+			ports: normalizePorts(o.Resources.Ports),
+		}
+		maxCPU = max(maxCPU, book[i].cpu)
+		maxMem = max(maxMem, book[i].mem)
+	}
+	sc := scorer{cpuScale: 1 / float64(maxCPU), memScale: 1 / float64(maxMem)}
+
+	var plan Plan
+	var p podState
+	for _, pod := range pods {
+		p.prepare(&pod)
+		best, bestScore := -1, 0.0
+		var rejected [numReasons]int
+		for i := range book {
+			o := &book[i]
+			if r, ok := p.fits(o); !ok {
+				rejected[r]++
+				continue
+			}
+			if s := sc.score(&p, o); best < 0 || s > bestScore {
+				best, bestScore = i, s
+			}
+		}
+		if best < 0 {
+			plan.Unplaced = append(plan.Unplaced, Unplaced{Pod: pod, Reasons: reasonsOf(len(book), &rejected)})
+			continue
+		}
+		o := &book[best]
+		o.take(&p)
+		plan.Assignments = append(plan.Assignments, Assignment{
+			Pod:     pod,
+			OfferID: o.offer.ID,
+			AgentID: o.offer.AgentID,
+			Ports:   portList(p.ports),
+		})
+	}
+	return plan
+}
+
+// offerState is an offer with what is still free after the pods placed on
+// it so far.
+type offerState struct {
+	offer          *Offer
+	cpu, mem, disk int64
+	ports          []PortRange // normalized
+}
+
+func (o *offerState) take(p *podState) {
+	o.cpu -= p.cpu
+	o.mem -= p.mem
+	o.disk -= p.disk
+	if len(p.ports) > 0 {
+		o.ports = takePorts(o.ports, p.ports)
+	}
+}
+
+// label is the value of a label the offer's node will have.
+func (o *offerState) label(key string) (string, bool) {
+	if key == HostnameLabel {
+		return o.offer.Hostname, true
+	}
+	v, ok := o.offer.Attributes[key]
+	return v, ok
+}
+
+// podState is the per-pod work done once before the pod meets any offer:
+// clamped requests, normalized ports, the node selector as a slice and the
+// node affinity compiled, so that checking an offer allocates nothing.
+type podState struct {
+	cpu, mem, disk int64
+	ports          []PortRange
+	selector       []labelPair
+	affinity       []compiledTerm
+	reqs           []compiledReq // the requirements of all affinity terms
+}
+
+type labelPair struct{ key, value string }
+
+func (p *podState) prepare(pod *PodRequest) {
+	p.cpu = max(pod.Resources.MilliCPU, 0)
+	p.mem = max(pod.Resources.MemoryMB, 0)
+	p.disk = max(pod.Resources.DiskMB, 0)
+	p.ports = normalizePorts(pod.Resources.Ports)
+	p.selector = p.selector[:0]
+	for k, v := range pod.NodeSelector {
+		p.selector = append(p.selector, labelPair{k, v})
+	}
+	p.compileAffinity(pod.RequiredNodeAffinity)
+}
+
+// filters are the checks an offer must pass, cheapest first: the scalar
+// checks are one comparison each and, on a busy cluster, reject most offers;
+// the port check walks two short sorted lists; the label checks hash strings
+// and compare values. Only the first failing check is counted, so a pod
+// rejected everywhere has exactly one reason per offer. The price of this
+// order is that an offer both full and of the wrong zone reports the
+// resource shortage.
+var filters = [...]struct {
+	reason reasonIndex
+	fits   func(*podState, *offerState) bool
+}{
+	{reasonCPU, func(p *podState, o *offerState) bool { return p.cpu <= o.cpu }},
+	{reasonMemory, func(p *podState, o *offerState) bool { return p.mem <= o.mem }},
+	{reasonDisk, func(p *podState, o *offerState) bool { return p.disk <= o.disk }},
+	{reasonPorts, func(p *podState, o *offerState) bool { return portsFree(o.ports, p.ports) }},
+	{reasonSelector, (*podState).selectorMatches},
+	{reasonAffinity, (*podState).affinityMatches},
+}
+
+// fits runs the filters; when one fails it returns its reason and false.
+func (p *podState) fits(o *offerState) (reasonIndex, bool) {
+	for i := range filters {
+		if !filters[i].fits(p, o) {
+			return filters[i].reason, false
+		}
+	}
+	return 0, true
+}
+
+func (p *podState) selectorMatches(o *offerState) bool {
+	for _, kv := range p.selector {
+		if v, ok := o.label(kv.key); !ok || v != kv.value {
+			return false
+		}
+	}
+	return true
+}
+
+// scorer ranks the offers a pod fits. The score is the cpu and memory the
+// offer would still have free after taking the pod, each as a fraction of
+// the largest offer's, summed. Preferring the offer left emptiest spreads
+// pods (three replicas on two equal agents land 2+1, not 3+0), so losing one
+// agent loses few pods and each kubelet starts fewer pods at once. Measuring
+// free resources against the largest offer, not against each offer's own
+// size, matters because an offer is what an agent has free, not its
+// capacity: a 1-cpu offer is not "emptier" than a 32-cpu one.
+type scorer struct{ cpuScale, memScale float64 }
+
+func (s scorer) score(p *podState, o *offerState) float64 {
+	return float64(o.cpu-p.cpu)*s.cpuScale + float64(o.mem-p.mem)*s.memScale
+}
+
+// reasonIndex numbers the reasons so the per-offer loop counts into an
+// array instead of a map.
+type reasonIndex uint8
+
+const (
+	reasonCPU reasonIndex = iota
+	reasonMemory
+	reasonDisk
+	reasonPorts
+	reasonSelector
+	reasonAffinity
+	numReasons
+)
+
+var reasonText = [numReasons]Reason{
+	reasonCPU:      InsufficientCPU,
+	reasonMemory:   InsufficientMemory,
+	reasonDisk:     InsufficientDisk,
+	reasonPorts:    HostPortConflict,
+	reasonSelector: NodeSelectorMismatch,
+	reasonAffinity: NodeAffinityMismatch,
+}
+
+func reasonsOf(offers int, rejected *[numReasons]int) Reasons {
+	r := Reasons{Offers: offers, Counts: make(map[Reason]int)}
+	for i, n := range rejected {
+		if n > 0 {
+			r.Counts[reasonText[i]] = n
+		}
+	}
+	return r
+}
