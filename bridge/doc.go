@@ -1,0 +1,19 @@
+// Package bridge is kubemesos' Mesos framework: it subscribes to a Mesos master
+// through the v1 scheduler HTTP API, holds the offers it receives in an OfferBook,
+// matches pending pods against them (package offermatcher) and launches one task
+// per pod on each agent's kubelet-executor. It kills a pod's task when the pod is
+// deleted, acknowledges status updates and keeps a TaskRegistry of what it launched.
+//
+// Pipeline:
+//
+//	k8sapi.PodFeed ──pending pods──► Scheduler.cycle ◄──offers── Framework (SUBSCRIBE stream)
+//	                                        │
+//	                                        ├─ ACCEPT(LAUNCH) per used offer, DECLINE the rest after --offer-ttl
+//	                                        └─ FailedScheduling events for pods that fit no offer
+//
+// Glossary:
+//   - OfferBook: offers held by the bridge, each until used, rescinded or older than the offer TTL.
+//   - TaskRegistry: every task the bridge launched, by pod UID, with its last known state.
+//   - cycle: one level-based pass over (pending pods, held offers); it looks at the world
+//     as it is, not at the event that woke it.
+package bridge

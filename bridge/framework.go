@@ -1,0 +1,172 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+	"k8s.io/klog/v2"
+)
+
+// Framework is the bridge's connection to the Mesos master: one SUBSCRIBE
+// stream at a time, re-established with the same framework ID after a
+// disconnect, and the calls made on it. It speaks application/x-protobuf, the
+// only encoding mesos-go decodes reliably from current masters.
+type Framework struct {
+	caller calls.Caller
+	info   mesos.FrameworkInfo
+	mu sync.Mutex
+	// id is the framework ID the master assigned; empty until the first SUBSCRIBED.
+	id string
+}
+
+// FrameworkOptions describe the framework to the master.
+type FrameworkOptions struct {
+	Master          string // http://host:port of a Mesos master
+	Name            string
+	Role            string
+	Principal       string
+	FailoverTimeout time.Duration
+	Hostname        string
+	CallTimeout     time.Duration
+}
+
+// SchedulerEndpoint is the scheduler API URL of a master given as host:port or URL.
+func SchedulerEndpoint(master string) (string, error) {
+	if !strings.Contains(master, "://") {
+		master = "http://" + master
+	}
+	u, err := url.Parse(master)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("mesos master %q: not host:port or http(s) URL", master)
+	}
+	u.Path = "/api/v1/scheduler"
+	return u.String(), nil
+}
+
+// NewFramework prepares a framework; nothing is sent until Subscribe.
+func NewFramework(o FrameworkOptions) (*Framework, error) {
+	endpoint, err := SchedulerEndpoint(o.Master)
+	if err != nil {
+		return nil, err
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 10 * time.Second
+	}
+	cli := httpcli.New(
+		httpcli.Endpoint(endpoint),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+		httpcli.Do(httpcli.With(httpcli.Timeout(o.CallTimeout))),
+	)
+	failover := o.FailoverTimeout.Seconds()
+	info := mesos.FrameworkInfo{
+		User:            "root",
+		Name:            o.Name,
+		Roles:           []string{o.Role},
+		FailoverTimeout: &failover,
+		Checkpoint:      boolp(true),
+		Capabilities: []mesos.FrameworkInfo_Capability{
+			{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE},
+			{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+			{Type: mesos.FrameworkInfo_Capability_TASK_KILLING_STATE},
+		},
+	}
+	if o.Principal != "" {
+		info.Principal = proto(o.Principal)
+	}
+	if o.Hostname != "" {
+		info.Hostname = proto(o.Hostname)
+	}
+	return &Framework{caller: httpsched.NewCaller(cli, httpsched.AllowReconnection(true)), info: info}, nil
+}
+
+// ID is the framework ID (empty before the first subscription).
+func (f *Framework) ID() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.id
+}
+
+func (f *Framework) setID(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.id = id
+}
+
+// subscribe opens one SUBSCRIBE stream and sends its events to out until the
+// stream ends or ctx is done. It returns why the stream ended.
+func (f *Framework) subscribe(ctx context.Context, out chan<- *scheduler.Event) error {
+	info := f.info
+	call := calls.Subscribe(&info)
+	if id := f.ID(); id != "" {
+		call = call.With(calls.SubscribeTo(id))
+	}
+	resp, err := f.caller.Call(ctx, call)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	defer resp.Close()
+	stop := context.AfterFunc(ctx, func() { resp.Close() })
+	defer stop()
+	for {
+		var e scheduler.Event
+		if err := resp.Decode(&e); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("subscription stream closed by master: %w", err)
+			}
+			return fmt.Errorf("subscription stream: %w", err)
+		}
+		select {
+		case out <- &e:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Stream keeps a subscription open until ctx ends, re-subscribing with backoff.
+func (f *Framework) Stream(ctx context.Context, out chan<- *scheduler.Event) {
+	log := klog.FromContext(ctx)
+	backoff := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := f.subscribe(ctx, out)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = 500 * time.Millisecond
+		}
+		log.Info("Mesos subscription ended; subscribing again", "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+// call sends a call on the current subscription, as this framework.
+func (f *Framework) call(ctx context.Context, c *scheduler.Call) error {
+	c = c.With(calls.Framework(f.ID()))
+	resp, err := f.caller.Call(ctx, c)
+	if resp != nil {
+		resp.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("mesos %s: %w", c.GetType(), err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package bridge
+
+import (
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubemesos/kubemesos/k8sapi"
+)
+
+// PodTask is what the bridge knows of a task it launched for a pod.
+type PodTask struct {
+	Pod     k8sapi.PodRef
+	TaskID  string
+	AgentID string
+	State   mesos.TaskState
+	// Killing is set once a KILL was sent, so it is sent once per state change.
+	Killing bool
+}
+
+// Terminal reports whether the task reached a terminal state.
+func (t PodTask) Terminal() bool { return isTerminal(t.State) }
+
+func isTerminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR,
+		mesos.TASK_LOST, mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR, mesos.TASK_UNKNOWN:
+		return true
+	}
+	return false
+}
+
+// TaskRegistry is every task the bridge launched and has not yet seen end, by pod UID.
+// A pod in the registry is never launched again (invariant 1: a pod never runs twice).
+// Not safe for concurrent use: the scheduler loop owns it.
+type TaskRegistry struct {
+	tasks map[types.UID]*PodTask
+}
+
+// NewTaskRegistry returns an empty registry.
+func NewTaskRegistry() *TaskRegistry { return &TaskRegistry{tasks: map[types.UID]*PodTask{}} }
+
+// Launched records a task the bridge is about to launch.
+func (r *TaskRegistry) Launched(pod k8sapi.PodRef, agentID string) *PodTask {
+	t := &PodTask{Pod: pod, TaskID: k8sapi.TaskID(pod.UID), AgentID: agentID, State: mesos.TASK_STAGING}
+	r.tasks[pod.UID] = t
+	return t
+}
+
+// Get returns the task of a pod.
+func (r *TaskRegistry) Get(uid types.UID) (*PodTask, bool) {
+	t, ok := r.tasks[uid]
+	return t, ok
+}
+
+// Forget removes a pod's task.
+func (r *TaskRegistry) Forget(uid types.UID) { delete(r.tasks, uid) }
+
+// Len is the number of tasks known.
+func (r *TaskRegistry) Len() int { return len(r.tasks) }
+
+// Each calls f for every task.
+func (r *TaskRegistry) Each(f func(*PodTask)) {
+	for _, t := range r.tasks {
+		f(t)
+	}
+}

@@ -1,0 +1,353 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/offermatcher"
+)
+
+// Policy is how the bridge treats offers and pods.
+type Policy struct {
+	// OfferTTL is how long an unused offer is held before it is declined (invariant 3).
+	OfferTTL time.Duration
+	// DeclineFor is the refuse_seconds filter of a decline of offers nobody could use.
+	DeclineFor time.Duration
+	// IdleDeclineFor is the refuse_seconds filter when no pod is pending at all.
+	IdleDeclineFor time.Duration
+	// ReviveEvery rate-limits REVIVE calls while pods are pending and no offer is held.
+	ReviveEvery time.Duration
+	// MinPod is what a pod without requests is given.
+	MinPod offermatcher.Resources
+}
+
+// DefaultPolicy is the policy of `kubemesos scheduler` without flags.
+var DefaultPolicy = Policy{
+	OfferTTL:       10 * time.Second,
+	DeclineFor:     5 * time.Second,
+	IdleDeclineFor: 30 * time.Second,
+	ReviveEvery:    2 * time.Second,
+	MinPod:         offermatcher.Resources{MilliCPU: 10, MemoryMB: 16},
+}
+
+// PodSource is the Kubernetes side the scheduler reads: pods of its scheduler name.
+type PodSource interface {
+	Pending() []*corev1.Pod
+	Get(uid types.UID) (*corev1.Pod, bool)
+	Changed() <-chan struct{}
+}
+
+// UnschedulableReporter tells users why a pod was not placed.
+type UnschedulableReporter interface {
+	Unschedulable(ctx context.Context, pod *corev1.Pod, msg string)
+	Forget(uid types.UID)
+}
+
+// Scheduler is the bridge's loop: it owns the OfferBook and the TaskRegistry and
+// runs a cycle whenever pods, offers or task states change.
+type Scheduler struct {
+	fw       *Framework
+	pods     PodSource
+	report   UnschedulableReporter
+	executor ExecutorSpec
+	policy   Policy
+
+	offers     *OfferBook
+	tasks      *TaskRegistry
+	suppressed bool
+	lastRevive time.Time
+	subscribed bool
+	now        func() time.Time
+}
+
+// NewScheduler wires a scheduler; Run starts it.
+func NewScheduler(fw *Framework, pods PodSource, report UnschedulableReporter, exec ExecutorSpec, p Policy) *Scheduler {
+	return &Scheduler{
+		fw: fw, pods: pods, report: report, executor: exec, policy: p,
+		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now,
+	}
+}
+
+// Run subscribes to Mesos and schedules until ctx ends or the master ends the
+// framework (an ERROR event), which is returned.
+func (s *Scheduler) Run(ctx context.Context) error {
+	log := klog.FromContext(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan *scheduler.Event, 64)
+	go s.fw.Stream(ctx, events)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.declineAll(context.WithoutCancel(ctx), s.policy.DeclineFor)
+			return nil
+		case e := <-events:
+			if err := s.handle(ctx, e); err != nil {
+				return err
+			}
+		drain: // take every event already queued before running a cycle
+			for {
+				select {
+				case e := <-events:
+					if err := s.handle(ctx, e); err != nil {
+						return err
+					}
+				default:
+					break drain
+				}
+			}
+		case <-s.pods.Changed():
+		case <-tick.C:
+		}
+		if s.subscribed {
+			if err := s.cycle(ctx); err != nil {
+				log.Error(err, "Scheduling cycle")
+			}
+		}
+	}
+}
+
+// handle applies one Mesos event to the scheduler's state.
+func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
+	log := klog.FromContext(ctx)
+	switch e.GetType() {
+	case scheduler.Event_SUBSCRIBED:
+		sub := e.GetSubscribed()
+		s.fw.setID(sub.FrameworkID.Value)
+		s.subscribed = true
+		// Offers of an earlier stream are void; learn every task the master knows of.
+		s.offers = NewOfferBook()
+		s.suppressed = false
+		log.Info("Subscribed to Mesos", "frameworkID", sub.FrameworkID.Value, "master", sub.GetMasterInfo().GetHostname())
+		if err := s.fw.call(ctx, calls.Reconcile()); err != nil {
+			log.Error(err, "Implicit reconciliation")
+		}
+	case scheduler.Event_OFFERS:
+		s.offers.Add(s.now(), e.GetOffers().GetOffers()...)
+	case scheduler.Event_RESCIND:
+		s.offers.Remove(e.GetRescind().OfferID.Value)
+	case scheduler.Event_UPDATE:
+		s.update(ctx, e.GetUpdate().GetStatus())
+	case scheduler.Event_FAILURE:
+		f := e.GetFailure()
+		log.Info("Mesos failure", "agent", f.GetAgentID().GetValue(), "executor", f.GetExecutorID().GetValue(), "status", f.GetStatus())
+	case scheduler.Event_ERROR:
+		return fmt.Errorf("mesos master ended the framework: %s", e.GetError().GetMessage())
+	case scheduler.Event_HEARTBEAT, scheduler.Event_MESSAGE, scheduler.Event_INVERSE_OFFERS, scheduler.Event_RESCIND_INVERSE_OFFER:
+	default:
+		log.V(2).Info("Ignoring Mesos event", "type", e.GetType())
+	}
+	return nil
+}
+
+// update records a task status and acknowledges it.
+func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
+	log := klog.FromContext(ctx)
+	taskID := st.TaskID.Value
+	if uid, ok := k8sapi.UIDFromTaskID(taskID); ok {
+		t, known := s.tasks.Get(uid)
+		switch {
+		case known:
+			t.State = st.GetState()
+			if st.AgentID != nil {
+				t.AgentID = st.AgentID.Value
+			}
+		case !isTerminal(st.GetState()) && st.AgentID != nil:
+			// A task launched before a restart of the bridge, or whose ACCEPT
+			// answer was lost: adopt it so it is never launched twice.
+			pod, _ := s.pods.Get(uid)
+			ref := k8sapi.PodRef{UID: uid}
+			if pod != nil {
+				ref = k8sapi.RefOf(pod)
+			}
+			t = s.tasks.Launched(ref, st.AgentID.Value)
+			t.State = st.GetState()
+		}
+		log.V(1).Info("Task update", "task", taskID, "state", st.GetState(), "message", st.GetMessage(), "reason", st.GetReason())
+		if isTerminal(st.GetState()) {
+			// The pod becomes pending again only if the executor never bound it
+			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
+			s.tasks.Forget(uid)
+		}
+	}
+	if len(st.UUID) > 0 && st.AgentID != nil {
+		if err := s.fw.call(ctx, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID)); err != nil {
+			log.Error(err, "Acknowledge", "task", taskID)
+		}
+	}
+}
+
+// cycle is one level-based pass: expire offers, kill tasks of deleted pods,
+// place pending pods on held offers, and tell Mesos what the bridge needs.
+func (s *Scheduler) cycle(ctx context.Context) error {
+	now := s.now()
+	if ids := s.offers.Expired(now, s.policy.OfferTTL); len(ids) > 0 {
+		s.decline(ctx, ids, s.policy.DeclineFor)
+	}
+	s.killOrphans(ctx)
+
+	pending := s.pendingPods()
+	if len(pending) == 0 {
+		s.declineAll(ctx, s.policy.IdleDeclineFor)
+		if !s.suppressed {
+			if err := s.fw.call(ctx, calls.Suppress()); err != nil {
+				return err
+			}
+			s.suppressed = true
+		}
+		return nil
+	}
+	if s.suppressed || (s.offers.Len() == 0 && now.Sub(s.lastRevive) >= s.policy.ReviveEvery) {
+		if err := s.fw.call(ctx, calls.Revive()); err != nil {
+			return err
+		}
+		s.suppressed, s.lastRevive = false, now
+	}
+	if s.offers.Len() == 0 {
+		return nil
+	}
+	return s.place(ctx, pending)
+}
+
+// pendingPods are the pods waiting for a node that the bridge has not launched.
+func (s *Scheduler) pendingPods() []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range s.pods.Pending() {
+		if _, launched := s.tasks.Get(p.UID); !launched {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// killOrphans kills the tasks whose pod no longer exists.
+func (s *Scheduler) killOrphans(ctx context.Context) {
+	log := klog.FromContext(ctx)
+	s.tasks.Each(func(t *PodTask) {
+		if t.Killing || t.Terminal() {
+			return
+		}
+		if _, exists := s.pods.Get(t.Pod.UID); exists {
+			return
+		}
+		if err := s.fw.call(ctx, calls.Kill(t.TaskID, t.AgentID)); err != nil {
+			log.Error(err, "Kill task of deleted pod", "task", t.TaskID)
+			return
+		}
+		log.Info("Killing task of deleted pod", "task", t.TaskID, "pod", t.Pod.String())
+		t.Killing = true
+	})
+}
+
+// place matches pending pods to held offers and launches what fits.
+func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
+	log := klog.FromContext(ctx)
+	byUID := make(map[string]*corev1.Pod, len(pending))
+	reqs := make([]offermatcher.PodRequest, 0, len(pending))
+	for _, p := range pending {
+		byUID[string(p.UID)] = p
+		reqs = append(reqs, offermatcher.FromPod(p, s.policy.MinPod))
+	}
+	held := s.offers.All()
+	plan := offermatcher.Match(reqs, s.placementOffers(held))
+
+	byOffer := map[string][]offermatcher.Assignment{}
+	for _, a := range plan.Assignments {
+		byOffer[a.OfferID] = append(byOffer[a.OfferID], a)
+	}
+	var firstErr error
+	for _, o := range held {
+		as := byOffer[o.ID.Value]
+		if len(as) == 0 {
+			continue
+		}
+		exec := s.executor.executorInfo(s.fw.ID(), offerRole(o))
+		tasks := make([]mesos.TaskInfo, 0, len(as))
+		for _, a := range as {
+			pod := byUID[a.Pod.UID]
+			ref := k8sapi.RefOf(pod)
+			tasks = append(tasks, podTaskInfo(a, ref, o, exec))
+			s.tasks.Launched(ref, o.AgentID.Value) // write-ahead: never launched twice
+			s.report.Forget(pod.UID)
+		}
+		s.offers.Remove(o.ID.Value)
+		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
+			With(calls.RefuseSeconds(0))
+		if err := s.fw.call(ctx, accept); err != nil {
+			for _, a := range as {
+				s.tasks.Forget(byUID[a.Pod.UID].UID)
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		for _, t := range tasks {
+			log.Info("Launched pod", "pod", t.Name, "task", t.TaskID.Value, "agent", o.Hostname, "offer", o.ID.Value)
+		}
+	}
+	for _, u := range plan.Unplaced {
+		if pod, ok := byUID[u.Pod.UID]; ok {
+			msg := u.Reasons.String()
+			log.V(1).Info("Pod fits no offer", "pod", klog.KObj(pod), "reasons", msg)
+			s.report.Unschedulable(ctx, pod, msg)
+		}
+	}
+	return firstErr
+}
+
+// placementOffers reduces held offers to what placement needs, setting aside
+// the executor's own resources on agents where it does not run yet.
+func (s *Scheduler) placementOffers(held []mesos.Offer) []offermatcher.Offer {
+	out := make([]offermatcher.Offer, 0, len(held))
+	for _, o := range held {
+		res := fromMesos(o.Resources)
+		if !hasExecutor(o) {
+			res = minus(res, s.executor.Resources)
+		}
+		labels, _ := k8sapi.NodeLabels(o.Hostname, o.Attributes)
+		out = append(out, offermatcher.Offer{
+			ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname,
+			Attributes: labels, Resources: res,
+		})
+	}
+	return out
+}
+
+// minus subtracts b's scalars from a, never below zero.
+func minus(a, b offermatcher.Resources) offermatcher.Resources {
+	a.MilliCPU = max(0, a.MilliCPU-b.MilliCPU)
+	a.MemoryMB = max(0, a.MemoryMB-b.MemoryMB)
+	a.DiskMB = max(0, a.DiskMB-b.DiskMB)
+	return a
+}
+
+// decline declines held offers with a refuse filter.
+func (s *Scheduler) decline(ctx context.Context, ids []string, refuse time.Duration) {
+	if len(ids) == 0 {
+		return
+	}
+	oids := make([]mesos.OfferID, len(ids))
+	for i, id := range ids {
+		oids[i] = mesos.OfferID{Value: id}
+	}
+	s.offers.Remove(ids...)
+	if err := s.fw.call(ctx, calls.Decline(oids...).With(calls.RefuseSeconds(refuse))); err != nil {
+		klog.FromContext(ctx).Error(err, "Decline offers", "offers", ids)
+	}
+}
+
+func (s *Scheduler) declineAll(ctx context.Context, refuse time.Duration) {
+	s.decline(ctx, s.offers.IDs(), refuse)
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/bridge"
+	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/offermatcher"
+)
+
+func init() {
+	register("scheduler", "run the bridge: a Mesos framework that schedules Kubernetes pods", runScheduler)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func runScheduler(args []string) error {
+	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
+	self, _ := os.Executable()
+	var (
+		master     = fs.String("mesos-master", os.Getenv("MESOS_MASTER"), "Mesos master, host:port or http://host:port")
+		kubeconfig = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the bridge's identity (empty: in-cluster)")
+		schedName  = fs.String("scheduler-name", "default-scheduler", "schedule pods whose spec.schedulerName is this")
+		fwName     = fs.String("framework-name", "kubemesos", "Mesos framework name")
+		role       = fs.String("role", "kubernetes", "Mesos role the framework subscribes with")
+		principal  = fs.String("principal", "", "Mesos principal of the framework")
+		failover   = fs.Duration("failover-timeout", 7*24*time.Hour, "how long Mesos keeps the framework's tasks while no bridge is subscribed")
+		execCmd    = fs.String("executor-command", filepath.Clean(self)+" executor", "shell command that starts the kubelet-executor on an agent")
+		execCPU    = fs.Float64("executor-cpus", 0.1, "cpus for the executor and its kubelet on each agent")
+		execMem    = fs.Int64("executor-mem", 128, "memory (MB) for the executor and its kubelet on each agent")
+		offerTTL   = fs.Duration("offer-ttl", bridge.DefaultPolicy.OfferTTL, "longest time an unused offer is held before it is declined")
+		declineFor = fs.Duration("decline-refuse", bridge.DefaultPolicy.DeclineFor, "refuse_seconds of declined offers")
+		minCPU     = fs.Int64("pod-min-millicpu", bridge.DefaultPolicy.MinPod.MilliCPU, "cpu (milli) given to a pod that requests none")
+		minMem     = fs.Int64("pod-min-mem", bridge.DefaultPolicy.MinPod.MemoryMB, "memory (MB) given to a pod that requests none")
+		uris       stringList
+	)
+	fs.Var(&uris, "executor-uri", "URI the agent fetches into the executor's sandbox (repeatable)")
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	fs.Var(klogFlags.Lookup("v").Value, "v", "log verbosity")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *master == "" {
+		return errors.New("--mesos-master is required")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.UserAgent = "kubemesos-scheduler"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	hostname, _ := os.Hostname()
+	fw, err := bridge.NewFramework(bridge.FrameworkOptions{
+		Master: *master, Name: *fwName, Role: *role, Principal: *principal,
+		FailoverTimeout: *failover, Hostname: hostname,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx = klog.NewContext(ctx, klog.Background().WithName("bridge"))
+
+	feed := k8sapi.NewPodFeed(client, *schedName, 10*time.Minute)
+	if err := feed.Run(ctx); err != nil {
+		return err
+	}
+	reporter := k8sapi.NewSchedulingReporter(ctx, client, *schedName)
+	defer reporter.Shutdown()
+	policy := bridge.DefaultPolicy
+	policy.OfferTTL, policy.DeclineFor = *offerTTL, *declineFor
+	policy.MinPod = offermatcher.Resources{MilliCPU: *minCPU, MemoryMB: *minMem}
+	exec := bridge.ExecutorSpec{
+		Command:   *execCmd,
+		URIs:      uris,
+		Resources: offermatcher.Resources{MilliCPU: int64(*execCPU * 1000), MemoryMB: *execMem},
+	}
+	klog.FromContext(ctx).Info("Starting", "mesosMaster", *master, "schedulerName", *schedName, "role", *role)
+	return bridge.NewScheduler(fw, feed, reporter, exec, policy).Run(ctx)
+}

@@ -1,0 +1,92 @@
+package k8sapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+)
+
+// Event reasons and actions kubemesos reports on pods, as kube-scheduler does.
+const (
+	ReasonFailedScheduling = "FailedScheduling"
+	ActionScheduling       = "Scheduling"
+	ReasonUnschedulable    = corev1.PodReasonUnschedulable
+)
+
+// SchedulingReporter tells users why a pod is not placed: a Warning event
+// FailedScheduling and the pod's PodScheduled=False condition, like
+// kube-scheduler. The same message for the same pod is repeated at most every
+// Repeat.
+type SchedulingReporter struct {
+	client   kubernetes.Interface
+	recorder events.EventRecorder
+	Repeat   time.Duration
+	last     map[types.UID]reported
+	stop     func()
+}
+
+type reported struct {
+	msg string
+	at  time.Time
+}
+
+// NewSchedulingReporter starts an event broadcaster for component (the scheduler name).
+func NewSchedulingReporter(ctx context.Context, client kubernetes.Interface, component string) *SchedulingReporter {
+	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	b.StartRecordingToSink(ctx.Done())
+	return &SchedulingReporter{
+		client:   client,
+		recorder: b.NewRecorder(scheme.Scheme, component),
+		Repeat:   time.Minute,
+		last:     map[types.UID]reported{},
+		stop:     b.Shutdown,
+	}
+}
+
+// Shutdown flushes and stops the event broadcaster.
+func (r *SchedulingReporter) Shutdown() { r.stop() }
+
+// Unschedulable reports that pod fits nowhere, for the reason in msg.
+func (r *SchedulingReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
+	now := time.Now()
+	if l, ok := r.last[pod.UID]; ok && l.msg == msg && now.Sub(l.at) < r.Repeat {
+		return
+	}
+	r.last[pod.UID] = reported{msg: msg, at: now}
+	r.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonFailedScheduling, ActionScheduling, msg)
+	if err := r.setCondition(ctx, pod, msg); err != nil {
+		klog.FromContext(ctx).V(2).Info("Could not set PodScheduled condition", "pod", klog.KObj(pod), "err", err)
+	}
+}
+
+// Forget drops what was reported for a pod (it was placed or is gone).
+func (r *SchedulingReporter) Forget(uid types.UID) { delete(r.last, uid) }
+
+func (r *SchedulingReporter) setCondition(ctx context.Context, pod *corev1.Pod, msg string) error {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Message == msg {
+			return nil
+		}
+	}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.PodCondition{{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: ReasonUnschedulable,
+		Message: msg, LastTransitionTime: metav1.Now(),
+	}}}})
+	if err != nil {
+		return err
+	}
+	_, err = r.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err != nil {
+		return fmt.Errorf("patch PodScheduled of %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
