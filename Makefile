@@ -1,0 +1,50 @@
+# kubemesos — Kubernetes on Apache Mesos.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+export KUBEMESOS_BIN_DIR := $(BIN)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## install the Debian packages the local cluster needs (containerd, runc, CNI plugins, busybox-static, iptables)
+	@hack/install-deps.sh
+
+.PHONY: tools
+tools: ## build the pinned real Kubernetes components and etcd into bin/ (cached per pin)
+	@hack/build-tools.sh
+
+.PHONY: build
+build: ## build bin/kubemesos
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/kubemesos ./cmd/kubemesos
+
+.PHONY: images
+images: build ## build the local container images (OCI layout tars) into _output/images
+	$(BIN)/kubemesos images --out _output/images
+
+.PHONY: up
+up: deps tools images ## bring up a local kubemesos cluster (2 agents), run manifests/examples/hello.yaml, stay up until Ctrl-C
+	@hack/up.sh
+
+.PHONY: down
+down: build ## stop a cluster left by `kubemesos up`
+	$(BIN)/kubemesos down --dir .kubemesos
+
+.PHONY: vet
+vet: ## go vet
+	$(GO) vet ./...
+
+.PHONY: unit
+unit: ## pure and integration tests that need no containers (race detector on)
+	$(GO) test -race -count=1 ./offermatcher/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./kubelet-executor/... ./devcluster/pki/... ./devcluster/images/...
+
+.PHONY: e2e
+e2e: build images ## end-to-end tests on a real local cluster (root: network namespaces, containerd, kubelets)
+	$(GO) test -count=1 -timeout 30m ./conformance/... ./devcluster/...
+
+.PHONY: test
+test: deps tools vet unit e2e ## everything CI runs: install, build, vet, unit + integration, end to end

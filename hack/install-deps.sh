@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a local kubemesos cluster needs, if missing.
+set -euo pipefail
+pkgs=(containerd runc containernetworking-plugins busybox-static iptables iproute2 kmod util-linux conntrack)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then echo "deps: all installed"; exit 0; fi
+echo "deps: installing ${missing[*]}"
+sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
