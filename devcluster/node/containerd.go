@@ -225,17 +225,7 @@ func terminate(ctx context.Context, pid int, grace time.Duration) error {
 // serving socket (they name it in their -address argument). After a clean
 // sandbox removal there are none.
 func stopShims(ctx context.Context, socket string) error {
-	pids, err := findProcs(func(args []string) bool {
-		if len(args) == 0 || !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
-			return false
-		}
-		for i, a := range args {
-			if a == "-address" && i+1 < len(args) && args[i+1] == socket {
-				return true
-			}
-		}
-		return false
-	})
+	pids, err := shimsOf(socket)
 	if err != nil {
 		return err
 	}
@@ -247,6 +237,25 @@ func stopShims(ctx context.Context, socket string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// shimsOf returns the containerd-shim processes of the containerd serving
+// socket (they name it in their -address argument).
+func shimsOf(socket string) ([]int, error) {
+	if socket == "" {
+		return nil, nil
+	}
+	return findProcs(func(args []string) bool {
+		if len(args) == 0 || !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
+			return false
+		}
+		for i, a := range args {
+			if a == "-address" && i+1 < len(args) && args[i+1] == socket {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // findProcs returns the PIDs of processes whose argument vector matches.
@@ -270,4 +279,80 @@ func findProcs(match func(args []string) bool) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// ProcessesInNetNS returns the processes whose network namespace is the one
+// at path (a /var/run/netns entry).
+func ProcessesInNetNS(path string) ([]int, error) {
+	var want syscall.Stat_t
+	if err := syscall.Stat(path, &want); err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("node: netns %s: %w", path, err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join("/proc", e.Name(), "ns", "net"), &st); err != nil {
+			continue
+		}
+		if st.Dev == want.Dev && st.Ino == want.Ino && proc.Alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// stopNetNSProcs ends the processes running in the host's network namespace
+// (the agent, executor, kubelet and kube-proxy of a cluster that crashed),
+// except those in keep, all at once: SIGTERM, then SIGKILL after grace.
+func stopNetNSProcs(ctx context.Context, st State, keep map[int]bool, grace time.Duration) error {
+	pids, err := ProcessesInNetNS(st.NetNSPath())
+	if err != nil {
+		return err
+	}
+	var targets []int
+	for _, pid := range pids {
+		if !keep[pid] {
+			targets = append(targets, pid)
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	klog.FromContext(ctx).Info("Ending processes left in the host's network namespace", "host", st.Name, "pids", targets)
+	for _, pid := range targets {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		alive := 0
+		for _, pid := range targets {
+			if proc.Alive(pid) {
+				alive++
+			}
+		}
+		if alive == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var errs []error
+	for _, pid := range targets {
+		if proc.Alive(pid) {
+			if err := terminate(ctx, pid, 0); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

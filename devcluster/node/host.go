@@ -235,6 +235,24 @@ func Teardown(ctx context.Context, st State) error {
 func teardown(ctx context.Context, st State, containerd *proc.Process) error {
 	logger := klog.FromContext(ctx).WithValues("host", st.Name)
 	var errs []error
+	// First whatever else runs on the host (a kubelet would recreate the
+	// sandboxes); containerd and its shims stay until the sandboxes are gone.
+	keep := map[int]bool{}
+	if containerd != nil {
+		keep[containerd.PID()] = true
+	} else if st.ContainerdPID > 0 {
+		keep[st.ContainerdPID] = true
+	}
+	if shims, err := shimsOf(st.ContainerdSocket); err == nil {
+		for _, pid := range shims {
+			keep[pid] = true
+		}
+	}
+	if st.NetNS != "" {
+		if err := stopNetNSProcs(ctx, st, keep, 10*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if st.ContainerdSocket != "" {
 		if n, err := RemoveAllSandboxes(ctx, st.CRIEndpoint()); err != nil {
 			// containerd may be gone already (crash); what it left is cleaned below.
@@ -257,6 +275,11 @@ func teardown(ctx context.Context, st State, containerd *proc.Process) error {
 	}
 	if err := killCgroupProcs(ctx, st.CgroupRoot); err != nil {
 		errs = append(errs, err)
+	}
+	if st.NetNS != "" {
+		if err := stopNetNSProcs(ctx, st, nil, 5*time.Second); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	runDirClear := true
 	for _, d := range []string{st.RunDir, st.Dir} {

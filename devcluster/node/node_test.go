@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/kubemesos/kubemesos/devcluster/images"
+	"github.com/kubemesos/kubemesos/devcluster/proc"
 )
 
 // testNetwork stays clear of a dev cluster that may run on the machine.
@@ -129,18 +131,32 @@ func TestHostLifecycle(t *testing.T) {
 		h := createHost(ctx, t, n, "kmtest2", 2, archives)
 		st := h.State()
 		checkPod(ctx, t, st, n)
+		// A process of the host (as a kubelet would be) outlives the crash.
+		sleeper, err := proc.Start(ctx, proc.Spec{Name: "leftover", Path: "/bin/sleep", Args: []string{"300"}, NetNS: st.NetNS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sleeper.Stop(time.Second) })
+		if pids, err := ProcessesInNetNS(st.NetNSPath()); err != nil || !slices.Contains(pids, sleeper.PID()) {
+			t.Fatalf("ProcessesInNetNS = %v, %v; want it to include %d", pids, err, sleeper.PID())
+		}
 		// containerd dies; its shims, the pod and their mounts stay.
 		if err := syscall.Kill(st.ContainerdPID, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		<-h.containerd.Exited()
-		if shims := shimsOf(t, st); len(shims) == 0 {
+		if shims := leftoversOf(t, st); len(shims) == 0 {
 			t.Fatal("no shim left after killing containerd: the crash case tests nothing")
 		}
 		if err := Teardown(ctx, st); err != nil {
 			t.Fatalf("Teardown after crash: %v", err)
 		}
 		checkGone(t, st)
+		select {
+		case <-sleeper.Exited():
+		case <-time.After(5 * time.Second):
+			t.Error("the process in the host's namespace survived Teardown")
+		}
 	})
 
 	if err := TeardownSwitch(ctx, sw); err != nil {
@@ -316,7 +332,7 @@ func tail(path string) string {
 	return string(b)
 }
 
-func shimsOf(t *testing.T, st State) []int {
+func leftoversOf(t *testing.T, st State) []int {
 	pids, err := findProcs(func(args []string) bool {
 		return strings.Contains(strings.Join(args, " "), st.ContainerdSocket)
 	})
@@ -335,7 +351,7 @@ func checkGone(t *testing.T, st State) {
 	if linkExists(st.HostVeth) {
 		t.Errorf("veth %s still exists", st.HostVeth)
 	}
-	if pids := shimsOf(t, st); len(pids) > 0 {
+	if pids := leftoversOf(t, st); len(pids) > 0 {
 		t.Errorf("processes of the host's containerd remain: %v", pids)
 	}
 	if proc := fmt.Sprintf("/proc/%d", st.ContainerdPID); st.ContainerdPID > 0 {
