@@ -137,8 +137,16 @@ func TestHostLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = sleeper.Stop(time.Second) })
-		if pids, err := ProcessesInNetNS(st.NetNSPath()); err != nil || !slices.Contains(pids, sleeper.PID()) {
-			t.Fatalf("ProcessesInNetNS = %v, %v; want it to include %d", pids, err, sleeper.PID())
+		// nsenter enters the namespace, then execs: wait for it.
+		for i := 0; ; i++ {
+			pids, err := ProcessesInNetNS(st.NetNSPath())
+			if err == nil && slices.Contains(pids, sleeper.PID()) {
+				break
+			}
+			if i == 50 {
+				t.Fatalf("ProcessesInNetNS = %v, %v; want it to include %d", pids, err, sleeper.PID())
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		// containerd dies; its shims, the pod and their mounts stay.
 		if err := syscall.Kill(st.ContainerdPID, syscall.SIGKILL); err != nil {
