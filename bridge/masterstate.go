@@ -1,0 +1,101 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// MasterState is the part of a Mesos master's /master/state that kubemesos
+// reads (Apache Mesos' own JSON shape; mesoslocal serves the same).
+type MasterState struct {
+	ID                 string           `json:"id"`
+	Hostname           string           `json:"hostname"`
+	Leader             string           `json:"leader"`
+	Agents             []StateAgent     `json:"slaves"`
+	Frameworks         []StateFramework `json:"frameworks"`
+	CompletedFramework []StateFramework `json:"completed_frameworks"`
+}
+
+// StateAgent is an agent of /master/state.
+type StateAgent struct {
+	ID       string `json:"id"`
+	Hostname string `json:"hostname"`
+	Active   bool   `json:"active"`
+}
+
+// StateFramework is a framework of /master/state with its tasks.
+type StateFramework struct {
+	ID             string      `json:"id"`
+	Name           string      `json:"name"`
+	Active         bool        `json:"active"`
+	Tasks          []StateTask `json:"tasks"`
+	CompletedTasks []StateTask `json:"completed_tasks"`
+}
+
+// StateTask is a task of /master/state.
+type StateTask struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	FrameworkID string `json:"framework_id"`
+	ExecutorID  string `json:"executor_id"`
+	AgentID     string `json:"slave_id"`
+	State       string `json:"state"`
+}
+
+// FetchMasterState reads /master/state from a master (host:port or URL).
+func FetchMasterState(ctx context.Context, master string) (*MasterState, error) {
+	if !strings.Contains(master, "://") {
+		master = "http://" + master
+	}
+	u, err := url.Parse(master)
+	if err != nil {
+		return nil, fmt.Errorf("mesos master %q: %w", master, err)
+	}
+	u.Path = "/master/state"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	var st MasterState
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", u, err)
+	}
+	return &st, nil
+}
+
+// Framework returns the framework with this name that is active (or the last one listed).
+func (s *MasterState) Framework(name string) (StateFramework, bool) {
+	var found StateFramework
+	ok := false
+	for _, f := range s.Frameworks {
+		if f.Name == name {
+			found, ok = f, true
+			if f.Active {
+				break
+			}
+		}
+	}
+	return found, ok
+}
+
+// AgentHostname is the hostname of an agent ID ("" if unknown).
+func (s *MasterState) AgentHostname(id string) string {
+	for _, a := range s.Agents {
+		if a.ID == id {
+			return a.Hostname
+		}
+	}
+	return ""
+}
