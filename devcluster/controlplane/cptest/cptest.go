@@ -1,0 +1,56 @@
+// Package cptest starts a real control plane (devcluster/controlplane) for a
+// test and stops it when the test ends.
+//
+// A test is skipped, with a message saying how to build them, only when the
+// Kubernetes binaries are missing; set KUBEMESOS_REQUIRE_BINARIES=1 (as CI
+// does) to fail instead. Any other start failure fails the test.
+package cptest
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+)
+
+// RequireBinariesEnv, when "1", turns a skip for missing binaries into a failure.
+const RequireBinariesEnv = "KUBEMESOS_REQUIRE_BINARIES"
+
+// Option adjusts the Options a control plane starts with.
+type Option func(*controlplane.Options)
+
+// WithControllerManager also runs kube-controller-manager.
+func WithControllerManager() Option {
+	return func(o *controlplane.Options) { o.ControllerManager = true }
+}
+
+// WithOptions lets the caller set any option; Dir defaults to a t.TempDir().
+func WithOptions(f func(*controlplane.Options)) Option { return Option(f) }
+
+// Start starts a control plane in a temporary directory and registers its
+// Stop with t.Cleanup (logs stay in the directory until the test's temporary
+// directories are removed; on failure their tails are printed).
+func Start(t testing.TB, opts ...Option) *controlplane.ControlPlane {
+	t.Helper()
+	var o controlplane.Options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	c, err := controlplane.Start(t.Context(), o)
+	if errors.Is(err, controlplane.ErrBinaryMissing) && os.Getenv(RequireBinariesEnv) != "1" {
+		t.Skipf("real control plane not available: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("start control plane: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stop control plane: %v", err)
+		}
+	})
+	return c
+}
