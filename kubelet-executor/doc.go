@@ -1,0 +1,14 @@
+// Package kubeletexecutor is the Mesos custom executor that runs pods with a
+// real kubelet: one executor per agent per framework (executor ID
+// k8sapi.ExecutorID), one Mesos task per pod.
+//
+// Executor adapts the Mesos v1 executor API (mesos-go, application/x-protobuf)
+// to Kubernetes: it subscribes to its agent, brings the node up through a
+// Node (KubeletNode: CNI config, cgroup root, KubeletConfiguration,
+// supervised kubelet), binds each launched pod to the node only after Mesos
+// delivered its LAUNCH, and reports the pod's life as task states decided by
+// package taskstate. KILL becomes a graceful pod delete; SHUTDOWN (or
+// SIGTERM) deletes every pod, stops the kubelet and cleans the node up.
+//
+// See README.md beside this file for the pipeline and a glossary.
+package kubeletexecutor

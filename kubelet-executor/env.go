@@ -1,0 +1,111 @@
+package kubeletexecutor
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+)
+
+// Environment variables the executor reads (docs/contracts.md).
+const (
+	EnvKubeconfig         = "KUBEMESOS_KUBECONFIG"
+	EnvExecutorKubeconfig = "KUBEMESOS_EXECUTOR_KUBECONFIG"
+	EnvClientCA           = "KUBEMESOS_CLIENT_CA"
+	EnvCRISocket          = "KUBEMESOS_CRI_SOCKET"
+	EnvPodCIDR            = "KUBEMESOS_POD_CIDR"
+	EnvCNIConfDir         = "KUBEMESOS_CNI_CONF_DIR"
+	EnvCNIBinDir          = "KUBEMESOS_CNI_BIN_DIR"
+	EnvStateDir           = "KUBEMESOS_STATE_DIR"
+	EnvBinDir             = "KUBEMESOS_BIN_DIR"
+	EnvNodeIP             = "KUBEMESOS_NODE_IP"
+	EnvCgroupRoot         = "KUBEMESOS_CGROUP_ROOT"
+	// Optional, beyond the contract: pod DNS (comma-separated server IPs) and cluster domain.
+	EnvClusterDNS    = "KUBEMESOS_CLUSTER_DNS"
+	EnvClusterDomain = "KUBEMESOS_CLUSTER_DOMAIN"
+)
+
+// Settings is the executor's whole configuration: the agent's MESOS_*
+// variables and the per-host KUBEMESOS_* ones. Node-specific values that only
+// the SUBSCRIBED event knows (hostname, attributes, resources) are added then.
+type Settings struct {
+	Mesos config.Config
+
+	Kubeconfig         string
+	ExecutorKubeconfig string
+	ClientCA           string
+	CRISocket          string
+	PodCIDR            string
+	CNIConfDir         string
+	CNIBinDir          string
+	StateDir           string
+	BinDir             string
+	// NodeIP is empty when the agent endpoint's host is not an IP; it is then resolved at bring-up.
+	NodeIP string
+	// CgroupRoot is empty for the default /kubemesos/<hostname>.
+	CgroupRoot    string
+	ClusterDNS    []string
+	ClusterDomain string
+}
+
+// SettingsFromEnv reads Settings from the process environment.
+func SettingsFromEnv() (Settings, error) {
+	getenv := os.Getenv
+	mc, err := config.FromEnv()
+	if err != nil {
+		return Settings{}, fmt.Errorf("mesos environment: %w", err)
+	}
+	def := func(name, d string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return d
+	}
+	s := Settings{
+		Mesos:         mc,
+		Kubeconfig:    getenv(EnvKubeconfig),
+		ClientCA:      getenv(EnvClientCA),
+		CRISocket:     def(EnvCRISocket, "unix:///run/containerd/containerd.sock"),
+		PodCIDR:       getenv(EnvPodCIDR),
+		CNIConfDir:    def(EnvCNIConfDir, "/etc/cni/net.d"),
+		CNIBinDir:     def(EnvCNIBinDir, "/usr/lib/cni"),
+		StateDir:      def(EnvStateDir, "/var/lib/kubemesos"),
+		NodeIP:        getenv(EnvNodeIP),
+		CgroupRoot:    getenv(EnvCgroupRoot),
+		ClusterDomain: getenv(EnvClusterDomain),
+	}
+	s.ExecutorKubeconfig = def(EnvExecutorKubeconfig, s.Kubeconfig)
+	s.BinDir = getenv(EnvBinDir)
+	if s.BinDir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return Settings{}, fmt.Errorf("%s is unset and the executable's directory is unknown: %w", EnvBinDir, err)
+		}
+		s.BinDir = filepath.Dir(exe)
+	}
+	if dns := getenv(EnvClusterDNS); dns != "" {
+		for _, ip := range strings.Split(dns, ",") {
+			if ip = strings.TrimSpace(ip); ip != "" {
+				s.ClusterDNS = append(s.ClusterDNS, ip)
+			}
+		}
+	}
+	if s.NodeIP == "" {
+		if host, _, err := net.SplitHostPort(mc.AgentEndpoint); err == nil && net.ParseIP(host) != nil {
+			s.NodeIP = host
+		}
+	}
+	var missing []string
+	for name, v := range map[string]string{EnvKubeconfig: s.Kubeconfig, EnvClientCA: s.ClientCA, EnvPodCIDR: s.PodCIDR} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Settings{}, fmt.Errorf("required environment variables are unset: %s", strings.Join(missing, ", "))
+	}
+	return s, nil
+}

@@ -1,0 +1,176 @@
+package kubeletexecutor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/kubelet-executor/node"
+)
+
+// Node is the Kubernetes node behind an executor. The Executor calls Start
+// once, after its first SUBSCRIBED event, then WaitReady before it binds any
+// pod, and Stop once on shutdown after every pod is gone. Stop may be called
+// without a prior Start (an executor shut down before it subscribed).
+type Node interface {
+	// Start brings the node up for the agent and returns the node's name.
+	Start(ctx context.Context, agent mesos.AgentInfo) (string, error)
+	// WaitReady blocks until the Node object reports Ready, or ctx ends.
+	WaitReady(ctx context.Context) error
+	// Stop stops the node's processes and cleans up what they left on the host.
+	Stop(ctx context.Context) error
+}
+
+// KubeletNode is a Node run by a supervised kubelet on this host.
+type KubeletNode struct {
+	Settings Settings
+	// Client reads the Node object to see it Ready.
+	Client kubernetes.Interface
+
+	mu      sync.Mutex
+	cfg     node.Config
+	started bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+var _ Node = &KubeletNode{}
+
+// NodeConfig derives the node's configuration from the settings and the
+// agent's info: its hostname names the node, its attributes and fault domain
+// become labels, its cpus and mem size the allocatable.
+func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Config, error) {
+	name := agent.GetHostname()
+	if name == "" {
+		return node.Config{}, errors.New("agent info has no hostname")
+	}
+	ip := s.NodeIP
+	if ip == "" {
+		host, _, err := net.SplitHostPort(s.Mesos.AgentEndpoint)
+		if err != nil {
+			return node.Config{}, fmt.Errorf("agent endpoint %q: %w", s.Mesos.AgentEndpoint, err)
+		}
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil || len(addrs) == 0 {
+			return node.Config{}, fmt.Errorf("resolve node IP from agent endpoint host %q: %w", host, err)
+		}
+		ip = addrs[0].IP.String()
+	}
+	cgroupRoot := s.CgroupRoot
+	if cgroupRoot == "" {
+		cgroupRoot = "/kubemesos/" + name
+	}
+	var res node.Resources
+	for _, r := range agent.Resources {
+		if r.GetType() != mesos.SCALAR || r.Scalar == nil {
+			continue
+		}
+		switch r.Name {
+		case "cpus":
+			res.CPUs += r.Scalar.GetValue()
+		case "mem":
+			res.MemMiB += r.Scalar.GetValue()
+		}
+	}
+	c := node.Config{
+		NodeName: name, NodeIP: ip, PodCIDR: s.PodCIDR, StateDir: s.StateDir,
+		CNIConfDir: s.CNIConfDir, CNIBinDir: s.CNIBinDir, BinDir: s.BinDir,
+		Kubeconfig: s.Kubeconfig, ClientCA: s.ClientCA, CRISocket: s.CRISocket, CgroupRoot: cgroupRoot,
+		ClusterDNS: s.ClusterDNS, ClusterDomain: s.ClusterDomain,
+		Labels: node.Labels(ctx, agent), Resources: res, LogDir: s.Mesos.Sandbox,
+	}
+	return c, c.Validate()
+}
+
+// Start prepares the host and starts the supervised kubelet.
+func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo) (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		return n.cfg.NodeName, nil
+	}
+	cfg, err := NodeConfig(ctx, n.Settings, agent)
+	if err != nil {
+		return "", err
+	}
+	host, err := node.HostCapacity()
+	if err != nil {
+		return "", err
+	}
+	if err := node.Prepare(ctx, cfg, host); err != nil {
+		return "", err
+	}
+	kubelet := node.Kubelet(cfg)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cfg, n.started, n.cancel, n.done = cfg, true, cancel, make(chan struct{})
+	go func() {
+		defer close(n.done)
+		_ = kubelet.Run(runCtx)
+	}()
+	return cfg.NodeName, nil
+}
+
+// WaitReady polls the Node object until its Ready condition is True.
+func (n *KubeletNode) WaitReady(ctx context.Context) error {
+	n.mu.Lock()
+	name := n.cfg.NodeName
+	n.mu.Unlock()
+	return WaitNodeReady(ctx, n.Client, name)
+}
+
+// WaitNodeReady polls the Node called name until it is Ready.
+func WaitNodeReady(ctx context.Context, client kubernetes.Interface, name string) error {
+	logger := klog.FromContext(ctx)
+	last := ""
+	return wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		state := ""
+		switch {
+		case apierrors.IsNotFound(err):
+			state = "not registered"
+		case err != nil:
+			state = "unreadable: " + err.Error()
+		default:
+			state = "NotReady"
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					logger.Info("Node is Ready", "node", name)
+					return true, nil
+				}
+			}
+		}
+		if state != last {
+			logger.Info("Waiting for the Node to be Ready", "node", name, "state", state)
+			last = state
+		}
+		return false, nil
+	})
+}
+
+// Stop stops the kubelet, then removes pod sandboxes, mounts and the cgroup root.
+func (n *KubeletNode) Stop(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.started {
+		return nil
+	}
+	n.cancel()
+	select {
+	case <-n.done:
+	case <-ctx.Done():
+		return fmt.Errorf("kubelet did not stop: %w", ctx.Err())
+	}
+	n.started = false
+	return node.Teardown(ctx, n.cfg)
+}
