@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/kubemesos/kubemesos/mesoslocal/agent"
+	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	mesostime "github.com/mesos/mesos-go/api/v1/lib/time"
+)
+
+func init() {
+	register("mesos-master", "run a local Mesos master (v1 scheduler API)", runMesosMaster)
+	register("mesos-agent", "run a local Mesos agent (v1 executor API)", runMesosAgent)
+}
+
+// mesosDuration is a flag in Mesos' duration syntax ("1secs", "500ms").
+type mesosDuration struct{ d *time.Duration }
+
+func (m mesosDuration) String() string {
+	if m.d == nil {
+		return ""
+	}
+	return m.d.String()
+}
+
+func (m mesosDuration) Set(s string) error {
+	d, err := mesostime.ParseDuration(s)
+	if err != nil {
+		if d2, err2 := time.ParseDuration(s); err2 == nil {
+			*m.d = d2
+			return nil
+		}
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	*m.d = d
+	return nil
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func runMesosMaster(args []string) error {
+	fs := flag.NewFlagSet("mesos-master", flag.ContinueOnError)
+	var cfg master.Config
+	cfg.AllocationInterval = time.Second
+	cfg.HeartbeatInterval = 15 * time.Second
+	ip := fs.String("ip", "127.0.0.1", "IP address to listen on and advertise")
+	port := fs.Int("port", 5050, "port to listen on")
+	fs.StringVar(&cfg.WorkDir, "work_dir", "", "work directory (state is kept in memory)")
+	fs.StringVar(&cfg.Hostname, "hostname", "", "hostname to advertise (default: OS hostname)")
+	fs.Var(mesosDuration{&cfg.AllocationInterval}, "allocation_interval", "time between allocation rounds, e.g. 1secs")
+	fs.Var(mesosDuration{&cfg.OfferTimeout}, "offer_timeout", "rescind offers held longer than this (default: never)")
+	fs.Var(mesosDuration{&cfg.HeartbeatInterval}, "heartbeat_interval", "interval of HEARTBEAT events to schedulers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(*ip, strconv.Itoa(*port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	cfg.IP = *ip
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	ctx, cancel := signalContext()
+	defer cancel()
+	return master.New(cfg).Serve(ctx, ln)
+}
+
+func runMesosAgent(args []string) error {
+	fs := flag.NewFlagSet("mesos-agent", flag.ContinueOnError)
+	var cfg agent.Config
+	fs.StringVar(&cfg.Master, "master", "127.0.0.1:5050", "master address, host:port or http://host:port")
+	ip := fs.String("ip", "127.0.0.1", "IP address to listen on and advertise")
+	port := fs.Int("port", 5051, "port to listen on")
+	fs.StringVar(&cfg.Hostname, "hostname", "", "hostname to advertise (default: OS hostname)")
+	fs.StringVar(&cfg.WorkDir, "work_dir", "", "directory for executor sandboxes (required)")
+	fs.StringVar(&cfg.Resources, "resources", agent.DefaultResources, "resources, e.g. 'cpus:2;mem:4096;disk:20000;ports:[31000-32000]'")
+	fs.StringVar(&cfg.Attributes, "attributes", "", "attributes, e.g. 'rack:r1;zone:a'")
+	envJSON := fs.String("executor_environment_variables", "", "JSON object: the environment executors get instead of the agent's")
+	fs.Var(mesosDuration{&cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time between SHUTDOWN and killing an executor (default 5secs)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *envJSON != "" {
+		env := map[string]string{}
+		if err := json.Unmarshal([]byte(*envJSON), &env); err != nil {
+			return fmt.Errorf("--executor_environment_variables: want a JSON object of strings: %w", err)
+		}
+		cfg.ExecutorEnvironment = env
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(*ip, strconv.Itoa(*port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	cfg.IP = *ip
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	a, err := agent.New(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return a.Serve(ctx, ln)
+}

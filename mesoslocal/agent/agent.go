@@ -1,0 +1,250 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/resources"
+)
+
+// Config configures an Agent.
+type Config struct {
+	// Master is host:port or an http URL of the master.
+	Master string
+	// IP and Port the agent advertises (offer url, MESOS_AGENT_ENDPOINT);
+	// default to the listener's address.
+	IP   string
+	Port int
+	// Hostname defaults to the OS hostname.
+	Hostname string
+	// WorkDir holds the sandboxes.
+	WorkDir string
+	// Resources and Attributes in Mesos flag syntax.
+	Resources  string
+	Attributes string
+	// ExecutorEnvironment, when non-nil, is the whole base environment of
+	// executors (Mesos' --executor_environment_variables); when nil they
+	// inherit the agent's environment.
+	ExecutorEnvironment map[string]string
+	// ExecutorShutdownGracePeriod between SHUTDOWN and killing the process
+	// group (Mesos default 5s).
+	ExecutorShutdownGracePeriod time.Duration
+	// StatusUpdateRetryInterval between resends of an unacknowledged update
+	// (Mesos starts at 10s).
+	StatusUpdateRetryInterval time.Duration
+	// ExecutorHeartbeatInterval of HEARTBEAT events to executors.
+	ExecutorHeartbeatInterval time.Duration
+	// RegistrationBackoff between attempts to reach the master.
+	RegistrationBackoff time.Duration
+	// MasterPingTimeout: the link is considered broken after this long
+	// without a message from the master.
+	MasterPingTimeout time.Duration
+}
+
+// DefaultResources is used when Config.Resources is empty.
+const DefaultResources = "cpus:2;mem:4096;disk:20000;ports:[31000-32000]"
+
+func (c *Config) setDefaults() {
+	if c.ExecutorShutdownGracePeriod <= 0 {
+		c.ExecutorShutdownGracePeriod = 5 * time.Second
+	}
+	if c.StatusUpdateRetryInterval <= 0 {
+		c.StatusUpdateRetryInterval = 10 * time.Second
+	}
+	if c.ExecutorHeartbeatInterval <= 0 {
+		c.ExecutorHeartbeatInterval = 15 * time.Second
+	}
+	if c.RegistrationBackoff <= 0 {
+		c.RegistrationBackoff = time.Second
+	}
+	if c.MasterPingTimeout <= 0 {
+		c.MasterPingTimeout = 30 * time.Second
+	}
+	if c.Hostname == "" {
+		if h, err := os.Hostname(); err == nil {
+			c.Hostname = h
+		} else {
+			c.Hostname = "localhost"
+		}
+	}
+	if c.Resources == "" {
+		c.Resources = DefaultResources
+	}
+}
+
+// Agent is a Mesos agent. Create it with New and run it with Serve.
+type Agent struct {
+	cfg        Config
+	masterURL  *url.URL
+	resources  mesos.Resources
+	attributes []mesos.Attribute
+	client     *http.Client
+
+	mu         sync.Mutex
+	id         string
+	masterID   string
+	connected  bool
+	frameworks map[string]*frameworkState
+	updates    *updateManager
+	registered chan struct{} // closed on first registration
+	wg         sync.WaitGroup
+}
+
+// New validates cfg and returns an Agent.
+func New(cfg Config) (*Agent, error) {
+	cfg.setDefaults()
+	if cfg.Master == "" {
+		return nil, errors.New("a master address is required")
+	}
+	if cfg.WorkDir == "" {
+		return nil, errors.New("a work directory is required")
+	}
+	mu, err := ParseMaster(cfg.Master)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := resources.Parse(cfg.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("--resources: %w", err)
+	}
+	attrs, err := resources.ParseAttributes(cfg.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("--attributes: %w", err)
+	}
+	a := &Agent{
+		cfg:        cfg,
+		masterURL:  mu,
+		resources:  rs,
+		attributes: attrs,
+		client:     &http.Client{Timeout: 10 * time.Second},
+		frameworks: map[string]*frameworkState{},
+		registered: make(chan struct{}),
+	}
+	a.updates = newUpdateManager(a)
+	return a, nil
+}
+
+// ParseMaster accepts "host:port" or "http://host:port[/]".
+func ParseMaster(s string) (*url.URL, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("invalid master address %q", s)
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("invalid master address %q: only http is supported", s)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// ID returns the agent ID, empty before the first registration.
+func (a *Agent) ID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.id
+}
+
+// Registered is closed once the agent first registered with a master.
+func (a *Agent) Registered() <-chan struct{} { return a.registered }
+
+func (a *Agent) endpoint() string { return net.JoinHostPort(a.cfg.IP, strconv.Itoa(a.cfg.Port)) }
+
+// Handler serves the agent's HTTP endpoints.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/executor", a.serveExecutor)
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/state", a.serveState)
+	mux.HandleFunc("/slave(1)/state", a.serveState)
+	return mux
+}
+
+// Serve runs the agent on ln until ctx ends; then it kills its executors'
+// process groups and returns.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+		if a.cfg.IP == "" {
+			a.cfg.IP = tcp.IP.String()
+			if tcp.IP.IsUnspecified() {
+				a.cfg.IP = "127.0.0.1"
+			}
+		}
+		if a.cfg.Port == 0 {
+			a.cfg.Port = tcp.Port
+		}
+	}
+	if err := os.MkdirAll(a.cfg.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.wg.Add(2)
+	go func() { defer a.wg.Done(); a.linkLoop(ctx) }()
+	go func() { defer a.wg.Done(); a.updates.run(ctx) }()
+	klog.InfoS("Mesos agent started", "endpoint", a.endpoint(), "master", a.masterURL.String(), "resources", a.resources.String())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	a.killAll()
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer scancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		_ = srv.Close()
+	}
+	a.wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	klog.InfoS("Mesos agent stopped", "agent", a.ID())
+	return nil
+}
+
+// killAll terminates every executor's process group: SIGTERM, then SIGKILL
+// after a second.
+func (a *Agent) killAll() {
+	a.mu.Lock()
+	var runs []*executorRun
+	for _, fw := range a.frameworks {
+		for _, r := range fw.executors {
+			r.closeStream()
+			if !r.exited && r.pid > 0 {
+				runs = append(runs, r)
+			}
+		}
+	}
+	a.mu.Unlock()
+	for _, r := range runs {
+		_ = syscall.Kill(-r.pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(time.Second)
+	for _, r := range runs {
+		select {
+		case <-r.done:
+		case <-time.After(time.Until(deadline)):
+		}
+		_ = syscall.Kill(-r.pid, syscall.SIGKILL)
+		<-r.done
+	}
+}

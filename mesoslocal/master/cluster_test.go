@@ -1,0 +1,433 @@
+package master_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	"github.com/mesos/mesos-go/api/v1/lib/executor"
+	execcalls "github.com/mesos/mesos-go/api/v1/lib/executor/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/kubemesos/kubemesos/mesoslocal/agent"
+	"github.com/kubemesos/kubemesos/mesoslocal/master"
+)
+
+const executorEnvVar = "MESOSLOCAL_TEST_EXECUTOR"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(executorEnvVar) == "1" {
+		if err := runTestExecutor(); err != nil {
+			fmt.Fprintln(os.Stderr, "test executor:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runTestExecutor is a custom executor built on mesos-go's executor library:
+// it writes its environment to env.txt, reports TASK_RUNNING on LAUNCH
+// (and exits with status 3 if the task data is "crash"), TASK_KILLED on KILL,
+// records ACKNOWLEDGED events in acks.txt and exits on SHUTDOWN.
+func runTestExecutor() error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	_ = os.WriteFile(filepath.Join(cfg.Sandbox, "env.txt"), []byte(strings.Join(sortedEnv(), "\n")+"\n"), 0o644)
+	cli := httpcli.New(
+		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1/executor"),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+	)
+	opts := executor.CallOptions{execcalls.Framework(cfg.FrameworkID), execcalls.Executor(cfg.ExecutorID)}
+	subscriber := execcalls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), opts...)
+	sender := execcalls.SenderWith(httpexec.NewSender(cli.Send), opts...)
+	ctx := context.Background()
+	resp, err := subscriber.Send(ctx, execcalls.NonStreaming(execcalls.Subscribe(nil, nil)))
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	defer resp.Close()
+	var execID mesos.ExecutorID
+	update := func(id mesos.TaskID, state mesos.TaskState) error {
+		st := mesos.TaskStatus{TaskID: id, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(), ExecutorID: &execID, UUID: uuidBytes()}
+		r, err := sender.Send(ctx, execcalls.NonStreaming(execcalls.Update(st)))
+		if r != nil {
+			r.Close()
+		}
+		return err
+	}
+	acks, _ := os.OpenFile(filepath.Join(cfg.Sandbox, "acks.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	defer acks.Close()
+	for {
+		var e executor.Event
+		if err := resp.Decode(&e); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		switch e.Type {
+		case executor.Event_SUBSCRIBED:
+			execID = e.Subscribed.ExecutorInfo.ExecutorID
+			b, _ := json.Marshal(map[string]any{
+				"hostname":     e.Subscribed.AgentInfo.Hostname,
+				"agent_id":     e.Subscribed.AgentInfo.GetID().GetValue(),
+				"attributes":   len(e.Subscribed.AgentInfo.Attributes),
+				"resources":    len(e.Subscribed.AgentInfo.Resources),
+				"container_id": e.Subscribed.GetContainerID().GetValue(),
+				"framework":    e.Subscribed.FrameworkInfo.GetName(),
+			})
+			_ = os.WriteFile(filepath.Join(cfg.Sandbox, "subscribed.json"), b, 0o644)
+		case executor.Event_LAUNCH:
+			if err := update(e.Launch.Task.TaskID, mesos.TASK_RUNNING); err != nil {
+				return err
+			}
+			if string(e.Launch.Task.Data) == "crash" {
+				time.Sleep(200 * time.Millisecond)
+				os.Exit(3)
+			}
+		case executor.Event_KILL:
+			if err := update(e.Kill.TaskID, mesos.TASK_KILLED); err != nil {
+				return err
+			}
+		case executor.Event_ACKNOWLEDGED:
+			fmt.Fprintf(acks, "%s\n", e.Acknowledged.TaskID.Value)
+		case executor.Event_SHUTDOWN:
+			return nil
+		}
+	}
+}
+
+func sortedEnv() []string {
+	env := os.Environ()
+	sort.Strings(env)
+	return env
+}
+
+func uuidBytes() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// cluster is a master and one agent on loopback ports.
+type cluster struct {
+	t         *testing.T
+	master    *master.Master
+	masterURL string
+	agent     *agent.Agent
+	agentAddr string
+	workDir   string
+	stop      func()
+}
+
+type clusterOpt func(*master.Config, *agent.Config)
+
+func startCluster(t *testing.T, opts ...clusterOpt) *cluster {
+	t.Helper()
+	mcfg := master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second}
+	acfg := agent.Config{
+		Hostname:                    "agent-1",
+		WorkDir:                     t.TempDir(),
+		Resources:                   "cpus:2;mem:4096;disk:20000;ports:[31000-32000]",
+		Attributes:                  "rack:r1;zone:a",
+		ExecutorShutdownGracePeriod: time.Second,
+		StatusUpdateRetryInterval:   time.Second,
+		RegistrationBackoff:         100 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(&mcfg, &acfg)
+	}
+	c := &cluster{t: t, workDir: acfg.WorkDir}
+	mln := listen(t)
+	c.master = master.New(mcfg)
+	c.masterURL = "http://" + mln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	mdone := make(chan error, 1)
+	go func() { mdone <- c.master.Serve(ctx, mln) }()
+
+	acfg.Master = mln.Addr().String()
+	a, err := agent.New(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.agent = a
+	aln := listen(t)
+	c.agentAddr = aln.Addr().String()
+	adone := make(chan error, 1)
+	go func() { adone <- a.Serve(ctx, aln) }()
+	c.stop = func() {
+		cancel()
+		for _, ch := range []chan error{adone, mdone} {
+			select {
+			case err := <-ch:
+				if err != nil {
+					t.Errorf("server: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("server did not stop")
+			}
+		}
+	}
+	t.Cleanup(c.stop)
+	select {
+	case <-a.Registered():
+	case <-time.After(5 * time.Second):
+		t.Fatal("agent did not register")
+	}
+	return c
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// sched is a scheduler driven by mesos-go's httpsched client (protobuf).
+type sched struct {
+	t      *testing.T
+	caller calls.Caller
+	fwID   string
+	events chan *scheduler.Event
+	cancel context.CancelFunc
+}
+
+func frameworkInfo(name string) *mesos.FrameworkInfo {
+	ft := 60.0
+	return &mesos.FrameworkInfo{
+		User:            "root",
+		Name:            name,
+		Roles:           []string{"kubernetes"},
+		FailoverTimeout: &ft,
+		Checkpoint:      ptr(true),
+		Capabilities: []mesos.FrameworkInfo_Capability{
+			{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE},
+			{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+		},
+	}
+}
+
+func subscribe(t *testing.T, c *cluster, info *mesos.FrameworkInfo) *sched {
+	t.Helper()
+	cli := httpcli.New(
+		httpcli.Endpoint(c.masterURL+"/api/v1/scheduler"),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+	)
+	caller := httpsched.NewCaller(cli)
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := caller.Call(ctx, calls.Subscribe(info))
+	if err != nil {
+		cancel()
+		t.Fatalf("subscribe: %v", err)
+	}
+	s := &sched{t: t, caller: caller, events: make(chan *scheduler.Event, 100), cancel: cancel}
+	go func() {
+		defer resp.Close()
+		defer close(s.events)
+		for {
+			var e scheduler.Event
+			if err := resp.Decode(&e); err != nil {
+				return
+			}
+			s.events <- &e
+		}
+	}()
+	e := s.next(scheduler.Event_SUBSCRIBED, 5*time.Second)
+	s.fwID = e.Subscribed.FrameworkID.Value
+	t.Cleanup(func() { cancel() })
+	return s
+}
+
+// next returns the next event of type typ, skipping others.
+func (s *sched) next(typ scheduler.Event_Type, timeout time.Duration) *scheduler.Event {
+	s.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				s.t.Fatalf("event stream closed while waiting for %s", typ)
+			}
+			if e.Type == typ {
+				return e
+			}
+		case <-deadline:
+			s.t.Fatalf("no %s event within %s", typ, timeout)
+		}
+	}
+}
+
+// none asserts that no event of type typ arrives within d.
+func (s *sched) none(typ scheduler.Event_Type, d time.Duration) {
+	s.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				return
+			}
+			if e.Type == typ {
+				s.t.Fatalf("unexpected %s event: %v", typ, e)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func (s *sched) call(c *scheduler.Call) error {
+	s.t.Helper()
+	c.FrameworkID = &mesos.FrameworkID{Value: s.fwID}
+	resp, err := s.caller.Call(context.Background(), c)
+	if resp != nil {
+		resp.Close()
+	}
+	return err
+}
+
+func (s *sched) mustCall(c *scheduler.Call) {
+	s.t.Helper()
+	if err := s.call(c); err != nil {
+		s.t.Fatalf("%s: %v", c.Type, err)
+	}
+}
+
+// update waits for an UPDATE of task, acknowledging it when it has a UUID.
+func (s *sched) update(taskID string, timeout time.Duration) mesos.TaskStatus {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		e := s.next(scheduler.Event_UPDATE, time.Until(deadline))
+		st := e.Update.Status
+		if len(st.UUID) > 0 {
+			s.mustCall(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
+		}
+		if st.TaskID.Value == taskID {
+			return st
+		}
+	}
+}
+
+func testExecutor(id string) *mesos.ExecutorInfo {
+	exe, _ := os.Executable()
+	return &mesos.ExecutorInfo{
+		ExecutorID: mesos.ExecutorID{Value: id},
+		Type:       mesos.ExecutorInfo_CUSTOM,
+		Name:       ptr("test executor"),
+		Command: &mesos.CommandInfo{
+			Shell:     ptr(false),
+			Value:     ptr(exe),
+			Arguments: []string{exe, "-test.run=^$"},
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+				{Name: executorEnvVar, Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("1")},
+			}},
+		},
+		Resources: mustResources("cpus:0.1;mem:32"),
+	}
+}
+
+func taskInfo(id string, o mesos.Offer, ei *mesos.ExecutorInfo, res string, data string) mesos.TaskInfo {
+	rs := mustResources(res)
+	for i := range rs {
+		rs[i].AllocationInfo = o.AllocationInfo
+	}
+	return mesos.TaskInfo{
+		Name:      "task " + id,
+		TaskID:    mesos.TaskID{Value: id},
+		AgentID:   o.AgentID,
+		Executor:  ei,
+		Resources: rs,
+		Data:      []byte(data),
+	}
+}
+
+func mustResources(s string) mesos.Resources {
+	var out mesos.Resources
+	for _, part := range strings.Split(s, ";") {
+		name, v, _ := strings.Cut(part, ":")
+		var f float64
+		fmt.Sscan(v, &f)
+		out = append(out, mesos.Resource{Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: f}})
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func scalar(rs []mesos.Resource, name string) float64 {
+	var v float64
+	for _, r := range rs {
+		if r.Name == name && r.GetType() == mesos.SCALAR {
+			v += r.GetScalar().GetValue()
+		}
+	}
+	return v
+}
+
+// state fetches /master/state.
+func (c *cluster) state(t *testing.T) map[string]any {
+	t.Helper()
+	resp, err := http.Get(c.masterURL + "/master/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("state: %v: %s", err, b)
+	}
+	return st
+}
+
+// taskState finds a task in /master/state (tasks or completed_tasks).
+func (c *cluster) taskState(t *testing.T, fwID, taskID string) map[string]any {
+	t.Helper()
+	for _, f := range c.state(t)["frameworks"].([]any) {
+		fw := f.(map[string]any)
+		if fw["id"] != fwID {
+			continue
+		}
+		for _, key := range []string{"tasks", "completed_tasks"} {
+			for _, x := range fw[key].([]any) {
+				if task := x.(map[string]any); task["id"] == taskID {
+					return task
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
