@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/devcluster"
+	"github.com/kubemesos/kubemesos/devcluster/images"
+)
+
+func init() {
+	register("up", "start a local dev cluster (control plane, Mesos master and agents, bridge) in the foreground", runUp)
+	register("down", "tear down the local dev cluster recorded in --dir", runDown)
+	register("images", "build the dev cluster's OCI image archives (busybox, pause)", runImages)
+}
+
+// klogFlags adds -v to fs, wired to klog.
+func klogFlags(fs *flag.FlagSet) *int {
+	return fs.Int("v", 0, "log verbosity")
+}
+
+func setVerbosity(v int) {
+	kfs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(kfs)
+	_ = kfs.Set("v", fmt.Sprint(v))
+}
+
+func runUp(args []string) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	agents := fs.Int("agents", devcluster.DefaultAgents, "number of Mesos agents (each its own host: network namespace, containerd)")
+	dir := fs.String("dir", devcluster.DefaultDir, "directory of the cluster's state, logs and kubeconfigs")
+	binDir := fs.String("bin-dir", "", "directory of the Kubernetes binaries (default: <repo>/bin or $KUBEMESOS_BIN_DIR)")
+	resources := fs.String("agent-resources", devcluster.DefaultAgentResources, "--resources of each agent")
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long starting may take")
+	v := klogFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	setVerbosity(*v)
+
+	// The cluster lives until Down; a signal starts Down instead of killing
+	// the processes all at once.
+	life, stopLife := context.WithCancel(context.Background())
+	defer stopLife()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	type result struct {
+		c   *devcluster.Cluster
+		err error
+	}
+	started := make(chan result, 1)
+	go func() {
+		c, err := devcluster.Up(life, devcluster.Config{
+			Agents: *agents, Dir: *dir, BinDir: *binDir, AgentResources: *resources,
+			Verbosity: *v, StartTimeout: *timeout,
+		})
+		started <- result{c, err}
+	}()
+	var c *devcluster.Cluster
+	select {
+	case r := <-started:
+		if r.err != nil {
+			return r.err
+		}
+		c = r.c
+	case s := <-sigs:
+		fmt.Fprintf(os.Stderr, "kubemesos up: %v while starting; tearing down\n", s)
+		stopLife()
+		r := <-started
+		if r.c != nil {
+			return r.c.Down(context.Background())
+		}
+		return devcluster.Down(context.Background(), *dir)
+	}
+
+	rel := c.EnvFile
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, c.EnvFile); err == nil && !strings.HasPrefix(r, "..") {
+			rel = r
+		}
+	}
+	fmt.Printf(`
+kubemesos dev cluster is up: %d agents, Mesos master %s, API server %s
+
+  source %s          # KUBECONFIG, MESOS_MASTER, PATH with kubectl
+  kubectl get nodes     # nodes appear once the bridge launches a pod on an agent
+  kubectl apply -f manifests/examples/hello.yaml
+  curl -s $MESOS_MASTER/master/state
+
+Logs: %s/logs, %s/agents/*/logs. Ctrl-C (or kubemesos down --dir %s) tears it down.
+`, *agents, c.MesosMaster, c.ControlPlane.URL, rel, c.Dir, c.Dir, *dir)
+
+	s := <-sigs
+	fmt.Fprintf(os.Stderr, "kubemesos up: %v: tearing the cluster down\n", s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	go func() {
+		// A second signal while tearing down: stop waiting politely.
+		<-sigs
+		fmt.Fprintln(os.Stderr, "kubemesos up: second signal; stopping processes now")
+		stopLife()
+	}()
+	err := c.Down(ctx)
+	stopLife()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "kubemesos up: cluster is down")
+	return nil
+}
+
+func runDown(args []string) error {
+	fs := flag.NewFlagSet("down", flag.ContinueOnError)
+	dir := fs.String("dir", devcluster.DefaultDir, "directory of the cluster")
+	v := klogFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	setVerbosity(*v)
+	if os.Geteuid() != 0 {
+		return errors.New("must run as root")
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	return devcluster.Down(ctx, *dir)
+}
+
+func runImages(args []string) error {
+	fs := flag.NewFlagSet("images", flag.ContinueOnError)
+	out := fs.String("out", "_output/images", "directory for the image archives")
+	busybox := fs.String("busybox", images.DefaultBusybox, "statically linked busybox")
+	pause := fs.String("pause-binary", "", "statically linked pause program (default: build "+images.PauseSource+")")
+	v := klogFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	setVerbosity(*v)
+	archives, err := images.Build(context.Background(), images.Options{OutDir: *out, Busybox: *busybox, PauseBinary: *pause})
+	if err != nil {
+		return err
+	}
+	for _, a := range archives {
+		fmt.Printf("%s\t%s\t%s\n", a.Ref, a.Manifest.Digest, a.Path)
+	}
+	return nil
+}

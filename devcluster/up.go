@@ -1,0 +1,541 @@
+package devcluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+	"github.com/kubemesos/kubemesos/devcluster/images"
+	"github.com/kubemesos/kubemesos/devcluster/node"
+	"github.com/kubemesos/kubemesos/devcluster/proc"
+)
+
+// Defaults of Config.
+const (
+	DefaultDir            = ".kubemesos"
+	DefaultAgents         = 2
+	DefaultMasterPort     = 5050
+	DefaultAgentPort      = 5051
+	DefaultAgentResources = "cpus:2;mem:4096;disk:20000;ports:[31000-32000]"
+)
+
+// ExecutorPath is the PATH the kubelet-executor gets: with
+// --executor_environment_variables it inherits nothing else.
+const ExecutorPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Config describes a dev cluster.
+type Config struct {
+	// Agents is the number of Mesos agents (hosts); default DefaultAgents.
+	Agents int
+	// Dir holds everything of the cluster; default DefaultDir.
+	Dir string
+	// BinDir holds the Kubernetes binaries; default controlplane.DefaultBinDir().
+	BinDir string
+	// Kubemesos is the kubemesos binary run for the master, the agents, the
+	// bridge and (by the agents) the executor; default os.Executable().
+	Kubemesos string
+	// Network is the hosts' addressing; default node.DefaultNetwork().
+	Network node.Network
+	// MasterPort and AgentPort default to 5050 and 5051.
+	MasterPort, AgentPort int
+	// AgentResources is each agent's --resources; default DefaultAgentResources.
+	AgentResources string
+	// Verbosity is passed as -v to the kubemesos children.
+	Verbosity int
+	// StartTimeout bounds Up; default 5 minutes.
+	StartTimeout time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Agents == 0 {
+		c.Agents = DefaultAgents
+	}
+	if c.Agents < 1 || c.Agents > 50 {
+		return c, fmt.Errorf("devcluster: %d agents: want 1..50", c.Agents)
+	}
+	if c.Dir == "" {
+		c.Dir = DefaultDir
+	}
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return c, err
+	}
+	c.Dir = dir
+	if c.BinDir == "" {
+		if c.BinDir, err = controlplane.DefaultBinDir(); err != nil {
+			return c, err
+		}
+	}
+	if c.BinDir, err = filepath.Abs(c.BinDir); err != nil {
+		return c, err
+	}
+	if c.Kubemesos == "" {
+		if c.Kubemesos, err = os.Executable(); err != nil {
+			return c, fmt.Errorf("devcluster: kubemesos binary: %w", err)
+		}
+	}
+	if c.Network.Bridge == "" {
+		c.Network = node.DefaultNetwork()
+	}
+	if c.MasterPort == 0 {
+		c.MasterPort = DefaultMasterPort
+	}
+	if c.AgentPort == 0 {
+		c.AgentPort = DefaultAgentPort
+	}
+	if c.AgentResources == "" {
+		c.AgentResources = DefaultAgentResources
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 5 * time.Minute
+	}
+	return c, nil
+}
+
+// Cluster is a running dev cluster.
+type Cluster struct {
+	// Dir is the cluster directory.
+	Dir string
+	// Kubeconfig is the admin kubeconfig (<Dir>/kubeconfig).
+	Kubeconfig string
+	// EnvFile exports KUBECONFIG, MESOS_MASTER and PATH (<Dir>/env).
+	EnvFile string
+	// MesosMaster is the master's URL, http://10.200.0.1:5050.
+	MesosMaster string
+	// ControlPlane is the running control plane.
+	ControlPlane *controlplane.ControlPlane
+	// Hosts are the agents' hosts, in order.
+	Hosts []node.State
+
+	cfg   Config
+	state *State
+	hosts map[string]*node.Host
+	procs map[string]*proc.Process
+
+	mu       sync.Mutex
+	stopping bool
+	downOnce sync.Once
+	downErr  error
+}
+
+// Up starts a dev cluster (see the package doc) and returns once the agents
+// are registered with the master and the bridge has subscribed. On error it
+// tears down whatever it started. The cluster's processes stop when ctx is
+// done; call Down to tear it down in order.
+func Up(ctx context.Context, cfg Config) (*Cluster, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := preflight(cfg); err != nil {
+		return nil, err
+	}
+	logger := klog.FromContext(ctx)
+	if _, err := ReadState(cfg.Dir); err == nil {
+		logger.Info("A cluster is recorded in the directory; tearing it down first", "dir", cfg.Dir)
+		if err := Down(ctx, cfg.Dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := freshDir(cfg.Dir); err != nil {
+		return nil, err
+	}
+	exe, _ := os.Executable()
+	c := &Cluster{
+		Dir:         cfg.Dir,
+		Kubeconfig:  filepath.Join(cfg.Dir, "kubeconfig"),
+		EnvFile:     filepath.Join(cfg.Dir, "env"),
+		MesosMaster: fmt.Sprintf("http://%s:%d", cfg.Network.Gateway.Addr(), cfg.MasterPort),
+		cfg:         cfg,
+		state:       &State{Dir: cfg.Dir, Owner: &Proc{Name: "owner", PID: os.Getpid(), Marker: exe}},
+		hosts:       map[string]*node.Host{},
+		procs:       map[string]*proc.Process{},
+	}
+	if err := writeState(c.state); err != nil {
+		return nil, err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	if err := c.start(ctx, startCtx); err != nil {
+		tctx, tcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+		defer tcancel()
+		if derr := c.Down(tctx); derr != nil {
+			logger.Error(derr, "Tearing down after a failed start")
+		}
+		return nil, fmt.Errorf("devcluster: up: %w", err)
+	}
+	return c, nil
+}
+
+// preflight checks what Up needs from the machine, with errors that say
+// what to install.
+func preflight(cfg Config) error {
+	if os.Geteuid() != 0 {
+		return errors.New("devcluster: must run as root (network namespaces, veths, cgroups)")
+	}
+	for _, tool := range []string{"ip", "nsenter", "containerd", "ctr", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("devcluster: %s not found (Debian: iproute2 util-linux containerd runc containernetworking-plugins iptables busybox-static): %w", tool, err)
+		}
+	}
+	if _, err := os.Stat(images.DefaultBusybox); err != nil {
+		return fmt.Errorf("devcluster: busybox-static is needed for the images: %w", err)
+	}
+	if err := controlplane.CheckBinaries(cfg.BinDir, "etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy"); err != nil {
+		return fmt.Errorf("devcluster: %w", err)
+	}
+	return nil
+}
+
+// freshDir empties the parts of dir a previous cluster left, refusing when
+// anything is still mounted there.
+func freshDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("devcluster: %w", err)
+	}
+	if m, err := node.MountsUnder(dir); err != nil || len(m) > 0 {
+		return fmt.Errorf("devcluster: %s still has mounts %v (%v); run kubemesos down", dir, m, err)
+	}
+	for _, sub := range []string{"controlplane", "agents", "mesos", "logs", "images", "kubeconfig", "env"} {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			return fmt.Errorf("devcluster: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return writeState(c.state)
+}
+
+// child starts a kubemesos subcommand (or another program) supervised by
+// life, records it and reports an unexpected exit.
+func (c *Cluster) child(life context.Context, name string, spec proc.Spec, marker string) (*proc.Process, *Proc, error) {
+	spec.Name = name
+	if spec.LogFile == "" {
+		spec.LogFile = filepath.Join(c.Dir, "logs", name+".log")
+	}
+	p, err := proc.Start(life, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	c.procs[name] = p
+	c.mu.Unlock()
+	go func() {
+		<-p.Exited()
+		c.mu.Lock()
+		stopping := c.stopping
+		c.mu.Unlock()
+		if !stopping && life.Err() == nil {
+			klog.FromContext(life).Error(p.Err(), "Cluster process exited", "name", name, "log", spec.LogFile)
+		}
+	}()
+	return p, &Proc{Name: name, PID: p.PID(), Marker: marker}, nil
+}
+
+func (c *Cluster) kubemesosArgs(args ...string) []string {
+	if c.cfg.Verbosity > 0 {
+		args = append(args, "-v", strconv.Itoa(c.cfg.Verbosity))
+	}
+	return args
+}
+
+func (c *Cluster) start(life, ctx context.Context) error {
+	cfg := c.cfg
+	logger := klog.FromContext(ctx)
+	gw := cfg.Network.Gateway.Addr().String()
+
+	start := time.Now()
+	archives, err := images.Build(ctx, images.Options{OutDir: filepath.Join(c.Dir, "images")})
+	if err != nil {
+		return err
+	}
+	logger.Info("Images built", "count", len(archives), "took", time.Since(start).Round(time.Millisecond))
+
+	sw, err := node.SetupSwitch(ctx, cfg.Network)
+	c.state.Switch = &sw
+	if serr := c.save(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+
+	start = time.Now()
+	cp, err := controlplane.Start(life, controlplane.Options{
+		Dir:               filepath.Join(c.Dir, "controlplane"),
+		BinDir:            cfg.BinDir,
+		BindAddress:       gw,
+		ControllerManager: true,
+		ClusterCIDR:       cfg.Network.PodCIDRs.String(),
+		StartTimeout:      cfg.StartTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	c.ControlPlane = cp
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager"} {
+		if pid, ok := cp.PIDs()[name]; ok {
+			c.state.ControlPlane = append(c.state.ControlPlane, Proc{Name: name, PID: pid, Marker: cp.Dir})
+		}
+	}
+	if err := c.save(); err != nil {
+		return err
+	}
+	if err := copyFile(cp.AdminKubeconfig, c.Kubeconfig); err != nil {
+		return err
+	}
+	logger.Info("Control plane up", "url", cp.URL, "took", time.Since(start).Round(time.Millisecond))
+
+	masterDir := filepath.Join(c.Dir, "mesos", "master")
+	_, rec, err := c.child(life, "mesos-master", proc.Spec{
+		Path: cfg.Kubemesos,
+		Args: c.kubemesosArgs("mesos-master", "--ip", gw, "--port", strconv.Itoa(cfg.MasterPort), "--work_dir", masterDir),
+	}, masterDir)
+	if err != nil {
+		return err
+	}
+	c.state.Master = rec
+	if err := c.save(); err != nil {
+		return err
+	}
+	if err := waitMaster(ctx, c.MesosMaster, func(*masterState) bool { return true }); err != nil {
+		return fmt.Errorf("mesos-master: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", "mesos-master.log"), 2000))
+	}
+
+	for i := 1; i <= cfg.Agents; i++ {
+		if err := c.startAgent(life, ctx, i, archives); err != nil {
+			return fmt.Errorf("agent-%d: %w", i, err)
+		}
+	}
+	if err := waitMaster(ctx, c.MesosMaster, func(s *masterState) bool { return s.activeAgents() >= cfg.Agents }); err != nil {
+		return fmt.Errorf("waiting for %d agents to register: %w", cfg.Agents, err)
+	}
+	logger.Info("Agents registered", "count", cfg.Agents)
+
+	bridgeKubeconfig, err := cp.Kubeconfig("bridge", "kubemesos-bridge", "kubemesos:bridges")
+	if err != nil {
+		return err
+	}
+	_, rec, err = c.child(life, "bridge", proc.Spec{
+		Path: cfg.Kubemesos,
+		Args: c.kubemesosArgs("scheduler",
+			"--mesos-master", c.MesosMaster,
+			"--kubeconfig", bridgeKubeconfig,
+			"--executor-command", cfg.Kubemesos+" executor"),
+	}, bridgeKubeconfig)
+	if err != nil {
+		return err
+	}
+	c.state.Bridge = rec
+	if err := c.save(); err != nil {
+		return err
+	}
+	if err := waitMaster(ctx, c.MesosMaster, func(s *masterState) bool { return s.activeFramework("kubemesos") }); err != nil {
+		return fmt.Errorf("waiting for the bridge to subscribe: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", "bridge.log"), 2000))
+	}
+	logger.Info("Bridge subscribed", "master", c.MesosMaster)
+
+	env := fmt.Sprintf("export KUBECONFIG=%s\nexport MESOS_MASTER=%s\nexport PATH=%s:$PATH\n",
+		shellQuote(c.Kubeconfig), c.MesosMaster, shellQuote(cfg.BinDir))
+	if err := os.WriteFile(c.EnvFile, []byte(env), 0o644); err != nil {
+		return fmt.Errorf("env file: %w", err)
+	}
+	return nil
+}
+
+// startAgent creates host i, imports the images into its containerd, issues
+// its identities and starts its Mesos agent inside the host's namespace.
+func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images.Archive) error {
+	cfg := c.cfg
+	name := fmt.Sprintf("agent-%d", i)
+	hcfg := node.Config{Name: name, Index: i, Dir: filepath.Join(c.Dir, "agents", name), Network: cfg.Network, SandboxImage: images.PauseRef}
+	planned, err := node.Plan(hcfg)
+	if err != nil {
+		return err
+	}
+	// Recorded before anything exists, so a crash half-way is undone too.
+	c.state.Hosts = append(c.state.Hosts, planned)
+	if err := c.save(); err != nil {
+		return err
+	}
+	h, err := node.Create(life, hcfg)
+	if err != nil {
+		return err
+	}
+	st := h.State()
+	c.hosts[name] = h
+	c.Hosts = append(c.Hosts, st)
+	c.state.Hosts[len(c.state.Hosts)-1] = st
+	if err := c.save(); err != nil {
+		return err
+	}
+	if err := images.ImportAll(ctx, st.ContainerdSocket, archives); err != nil {
+		return err
+	}
+
+	cp := c.ControlPlane
+	nodeKubeconfig, err := cp.NodeKubeconfig(name)
+	if err != nil {
+		return err
+	}
+	execKubeconfig, err := cp.Kubeconfig("executor-"+name, "kubemesos-executor", "kubemesos:executors")
+	if err != nil {
+		return err
+	}
+	env := ExecutorEnv(st, nodeKubeconfig, execKubeconfig, cp.ClientCAFile(), cfg.BinDir)
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	workDir := filepath.Join(st.Dir, "mesos")
+	_, rec, err := c.child(life, name, proc.Spec{
+		Path: cfg.Kubemesos,
+		Args: c.kubemesosArgs("mesos-agent",
+			"--master", fmt.Sprintf("%s:%d", cfg.Network.Gateway.Addr(), cfg.MasterPort),
+			"--ip", st.IP,
+			"--port", strconv.Itoa(cfg.AgentPort),
+			"--hostname", name,
+			"--work_dir", workDir,
+			"--resources", cfg.AgentResources,
+			"--attributes", fmt.Sprintf("rack:r%d", i),
+			"--executor_environment_variables", string(envJSON)),
+		NetNS:   st.NetNS,
+		LogFile: filepath.Join(st.LogDir(), "mesos-agent.log"),
+	}, workDir)
+	if err != nil {
+		return err
+	}
+	c.state.Agents = append(c.state.Agents, *rec)
+	if err := c.save(); err != nil {
+		return err
+	}
+	klog.FromContext(ctx).Info("Agent started", "agent", name, "ip", st.IP, "podCIDR", st.PodCIDR, "netns", st.NetNS)
+	return nil
+}
+
+// ExecutorEnv is the environment the agent of host st gives the
+// kubelet-executor (docs/contracts.md).
+func ExecutorEnv(st node.State, nodeKubeconfig, executorKubeconfig, clientCA, binDir string) map[string]string {
+	return map[string]string{
+		"PATH":                          ExecutorPath,
+		"KUBEMESOS_KUBECONFIG":          nodeKubeconfig,
+		"KUBEMESOS_EXECUTOR_KUBECONFIG": executorKubeconfig,
+		"KUBEMESOS_CLIENT_CA":           clientCA,
+		"KUBEMESOS_CRI_SOCKET":          st.CRIEndpoint(),
+		"KUBEMESOS_POD_CIDR":            st.PodCIDR,
+		"KUBEMESOS_CNI_CONF_DIR":        st.CNIConfDir(),
+		"KUBEMESOS_CNI_BIN_DIR":         "/usr/lib/cni",
+		"KUBEMESOS_STATE_DIR":           st.StateDir(),
+		"KUBEMESOS_BIN_DIR":             binDir,
+		"KUBEMESOS_NODE_IP":             st.IP,
+		"KUBEMESOS_CGROUP_ROOT":         st.CgroupRoot,
+	}
+}
+
+// Down tears the cluster down in reverse order: the bridge, the agents
+// (which shut their executors down), the hosts (pod sandboxes, containerd,
+// network), the master, the control plane and the switch. Calling it again
+// returns the first result.
+func (c *Cluster) Down(ctx context.Context) error {
+	c.downOnce.Do(func() {
+		c.mu.Lock()
+		c.stopping = true
+		st := *c.state
+		c.mu.Unlock()
+		c.downErr = teardown(ctx, &st, c)
+	})
+	return c.downErr
+}
+
+// masterState is the part of /master/state Up waits on.
+type masterState struct {
+	Slaves []struct {
+		Hostname string `json:"hostname"`
+		Active   bool   `json:"active"`
+	} `json:"slaves"`
+	Frameworks []struct {
+		Name   string `json:"name"`
+		Active bool   `json:"active"`
+	} `json:"frameworks"`
+}
+
+func (s *masterState) activeAgents() int {
+	n := 0
+	for _, a := range s.Slaves {
+		if a.Active {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *masterState) activeFramework(name string) bool {
+	for _, f := range s.Frameworks {
+		if f.Name == name && f.Active {
+			return true
+		}
+	}
+	return false
+}
+
+// waitMaster polls the master's /master/state until cond holds.
+func waitMaster(ctx context.Context, master string, cond func(*masterState) bool) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, master+"/master/state", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			var s masterState
+			if resp.StatusCode == http.StatusOK {
+				err = json.NewDecoder(resp.Body).Decode(&s)
+			} else {
+				err = fmt.Errorf("status %s", resp.Status)
+			}
+			resp.Body.Close()
+			if err == nil && cond(&s) {
+				return nil
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s/master/state: %w (last error: %v)", master, ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+func shellQuote(s string) string {
+	if !strings.ContainsAny(s, " \t\n'\"\\$`;&|<>()*?[]#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
