@@ -135,9 +135,15 @@ type cluster struct {
 	agentAddr string
 	workDir   string
 	stop      func()
+	// stopMaster stops only the master.
+	stopMaster func()
 }
 
-type clusterOpt func(*master.Config, *agent.Config)
+type (
+	masterConfig = master.Config
+	agentConfig  = agent.Config
+	clusterOpt   func(*master.Config, *agent.Config)
+)
 
 func startCluster(t *testing.T, opts ...clusterOpt) *cluster {
 	t.Helper()
@@ -159,8 +165,14 @@ func startCluster(t *testing.T, opts ...clusterOpt) *cluster {
 	c.master = master.New(mcfg)
 	c.masterURL = "http://" + mln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
+	mctx, mcancel := context.WithCancel(ctx)
 	mdone := make(chan error, 1)
-	go func() { mdone <- c.master.Serve(ctx, mln) }()
+	go func() { mdone <- c.master.Serve(mctx, mln) }()
+	c.stopMaster = func() {
+		mcancel()
+		<-mdone
+		mdone <- nil
+	}
 
 	acfg.Master = mln.Addr().String()
 	a, err := agent.New(acfg)
