@@ -1,0 +1,119 @@
+package kubeletexecutor
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	mesosexec "github.com/mesos/mesos-go/api/v1/lib/executor"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubemesos/kubemesos/k8sapi"
+)
+
+// runExecutor runs ex until the test ends; the returned channel is closed
+// when Run has returned, and *runErr holds its result then.
+func runExecutor(t *testing.T, a *testAgent, ex *Executor) (done <-chan struct{}, runErr *error) {
+	ctx, cancel := context.WithCancel(t.Context())
+	finished := make(chan struct{})
+	var err error
+	go func() { defer close(finished); err = ex.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(15 * time.Second):
+			t.Error("executor did not stop")
+		}
+	})
+	select {
+	case <-a.subscribes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("executor did not subscribe")
+	}
+	return finished, &err
+}
+
+func launch(id string, data []byte) mesosexec.Event {
+	return mesosexec.Event{Type: mesosexec.Event_LAUNCH, Launch: &mesosexec.Event_Launch{Task: mesos.TaskInfo{
+		Name: "t", TaskID: mesos.TaskID{Value: id}, AgentID: mesos.AgentID{Value: "S0"}, Data: data}}}
+}
+
+// TestBadTaskDataFails: a LAUNCH whose data is not a pod reference ends in
+// TASK_FAILED (REASON_TASK_INVALID) with a clear message, and the executor
+// touches no pod for it and keeps serving.
+func TestBadTaskDataFails(t *testing.T) {
+	tests := []struct {
+		name, taskID string
+		data         []byte
+		msg          string
+	}{
+		{"not JSON", "pod.u1", []byte("\x00garbage"), k8sapi.ErrBadTaskData.Error()},
+		{"no data", "pod.u2", nil, k8sapi.ErrBadTaskData.Error()},
+		{"missing uid", "pod.u3", []byte(`{"namespace":"ns","name":"p"}`), "uid are required"},
+		{"task ID of another pod", "pod.other", k8sapi.PodRef{Namespace: "ns", Name: "p", UID: "u4"}.Encode(),
+			MessageTaskIDMismatch},
+	}
+	a := newTestAgent(t)
+	client := fake.NewClientset()
+	node := &readyNode{}
+	runExecutor(t, a, New(a.mesosConfig(), client, node))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a.events <- launch(tc.taskID, tc.data)
+			u := a.nextUpdate(t)
+			if u.TaskID.Value != tc.taskID || u.GetState() != mesos.TASK_FAILED {
+				t.Fatalf("update = %s %v, want %s TASK_FAILED", u.TaskID.Value, u.GetState(), tc.taskID)
+			}
+			if u.GetReason() != mesos.REASON_TASK_INVALID {
+				t.Errorf("reason = %v, want REASON_TASK_INVALID", u.GetReason())
+			}
+			if !strings.Contains(u.GetMessage(), tc.msg) {
+				t.Errorf("message %q does not contain %q", u.GetMessage(), tc.msg)
+			}
+			if u.GetSource() != mesos.SOURCE_EXECUTOR || len(u.UUID) != 16 {
+				t.Errorf("source %v uuid %x: want an executor update with a UUID", u.GetSource(), u.UUID)
+			}
+		})
+	}
+	for _, act := range client.Actions() {
+		// The node's pod informer lists and watches; nothing may read, bind or delete a pod.
+		if act.GetVerb() != "list" && act.GetVerb() != "watch" {
+			t.Errorf("bad task data reached the API server: %s %s", act.GetVerb(), act.GetResource().Resource)
+		}
+	}
+}
+
+// TestUnknownKillIsKilled: KILL of a task the executor never launched is
+// answered with TASK_KILLED, so the framework's view converges.
+func TestUnknownKillIsKilled(t *testing.T) {
+	a := newTestAgent(t)
+	runExecutor(t, a, New(a.mesosConfig(), fake.NewClientset(), &readyNode{}))
+	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: "pod.nope"}}}
+	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_KILLED || u.GetMessage() != MessageUnknownTask {
+		t.Fatalf("update = %v %q, want TASK_KILLED %q", u.GetState(), u.GetMessage(), MessageUnknownTask)
+	}
+}
+
+// TestShutdownStopsNode: SHUTDOWN makes Run return nil after stopping the node once.
+func TestShutdownStopsNode(t *testing.T) {
+	a := newTestAgent(t)
+	node := &readyNode{}
+	done, runErr := runExecutor(t, a, New(a.mesosConfig(), fake.NewClientset(), node))
+	a.events <- mesosexec.Event{Type: mesosexec.Event_SHUTDOWN}
+	select {
+	case <-done:
+		if *runErr != nil {
+			t.Fatalf("Run = %v, want nil", *runErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("executor did not shut down")
+	}
+	node.mu.Lock()
+	defer node.mu.Unlock()
+	if node.started != 1 || node.stopped != 1 {
+		t.Errorf("node started %d stopped %d times, want 1 and 1", node.started, node.stopped)
+	}
+}
