@@ -90,7 +90,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			s.declineAll(context.WithoutCancel(ctx), s.policy.DeclineFor)
+			// The master rescinds a disconnected framework's offers itself.
 			return nil
 		case e := <-events:
 			if err := s.handle(ctx, e); err != nil {

@@ -64,7 +64,7 @@ func (r *SchedulingReporter) Unschedulable(ctx context.Context, pod *corev1.Pod,
 	r.last[pod.UID] = reported{msg: msg, at: now}
 	r.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonFailedScheduling, ActionScheduling, msg)
 	if err := r.setCondition(ctx, pod, msg); err != nil {
-		klog.FromContext(ctx).V(2).Info("Could not set PodScheduled condition", "pod", klog.KObj(pod), "err", err)
+		klog.FromContext(ctx).Error(err, "Could not set PodScheduled condition", "pod", klog.KObj(pod))
 	}
 }
 

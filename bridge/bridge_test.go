@@ -1,0 +1,348 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	"github.com/mesos/mesos-go/api/v1/lib/executor"
+	execcalls "github.com/mesos/mesos-go/api/v1/lib/executor/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubemesos/kubemesos/bridge"
+	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
+	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/mesoslocal/agent"
+	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/offermatcher"
+)
+
+// The agents launch this test binary as their executor: a stand-in for the
+// kubelet-executor that binds the pod like the real one and reports it
+// RUNNING at once, without a kubelet. The real executor is exercised end to end
+// in conformance/.
+const testExecutorEnv = "KUBEMESOS_BRIDGE_TEST_EXECUTOR"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(testExecutorEnv) == "1" {
+		if err := runTestExecutor(); err != nil {
+			fmt.Fprintln(os.Stderr, "test executor:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func runTestExecutor() error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	kcfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBEMESOS_EXECUTOR_KUBECONFIG"))
+	if err != nil {
+		return err
+	}
+	client := kubernetes.NewForConfigOrDie(kcfg)
+	cli := httpcli.New(
+		httpcli.Endpoint((&url.URL{Scheme: "http", Host: cfg.AgentEndpoint, Path: "/api/v1/executor"}).String()),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+	)
+	opts := executor.CallOptions{execcalls.Framework(cfg.FrameworkID), execcalls.Executor(cfg.ExecutorID)}
+	send := execcalls.SenderWith(httpexec.NewSender(cli.Send), opts...)
+	ctx := context.Background()
+	resp, err := send.Send(ctx, execcalls.NonStreaming(execcalls.Subscribe(nil, nil)))
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	var node string
+	n := 0
+	update := func(id mesos.TaskID, state mesos.TaskState) error {
+		n++
+		st := mesos.TaskStatus{TaskID: id, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(),
+			ExecutorID: &mesos.ExecutorID{Value: cfg.ExecutorID}, UUID: []byte(fmt.Sprintf("%s-%016d", cfg.ExecutorID, n))}
+		r, err := send.Send(ctx, execcalls.NonStreaming(execcalls.Update(st)))
+		if r != nil {
+			r.Close()
+		}
+		return err
+	}
+	for {
+		var e executor.Event
+		if err := resp.Decode(&e); err != nil {
+			return err
+		}
+		switch e.GetType() {
+		case executor.Event_SUBSCRIBED:
+			node = e.GetSubscribed().AgentInfo.Hostname
+		case executor.Event_LAUNCH:
+			t := e.GetLaunch().Task
+			ref, err := k8sapi.DecodePodRef(t.Data)
+			if err == nil {
+				err = client.CoreV1().Pods(ref.Namespace).Bind(ctx, &corev1.Binding{
+					ObjectMeta: metav1.ObjectMeta{Name: ref.Name, UID: ref.UID},
+					Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+				}, metav1.CreateOptions{})
+			}
+			state := mesos.TASK_RUNNING
+			if err != nil {
+				state = mesos.TASK_FAILED
+			}
+			if err := update(t.TaskID, state); err != nil {
+				return err
+			}
+		case executor.Event_KILL:
+			if err := update(e.GetKill().TaskID, mesos.TASK_KILLED); err != nil {
+				return err
+			}
+		case executor.Event_SHUTDOWN:
+			return nil
+		}
+	}
+}
+
+type testCluster struct {
+	client kubernetes.Interface
+	master string
+}
+
+// startCluster starts a real API server, a mesoslocal master and agents with
+// the given resources, and a bridge; everything stops when the test ends.
+func startCluster(t *testing.T, agentResources ...string) *testCluster {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	cp := cptest.Start(t)
+	// No controller manager here: create the ServiceAccount pods need.
+	if _, err := cp.Client().CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	execKubeconfig, err := cp.Kubeconfig("executor", "kubemesos-executor", "kubemesos:executors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bridgeKubeconfig, err := cp.Kubeconfig("bridge", "kubemesos-bridge", "kubemesos:bridges")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	m := master.New(master.Config{AllocationInterval: 100 * time.Millisecond, HeartbeatInterval: time.Second})
+	mln := listen(t)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = m.Serve(ctx, mln) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, res := range agentResources {
+		a, err := agent.New(agent.Config{
+			Master: mln.Addr().String(), Hostname: fmt.Sprintf("agent-%d", i+1), WorkDir: t.TempDir(),
+			Resources: res, Attributes: fmt.Sprintf("rack:r%d", i+1),
+			ExecutorEnvironment: map[string]string{
+				testExecutorEnv:                 "1",
+				"KUBEMESOS_EXECUTOR_KUBECONFIG": execKubeconfig,
+				"PATH":                          os.Getenv("PATH"),
+			},
+			ExecutorShutdownGracePeriod: time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		aln := listen(t)
+		adone := make(chan struct{})
+		go func() { defer close(adone); _ = a.Serve(ctx, aln) }()
+		t.Cleanup(func() { cancel(); <-adone })
+		select {
+		case <-a.Registered():
+		case <-time.After(10 * time.Second):
+			t.Fatal("agent did not register")
+		}
+	}
+
+	kcfg, err := clientcmd.BuildConfigFromFlags("", bridgeKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bclient := kubernetes.NewForConfigOrDie(kcfg)
+	fw, err := bridge.NewFramework(bridge.FrameworkOptions{Master: mln.Addr().String(), Name: "kubemesos", Role: "kubernetes", FailoverTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := k8sapi.NewPodFeed(bclient, "default-scheduler", time.Minute)
+	if err := feed.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reporter := k8sapi.NewSchedulingReporter(ctx, bclient, "default-scheduler")
+	policy := bridge.DefaultPolicy
+	policy.OfferTTL, policy.DeclineFor, policy.ReviveEvery = time.Second, time.Second, 200*time.Millisecond
+	exec := bridge.ExecutorSpec{Command: self, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
+	bdone := make(chan error, 1)
+	go func() { bdone <- bridge.NewScheduler(fw, feed, reporter, exec, policy).Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-bdone; err != nil {
+			t.Errorf("bridge: %v", err)
+		}
+		reporter.Shutdown()
+	})
+	return &testCluster{client: cp.Client(), master: mln.Addr().String()}
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+func pod(name, cpu, mem string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "c", Image: "kubemesos.local/busybox:latest",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem),
+			}},
+		}}},
+	}
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, detail := f()
+		if ok {
+			return
+		}
+		last = detail
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s; last: %s", timeout, what, last)
+}
+
+// tasks returns the kubemesos framework's tasks by ID, with their states.
+func (c *testCluster) tasks(t *testing.T) map[string]string {
+	st, err := bridge.FetchMasterState(t.Context(), c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	if fw, ok := st.Framework("kubemesos"); ok {
+		for _, tk := range append(fw.CompletedTasks, fw.Tasks...) {
+			out[tk.ID] = tk.State
+		}
+	}
+	return out
+}
+
+func TestPodsBecomeTasksAndDeletionKillsThem(t *testing.T) {
+	c := startCluster(t, "cpus:2;mem:2048;ports:[31000-31100]", "cpus:2;mem:2048;ports:[31000-31100]")
+	ctx := t.Context()
+	var uids []string
+	for i := 0; i < 3; i++ {
+		p, err := c.client.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("web-%d", i), "500m", "256Mi"), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids = append(uids, string(p.UID))
+	}
+	eventually(t, 20*time.Second, "3 pods bound and 3 tasks RUNNING", func() (bool, string) {
+		tasks := c.tasks(t)
+		pods, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		bound := 0
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != "" && tasks[k8sapi.TaskID(p.UID)] == "TASK_RUNNING" {
+				bound++
+			}
+		}
+		return bound == 3, fmt.Sprintf("tasks %v", tasks)
+	})
+	if n := len(c.tasks(t)); n != 3 {
+		t.Fatalf("want exactly 3 tasks (never a pod twice), got %d", n)
+	}
+	// Spread: least-allocated placement puts the pods on both agents.
+	pods, _ := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	nodes := map[string]int{}
+	for _, p := range pods.Items {
+		nodes[p.Spec.NodeName]++
+	}
+	if len(nodes) != 2 {
+		t.Errorf("want pods on both agents, got %v", nodes)
+	}
+
+	if err := c.client.CoreV1().Pods("default").Delete(ctx, "web-0", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "web-0's task KILLED", func() (bool, string) {
+		tasks := c.tasks(t)
+		return tasks[k8sapi.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprintf("tasks %v", tasks)
+	})
+}
+
+func TestPodThatFitsNoOfferGetsFailedScheduling(t *testing.T) {
+	c := startCluster(t, "cpus:2;mem:2048", "cpus:2;mem:2048")
+	ctx := t.Context()
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, pod("huge", "64", "256Mi"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "0/2 offers fit: 2 insufficient cpu"
+	eventually(t, 20*time.Second, "a FailedScheduling event", func() (bool, string) {
+		evs, err := c.client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range evs.Items {
+			if e.Reason == k8sapi.ReasonFailedScheduling && e.InvolvedObject.Name == "huge" {
+				seen = append(seen, e.Message)
+				if strings.Contains(e.Message, want) {
+					return true, ""
+				}
+			}
+		}
+		return false, fmt.Sprintf("events %q", seen)
+	})
+	eventually(t, 10*time.Second, "PodScheduled=False Unschedulable", func() (bool, string) {
+		p, err := c.client.CoreV1().Pods("default").Get(ctx, "huge", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		if p.Spec.NodeName != "" {
+			t.Fatalf("an impossible pod was placed on %q", p.Spec.NodeName)
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodScheduled {
+				ok := cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable && strings.Contains(cond.Message, want)
+				return ok, fmt.Sprintf("%+v", cond)
+			}
+		}
+		return false, "no PodScheduled condition"
+	})
+	if tasks := c.tasks(t); len(tasks) != 0 {
+		t.Fatalf("an impossible pod got a task: %v", tasks)
+	}
+}
