@@ -40,11 +40,11 @@ vet: ## go vet
 
 .PHONY: unit
 unit: ## pure and integration tests that need no containers (race detector on)
-	$(GO) test -race -count=1 ./offermatcher/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./kubelet-executor/... ./devcluster/pki/... ./devcluster/images/...
+	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -race -count=1 ./offermatcher/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./kubelet-executor/... ./devcluster/pki/... ./devcluster/images/...
 
 .PHONY: e2e
 e2e: build images ## end-to-end tests on a real local cluster (root: network namespaces, containerd, kubelets)
-	$(GO) test -count=1 -timeout 30m ./conformance/... ./devcluster/...
+	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -p 1 -count=1 -timeout 40m ./devcluster/... ./conformance/...
 
 .PHONY: test
 test: deps tools vet unit e2e ## everything CI runs: install, build, vet, unit + integration, end to end

@@ -1,0 +1,110 @@
+package conformance
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/devcluster"
+	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+)
+
+// cluster is what every scenario talks to.
+var cluster struct {
+	kubeconfig  string
+	mesosMaster string
+	client      kubernetes.Interface
+	kubectl     string
+	repo        string
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	repo, err := controlplane.FindRepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		return 1
+	}
+	cluster.repo = repo
+	cluster.kubectl = filepath.Join(repo, "bin", "kubectl")
+	if os.Getenv("KUBEMESOS_E2E_EXISTING") == "1" {
+		cluster.kubeconfig, cluster.mesosMaster = os.Getenv("KUBECONFIG"), os.Getenv("MESOS_MASTER")
+	} else {
+		if os.Geteuid() != 0 {
+			fmt.Fprintln(os.Stderr, "conformance: skipped: a local cluster needs root (or set KUBEMESOS_E2E_EXISTING=1 with KUBECONFIG and MESOS_MASTER)")
+			return 0
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		start := time.Now()
+		c, err := devcluster.Up(ctx, devcluster.Config{
+			Agents:    2,
+			Dir:       filepath.Join(os.TempDir(), fmt.Sprintf("kubemesos-e2e-%d", os.Getpid())),
+			Kubemesos: filepath.Join(repo, "bin", "kubemesos"),
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "conformance: bring up a local cluster:", err)
+			return 1
+		}
+		klog.InfoS("Local cluster up", "took", time.Since(start).Round(time.Millisecond), "dir", c.Dir)
+		defer func() {
+			dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer dcancel()
+			if err := c.Down(dctx); err != nil {
+				fmt.Fprintln(os.Stderr, "conformance: tear down:", err)
+			}
+			_ = os.RemoveAll(c.Dir)
+		}()
+		cluster.kubeconfig, cluster.mesosMaster = c.Kubeconfig, c.MesosMaster
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.kubeconfig)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance: kubeconfig:", err)
+		return 1
+	}
+	cluster.client = kubernetes.NewForConfigOrDie(cfg)
+	return m.Run()
+}
+
+// kubectl runs bin/kubectl against the cluster.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), cluster.kubectl, append([]string{"--kubeconfig", cluster.kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// eventually polls f until it reports done, failing the test after timeout
+// with the last detail f gave.
+func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, detail := f()
+		if ok {
+			return
+		}
+		last = detail
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s; last: %s", timeout, what, last)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
