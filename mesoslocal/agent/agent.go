@@ -101,6 +101,8 @@ type Agent struct {
 	updates    *updateManager
 	registered chan struct{} // closed on first registration
 	wg         sync.WaitGroup
+	// runCtx ends when Serve stops; background deliveries use it.
+	runCtx context.Context
 }
 
 // New validates cfg and returns an Agent.
@@ -132,6 +134,7 @@ func New(cfg Config) (*Agent, error) {
 		client:     &http.Client{Timeout: 10 * time.Second},
 		frameworks: map[string]*frameworkState{},
 		registered: make(chan struct{}),
+		runCtx:     context.Background(),
 	}
 	a.updates = newUpdateManager(a)
 	return a, nil
@@ -195,6 +198,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a.mu.Lock()
+	a.runCtx = ctx
+	a.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.wg.Add(2)

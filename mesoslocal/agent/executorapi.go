@@ -52,7 +52,7 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(a.runCtx, 10*time.Second)
 			defer cancel()
 			if err := a.post(ctx, link.PathMessage, msg); err != nil {
 				klog.InfoS("Executor message not delivered", "err", err)

@@ -245,7 +245,9 @@ func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.Comma
 	}
 	r.pid = c.Process.Pid
 	klog.InfoS("Launched executor", "framework", r.fwID, "executor", r.info.ExecutorID.Value, "pid", r.pid, "sandbox", r.dir)
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		err := c.Wait()
 		stdout.Close()
 		stderr.Close()
@@ -356,11 +358,15 @@ func (a *Agent) executorExited(r *executorRun, status int, waitErr error) {
 		defer a.wg.Done()
 		msg := link.ExecutorExited{AgentID: agentID, FrameworkID: r.fwID, ExecutorID: r.info.ExecutorID.Value, Status: int32(status)}
 		for attempt := 0; attempt < 30; attempt++ {
-			err := a.post(context.Background(), link.PathExecutorExited, msg)
+			err := a.post(a.runCtx, link.PathExecutorExited, msg)
 			if err == nil || errors.Is(err, errFrameworkGone) {
 				return
 			}
-			time.Sleep(a.cfg.RegistrationBackoff)
+			select {
+			case <-a.runCtx.Done():
+				return
+			case <-time.After(a.cfg.RegistrationBackoff):
+			}
 		}
 	}()
 }

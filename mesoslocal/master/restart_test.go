@@ -40,14 +40,14 @@ func TestAgentSurvivesMasterRestart(t *testing.T) {
 		task := c.taskState(t, fwID, "keep")
 		return task != nil && task["state"] == "TASK_RUNNING" && task["slave_id"] == agentID
 	})
-	s2.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"keep": agentID})))
-	if st := s2.next(scheduler.Event_UPDATE, 3*time.Second).Update.Status; st.GetState() != mesos.TASK_RUNNING {
-		t.Errorf("reconcile after restart: %v", st.GetState())
-	}
 	// The task's resources stay in use: the offer lacks them.
 	off := s2.next(scheduler.Event_OFFERS, 5*time.Second).Offers.Offers[0]
 	if cpus := scalar(off.Resources, "cpus"); cpus != 2-0.5-0.1 {
 		t.Errorf("offer after restart has %v cpus, want 1.4", cpus)
+	}
+	s2.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"keep": agentID})))
+	if st := s2.next(scheduler.Event_UPDATE, 3*time.Second).Update.Status; st.GetState() != mesos.TASK_RUNNING {
+		t.Errorf("reconcile after restart: %v", st.GetState())
 	}
 	// The task can still be killed through the new master.
 	s2.mustCall(calls.Kill("keep", agentID))
