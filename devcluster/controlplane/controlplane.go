@@ -48,6 +48,7 @@ const (
 	AdminUser             = "kubemesos-admin"
 	APIServerKubeletUser  = "kube-apiserver-kubelet-client"
 	ControllerManagerUser = "system:kube-controller-manager"
+	frontProxyUser        = "front-proxy-client"
 )
 
 // ServiceAccountIssuer is the issuer of service-account tokens.
@@ -260,7 +261,17 @@ func (c *ControlPlane) start(startCtx, life context.Context) error {
 	if err := c.startEtcd(startCtx, life); err != nil {
 		return err
 	}
-	if err := c.startAPIServer(startCtx, life, serving, kubeletClient, sa); err != nil {
+	// The aggregation layer's front proxy has a CA of its own, so a client
+	// certificate from the main CA can never pass as the proxy.
+	frontProxyCA, err := pki.LoadOrCreateCA(filepath.Join(pkiDir, "front-proxy"), "kubemesos-front-proxy-ca")
+	if err != nil {
+		return fmt.Errorf("controlplane front-proxy CA: %w", err)
+	}
+	frontProxy, err := frontProxyCA.IssueClient(frontProxyUser, nil)
+	if err != nil {
+		return fmt.Errorf("controlplane: %w", err)
+	}
+	if err := c.startAPIServer(startCtx, life, serving, kubeletClient, sa, frontProxyCA, frontProxy); err != nil {
 		return err
 	}
 	c.AdminKubeconfig = filepath.Join(o.Dir, "kubeconfigs", "admin.kubeconfig")
@@ -318,7 +329,7 @@ func (c *ControlPlane) startEtcd(ctx, life context.Context) error {
 	}, life)
 }
 
-func (c *ControlPlane) startAPIServer(ctx, life context.Context, serving, kubeletClient *pki.KeyPair, sa *pki.ServiceAccountKey) error {
+func (c *ControlPlane) startAPIServer(ctx, life context.Context, serving, kubeletClient *pki.KeyPair, sa *pki.ServiceAccountKey, frontProxyCA *pki.CA, frontProxy *pki.KeyPair) error {
 	o := c.opts
 	return c.startWithPorts(ctx, "kube-apiserver", func() (proc.Spec, func(context.Context) error, error) {
 		port, err := freePort(o.BindAddress)
@@ -346,10 +357,24 @@ func (c *ControlPlane) startAPIServer(ctx, life context.Context, serving, kubele
 			"--service-account-signing-key-file=" + sa.PrivateKeyFile,
 			"--service-cluster-ip-range=" + o.ServiceCIDR,
 			"--allow-privileged=true",
+			// Aggregation layer: lets extension API servers and the
+			// controller-manager's delegated authentication trust the proxy.
+			"--requestheader-client-ca-file=" + frontProxyCA.CertFile,
+			"--requestheader-allowed-names=" + frontProxyUser,
+			"--requestheader-username-headers=X-Remote-User",
+			"--requestheader-group-headers=X-Remote-Group",
+			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+			"--proxy-client-cert-file=" + frontProxy.CertFile,
+			"--proxy-client-key-file=" + frontProxy.KeyFile,
 			"--profiling=false",
 			"--v=1",
 		}
-		if !net.ParseIP(o.BindAddress).IsUnspecified() {
+		switch bind := net.ParseIP(o.BindAddress); {
+		case bind.IsLoopback():
+			// The `kubernetes` Service cannot have a loopback endpoint (pods
+			// could not reach it anyway): keep the reconciler from retrying.
+			args = append(args, "--advertise-address="+o.BindAddress, "--endpoint-reconciler-type=none")
+		case !bind.IsUnspecified():
 			args = append(args, "--advertise-address="+o.BindAddress)
 		}
 		spec := proc.Spec{
