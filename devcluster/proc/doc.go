@@ -4,6 +4,9 @@
 //
 // Every child runs in its own process group and gets SIGKILL when the thread
 // that started it dies (Pdeathsig), so a crashed parent leaves nothing behind.
+// Children are forked from one thread that lives as long as the parent, so a
+// goroutine that ends its own locked thread (after setns, say) does not take
+// the children it started with it.
 // Stop signals the child's process group by its PID only: SIGTERM first, then
 // SIGKILL after a grace period. A child is also stopped when the context it
 // was started with is done.

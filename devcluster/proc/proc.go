@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -102,7 +103,7 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	} else {
 		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	}
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		if logFile != nil {
 			logFile.Close()
 		}
@@ -128,6 +129,36 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		}
 	}()
 	return p, nil
+}
+
+// Pdeathsig fires when the *thread* that forked the child exits, not the
+// process. The Go runtime ends a thread when a goroutine locked to it (for
+// example one that switched network namespaces) returns without unlocking,
+// which would kill children started from it. So every child is forked from
+// one goroutine locked to its thread for the life of the process.
+var (
+	spawnOnce sync.Once
+	spawnReq  chan spawnRequest
+)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func spawn(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnReq = make(chan spawnRequest)
+		go func() {
+			runtime.LockOSThread() // never unlocked: this thread lives as long as the process
+			for r := range spawnReq {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	r := spawnRequest{cmd: cmd, done: make(chan error, 1)}
+	spawnReq <- r
+	return <-r.done
 }
 
 func (p *Process) wait(ctx context.Context) {
@@ -166,6 +197,16 @@ func (p *Process) Err() error {
 	default:
 		return nil
 	}
+}
+
+// Signal sends sig to the child's process group (for fault injection:
+// syscall.SIGKILL is a crash, SIGSTOP a hang). A group that is gone is not
+// an error.
+func (p *Process) Signal(sig syscall.Signal) error {
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("proc %q: signal %v to group %d: %w", p.name, sig, p.cmd.Process.Pid, err)
+	}
+	return nil
 }
 
 // Stop sends SIGTERM to the child's process group, waits up to grace for the

@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -261,5 +263,56 @@ func TestNetNS(t *testing.T) {
 	}
 	if lines[1] != strconv.Itoa(p.PID()) {
 		t.Errorf("child saw pid %s, PID() = %d: nsenter did not exec in place", lines[1], p.PID())
+	}
+}
+
+// A child started from a goroutine that dies locked to its thread (which ends
+// that thread) must not receive its parent-death signal. Several rounds,
+// because the runtime keeps the main thread alive instead of ending it.
+func TestChildSurvivesStartingThreadExit(t *testing.T) {
+	var children []*Process
+	defer func() {
+		for _, p := range children {
+			_ = p.Stop(time.Second)
+		}
+	}()
+	for range 3 {
+		started := make(chan *Process, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the runtime ends this thread when the goroutine returns
+			p, err := Start(t.Context(), Spec{Path: "/bin/sleep", Args: []string{"300"}})
+			if err != nil {
+				t.Error(err)
+			}
+			started <- p
+		}()
+		p := <-started
+		if p == nil {
+			t.FailNow()
+		}
+		children = append(children, p)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i, p := range children {
+		if !Alive(p.PID()) {
+			t.Errorf("child %d died with the thread of the goroutine that started it", i)
+		}
+	}
+}
+
+func TestSignal(t *testing.T) {
+	p, err := Start(t.Context(), Spec{Path: "/bin/sleep", Args: []string{"300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var ee *exec.ExitError
+	if err := p.Wait(); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("Wait() = %v, want killed by SIGKILL", err)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Errorf("Signal to a gone group = %v", err)
 	}
 }
