@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,8 +101,11 @@ type ControlPlane struct {
 	ca    *pki.CA
 	admin *pki.KeyPair
 
-	mu    sync.Mutex
-	procs []*proc.Process // in start order
+	life context.Context // processes live under it; never cancelled by Start's caller ending Start
+
+	mu         sync.Mutex
+	components []*component // in start order
+	stopping   bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -222,6 +226,7 @@ func KubernetesServiceIP(serviceCIDR string) (net.IP, error) {
 func (c *ControlPlane) start(startCtx, life context.Context) error {
 	o := c.opts
 	life = context.WithoutCancel(life)
+	c.life = life
 	pkiDir := filepath.Join(o.Dir, "pki")
 	ca, err := pki.LoadOrCreateCA(pkiDir, "kubemesos-ca")
 	if err != nil {
@@ -455,6 +460,15 @@ func (c *ControlPlane) startControllerManager(ctx, life context.Context, sa *pki
 	return err
 }
 
+// component is one process of the control plane, with what it takes to start
+// it again.
+type component struct {
+	name  string
+	spec  proc.Spec
+	ready func(context.Context) error
+	p     *proc.Process
+}
+
 // startWithPorts starts a component and waits for ready. A component that
 // exits before it is ready is started again on fresh ports (another process
 // may have taken a port between picking and binding), up to three times.
@@ -466,45 +480,127 @@ func (c *ControlPlane) startWithPorts(ctx context.Context, name string, prepare 
 		if err != nil {
 			return fmt.Errorf("controlplane %s: %w", name, err)
 		}
-		began := time.Now()
-		p, err := proc.Start(life, spec)
-		if err != nil {
-			return fmt.Errorf("controlplane: %w", err)
-		}
+		comp := &component{name: name, spec: spec, ready: ready}
 		c.mu.Lock()
-		c.procs = append(c.procs, p)
+		c.components = append(c.components, comp)
 		c.mu.Unlock()
-
-		readyCtx, cancel := context.WithCancel(ctx)
-		readyErr := make(chan error, 1)
-		go func() { readyErr <- ready(readyCtx) }()
-		select {
-		case err = <-readyErr:
-			cancel()
-			if err == nil {
-				log.V(1).Info("Component ready", "name", name, "pid", p.PID(), "took", time.Since(began).Round(time.Millisecond))
-				return nil
-			}
-			return fmt.Errorf("controlplane %s: %w\n%s", name, err, logTail(spec.LogFile))
-		case <-p.Exited():
-			cancel()
-			<-readyErr
-			lastErr = fmt.Errorf("controlplane %s: %w before it was ready (%v); log %s:\n%s", name, proc.ErrExitedEarly, p.Err(), spec.LogFile, logTail(spec.LogFile))
-			log.Info("Component exited before it was ready; retrying on fresh ports", "name", name, "attempt", attempt, "err", p.Err())
-			c.forget(p)
+		err = c.run(ctx, life, comp)
+		if err == nil || !errors.Is(err, proc.ErrExitedEarly) {
+			return err
 		}
+		lastErr = err
+		log.Info("Component exited before it was ready; retrying on fresh ports", "name", name, "attempt", attempt, "err", comp.p.Err())
+		c.mu.Lock()
+		for i, q := range c.components {
+			if q == comp {
+				c.components = append(c.components[:i], c.components[i+1:]...)
+				break
+			}
+		}
+		c.mu.Unlock()
 	}
 	return lastErr
 }
 
-func (c *ControlPlane) forget(p *proc.Process) {
+// run starts comp's process and waits until it is ready or exits.
+func (c *ControlPlane) run(ctx, life context.Context, comp *component) error {
+	began := time.Now()
+	p, err := proc.Start(life, comp.spec)
+	if err != nil {
+		return fmt.Errorf("controlplane: %w", err)
+	}
+	c.mu.Lock()
+	comp.p = p
+	c.mu.Unlock()
+
+	readyCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	readyErr := make(chan error, 1)
+	go func() { readyErr <- comp.ready(readyCtx) }()
+	select {
+	case err = <-readyErr:
+		if err != nil {
+			return fmt.Errorf("controlplane %s: %w\n%s", comp.name, err, logTail(comp.spec.LogFile))
+		}
+		klog.FromContext(ctx).V(1).Info("Component ready", "name", comp.name, "pid", p.PID(), "took", time.Since(began).Round(time.Millisecond))
+		return nil
+	case <-p.Exited():
+		cancel()
+		<-readyErr
+		return fmt.Errorf("controlplane %s: %w before it was ready (%v); log %s:\n%s", comp.name, proc.ErrExitedEarly, p.Err(), comp.spec.LogFile, logTail(comp.spec.LogFile))
+	}
+}
+
+func (c *ControlPlane) component(name string) (*component, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, q := range c.procs {
-		if q == p {
-			c.procs = append(c.procs[:i], c.procs[i+1:]...)
-			return
+	if c.stopping {
+		return nil, ErrStopped
+	}
+	for _, comp := range c.components {
+		if comp.name == name {
+			return comp, nil
 		}
+	}
+	return nil, fmt.Errorf("controlplane: no component %q", name)
+}
+
+// ErrStopped is returned for components of a control plane being stopped.
+var ErrStopped = errors.New("control plane stopped")
+
+// StopComponent stops one component (EtcdBinary, APIServerBinary or
+// ControllerManagerBinary), for fault tests: gracefully (SIGTERM, then
+// SIGKILL after StopGrace), or with crash a SIGKILL at once. The rest of the
+// control plane keeps running; StartComponent brings it back.
+func (c *ControlPlane) StopComponent(name string, crash bool) error {
+	comp, err := c.component(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := comp.p
+	c.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("controlplane: %s is still starting", name)
+	}
+	if crash {
+		if err := p.Signal(syscall.SIGKILL); err != nil {
+			return err
+		}
+		<-p.Exited()
+		return nil
+	}
+	return p.Stop(StopGrace)
+}
+
+// StartComponent starts a component stopped by StopComponent (or one that
+// died) again, with the same flags, ports and data, and waits until it is
+// ready. Clients and kubeconfigs keep working: URLs do not change.
+func (c *ControlPlane) StartComponent(ctx context.Context, name string) error {
+	comp, err := c.component(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := comp.p
+	c.mu.Unlock()
+	if p == nil || !exited(p) {
+		return fmt.Errorf("controlplane: %s is running or starting", name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
+	defer cancel()
+	if err := c.run(ctx, c.life, comp); err != nil {
+		return err
+	}
+	return c.writeState()
+}
+
+func exited(p *proc.Process) bool {
+	select {
+	case <-p.Exited():
+		return true
+	default:
+		return false
 	}
 }
 
@@ -532,9 +628,11 @@ func (c *ControlPlane) writeState() error {
 func (c *ControlPlane) PIDs() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := make(map[string]int, len(c.procs))
-	for _, p := range c.procs {
-		m[p.Name()] = p.PID()
+	m := make(map[string]int, len(c.components))
+	for _, comp := range c.components {
+		if comp.p != nil && !exited(comp.p) {
+			m[comp.name] = comp.p.PID()
+		}
 	}
 	return m
 }
@@ -547,7 +645,13 @@ func (c *ControlPlane) Stop() error {
 	c.stopOnce.Do(func() {
 		defer close(c.stopped)
 		c.mu.Lock()
-		procs := append([]*proc.Process(nil), c.procs...)
+		c.stopping = true
+		var procs []*proc.Process
+		for _, comp := range c.components {
+			if comp.p != nil {
+				procs = append(procs, comp.p)
+			}
+		}
 		c.mu.Unlock()
 		var errs []error
 		for i := len(procs) - 1; i >= 0; i-- {

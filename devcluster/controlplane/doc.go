@@ -20,5 +20,8 @@
 // with NodeRestriction, and reaches kubelets with a client certificate in
 // system:masters; kubelets trust ClientCAFile for client authentication.
 //
+// StopComponent and StartComponent crash or stop one component and bring it
+// back on the same ports, for fault tests (a dead API server, an etcd crash).
+//
 // The cptest subpackage starts one for a test and stops it at cleanup.
 package controlplane
