@@ -9,10 +9,15 @@ package cptest
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+	"github.com/kubemesos/kubemesos/devcluster/proc"
 )
+
+// LogTailBytes is how much of each component's log a failed test prints.
+const LogTailBytes = 4000
 
 // RequireBinariesEnv, when "1", turns a skip for missing binaries into a failure.
 const RequireBinariesEnv = "KUBEMESOS_REQUIRE_BINARIES"
@@ -29,8 +34,8 @@ func WithControllerManager() Option {
 func WithOptions(f func(*controlplane.Options)) Option { return Option(f) }
 
 // Start starts a control plane in a temporary directory and registers its
-// Stop with t.Cleanup (logs stay in the directory until the test's temporary
-// directories are removed; on failure their tails are printed).
+// Stop with t.Cleanup; when the test failed, the cleanup also prints the tail
+// of each component's log.
 func Start(t testing.TB, opts ...Option) *controlplane.ControlPlane {
 	t.Helper()
 	var o controlplane.Options
@@ -50,6 +55,14 @@ func Start(t testing.TB, opts ...Option) *controlplane.ControlPlane {
 	t.Cleanup(func() {
 		if err := c.Stop(); err != nil {
 			t.Errorf("stop control plane: %v", err)
+		}
+		if t.Failed() {
+			for _, name := range []string{controlplane.EtcdBinary, controlplane.APIServerBinary, controlplane.ControllerManagerBinary} {
+				log := filepath.Join(c.LogDir, name+".log")
+				if tail := proc.Tail(log, LogTailBytes); tail != "" {
+					t.Logf("--- last %d bytes of %s ---\n%s", LogTailBytes, log, tail)
+				}
+			}
 		}
 	})
 	return c
