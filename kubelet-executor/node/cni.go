@@ -20,13 +20,13 @@ func CNIConfList(c Config) ([]byte, error) {
 		"name":       "kubemesos",
 		"plugins": []any{
 			map[string]any{
-				"type":         "bridge",
-				"bridge":       c.BridgeName(),
-				"isGateway":    true,
-				"ipMasq":       false,
-				"hairpinMode":  true,
-				"promiscMode":  true,
-				"forceAddress": false,
+				"type":      "bridge",
+				"bridge":    c.BridgeName(),
+				"isGateway": true,
+				"ipMasq":    false,
+				// Hairpin lets a pod reach itself through a Service IP; the bridge
+				// plugin refuses hairpinMode together with promiscMode.
+				"hairpinMode": true,
 				"ipam": map[string]any{
 					"type":    "host-local",
 					"ranges":  [][]map[string]string{{{"subnet": c.PodCIDR}}},

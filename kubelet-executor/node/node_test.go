@@ -47,6 +47,9 @@ func TestCNIConfList(t *testing.T) {
 			t.Errorf("bridge %s = %v, want %v", k, br[k], want)
 		}
 	}
+	if br["hairpinMode"] == true && br["promiscMode"] == true {
+		t.Error("the bridge plugin refuses hairpinMode and promiscMode together")
+	}
 	ipam := br["ipam"].(map[string]any)
 	if ipam["type"] != "host-local" || ipam["dataDir"] != "/var/lib/kubemesos/agent-1/cni" {
 		t.Errorf("ipam = %v", ipam)

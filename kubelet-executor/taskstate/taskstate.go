@@ -174,18 +174,21 @@ func (t *Task) decide(pod *corev1.Pod) (Report, bool) {
 		}
 		return Report{}, false
 	}
+	// A pod being deleted (or killed) ends as TASK_KILLED once it is gone,
+	// whatever phase its containers' termination gives it meanwhile (a
+	// container killed by SIGKILL leaves the pod Failed).
+	if pod.DeletionTimestamp != nil || t.killed {
+		if pod.DeletionTimestamp != nil && t.KillingCapable {
+			return Report{State: mesos.TASK_KILLING, Message: "pod is being deleted", PodIPs: podIPs(pod)}, true
+		}
+		// Without TASK_KILLING the task keeps its last state until the pod is gone.
+		return Report{}, false
+	}
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded:
 		return Report{State: mesos.TASK_FINISHED, Message: phaseMessage(pod, "pod succeeded"), PodIPs: podIPs(pod)}, true
 	case corev1.PodFailed:
 		return Report{State: mesos.TASK_FAILED, Message: phaseMessage(pod, "pod failed"), PodIPs: podIPs(pod)}, true
-	}
-	if pod.DeletionTimestamp != nil {
-		if t.KillingCapable {
-			return Report{State: mesos.TASK_KILLING, Message: "pod is being deleted", PodIPs: podIPs(pod)}, true
-		}
-		// Without TASK_KILLING the task keeps its last state until the pod is gone.
-		return Report{}, false
 	}
 	switch pod.Status.Phase {
 	case corev1.PodRunning:

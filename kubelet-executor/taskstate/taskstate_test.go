@@ -127,6 +127,18 @@ func TestObserve(t *testing.T) {
 			{kill: true, pod: makePod().node("n1").phase(corev1.PodRunning).deleting().obj(), changed: false},
 			{pod: nil, changed: true, state: mesos.TASK_KILLED},
 		}},
+		{name: "a killed pod that turns Failed while terminating ends KILLED, not FAILED", killing: true, steps: []step{
+			{bound: true, pod: makePod().node("n1").phase(corev1.PodRunning).obj(), changed: true, state: mesos.TASK_RUNNING},
+			{kill: true, pod: makePod().node("n1").phase(corev1.PodRunning).deleting().obj(), changed: true,
+				state: mesos.TASK_KILLING},
+			{pod: makePod().node("n1").phase(corev1.PodFailed).exited("app", 137, "Error").deleting().obj(), changed: false},
+			{pod: nil, changed: true, state: mesos.TASK_KILLED},
+		}},
+		{name: "KILL before the delete lands ignores a Failed phase", steps: []step{
+			{bound: true, pod: makePod().node("n1").phase(corev1.PodRunning).obj(), changed: true, state: mesos.TASK_RUNNING},
+			{kill: true, pod: makePod().node("n1").phase(corev1.PodFailed).obj(), changed: false},
+			{pod: nil, changed: true, state: mesos.TASK_KILLED},
+		}},
 		{name: "deleted in Kubernetes without KILL is KILLED", steps: []step{
 			{bound: true, pod: makePod().node("n1").phase(corev1.PodRunning).obj(), changed: true, state: mesos.TASK_RUNNING},
 			{pod: nil, changed: true, state: mesos.TASK_KILLED, msg: MessagePodGone},

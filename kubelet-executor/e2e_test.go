@@ -1,0 +1,314 @@
+package kubeletexecutor
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	mesosexec "github.com/mesos/mesos-go/api/v1/lib/executor"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
+	"github.com/kubemesos/kubemesos/devcluster/images"
+	devnode "github.com/kubemesos/kubemesos/devcluster/node"
+	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/kubelet-executor/taskstate"
+)
+
+// runAsExecutorEnv makes the test binary act as `kubemesos executor`, so the
+// end-to-end test can start it the way an agent does without building it.
+const runAsExecutorEnv = "KUBEMESOS_TEST_RUN_EXECUTOR"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsExecutorEnv) == "1" {
+		ctx, stop := signalContext()
+		defer stop()
+		if err := RunFromEnv(ctx); err != nil {
+			klog.ErrorS(err, "executor failed")
+			klog.Flush()
+			os.Exit(1)
+		}
+		klog.Flush()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signalNotify(ch)
+	go func() {
+		select {
+		case <-ch:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// TestEndToEndKubelet runs the executor as an agent would (its own process,
+// in a host's network namespace, MESOS_* and KUBEMESOS_* environment) against
+// a real control plane, a real containerd and the real kubelet: the node
+// registers Ready, a launched busybox pod is bound and runs, KILL deletes it,
+// SHUTDOWN stops the kubelet and removes the sandboxes.
+func TestEndToEndKubelet(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: network namespaces, cgroups, containerd")
+	}
+	for _, tool := range []string{"ip", "nsenter", "containerd", "/usr/sbin/runc", "/usr/lib/cni/bridge", images.DefaultBusybox} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s: %v", tool, err)
+		}
+	}
+	binDir, err := filepath.Abs("../bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(binDir, "kubelet")); err != nil {
+		if os.Getenv(cptest.RequireBinariesEnv) == "1" {
+			t.Fatalf("kubelet binary: %v", err)
+		}
+		t.Skipf("no kubelet in %s (hack/build-tools.sh builds it): %v", binDir, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+
+	network := devnode.Network{Bridge: "kmxt0", Gateway: netip.MustParsePrefix("10.203.0.1/24"),
+		PodCIDRs: netip.MustParsePrefix("10.247.0.0/16")}
+	sw, err := devnode.SetupSwitch(ctx, network)
+	t.Cleanup(func() { _ = devnode.TeardownSwitch(context.Background(), sw) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := network.Gateway.Addr().String()
+	cp := cptest.Start(t, cptest.WithControllerManager(), cptest.WithOptions(func(o *controlplane.Options) {
+		o.BindAddress = gw
+	}))
+	archives, err := images.Build(ctx, images.Options{OutDir: t.TempDir(), SourceDir: ".."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeName := "kmxt-node1"
+	host, err := devnode.Create(ctx, devnode.Config{Name: nodeName, Index: 1, Dir: filepath.Join(t.TempDir(), "host"), Network: network})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Destroy(context.Background()) })
+	st := host.State()
+	if err := images.ImportAll(ctx, st.ContainerdSocket, archives); err != nil {
+		t.Fatal(err)
+	}
+
+	// The agent: reachable from the host's namespace at the gateway address.
+	agent := newTestAgent(t)
+	agent.srv.Close()
+	agent.srv = httptest.NewUnstartedServer(http.HandlerFunc(agent.serve))
+	ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.srv.Listener = ln
+	agent.srv.Start()
+	agent.agent.Hostname = nodeName
+	agent.agent.Attributes = []mesos.Attribute{{Name: "rack", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: "r1"}}}
+	agent.agent.Resources = []mesos.Resource{
+		{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1}},
+		{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1024}},
+	}
+	agent.fwInfo.Capabilities = []mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_TASK_KILLING_STATE}}
+
+	nodeKubeconfig, err := cp.NodeKubeconfig(nodeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox := t.TempDir()
+	env := []string{
+		runAsExecutorEnv + "=1", "PATH=" + os.Getenv("PATH"),
+		"MESOS_AGENT_ENDPOINT=" + agent.endpoint(), "MESOS_FRAMEWORK_ID=fw", "MESOS_EXECUTOR_ID=" + k8sapi.ExecutorID,
+		"MESOS_DIRECTORY=" + sandbox, "MESOS_SANDBOX=" + sandbox, "MESOS_CHECKPOINT=1",
+		"MESOS_RECOVERY_TIMEOUT=15mins", "MESOS_SUBSCRIPTION_BACKOFF_MAX=2secs",
+		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=10secs",
+		EnvKubeconfig + "=" + nodeKubeconfig, EnvExecutorKubeconfig + "=" + cp.AdminKubeconfig,
+		EnvClientCA + "=" + cp.ClientCAFile(), EnvCRISocket + "=" + st.CRIEndpoint(), EnvPodCIDR + "=" + st.PodCIDR,
+		EnvCNIConfDir + "=" + st.CNIConfDir(), EnvStateDir + "=" + st.StateDir(), EnvBinDir + "=" + binDir,
+		EnvNodeIP + "=" + st.IP, EnvCgroupRoot + "=" + st.CgroupRoot,
+	}
+	logPath := filepath.Join(sandbox, "executor.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command("nsenter", "--net="+st.NetNSPath(), os.Args[0], "-v=2")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			keep, _ := os.MkdirTemp("", "kmxt-logs-")
+			for _, p := range []string{logPath, filepath.Join(sandbox, "kubelet.log")} {
+				b, _ := os.ReadFile(p)
+				_ = os.WriteFile(filepath.Join(keep, filepath.Base(p)), b, 0o644)
+				t.Logf("---- %s (tail; whole file kept in %s)\n%s", p, keep, tailOf(string(b), 3000))
+			}
+		}
+	})
+	select {
+	case <-agent.subscribes:
+	case err := <-exited:
+		t.Fatalf("executor exited before subscribing: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("executor did not subscribe")
+	}
+
+	client := cp.Client()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "sleeper"},
+		Spec: corev1.PodSpec{
+			SchedulerName:                 "kubemesos",
+			TerminationGracePeriodSeconds: ptrTo[int64](5),
+			Containers: []corev1.Container{{Name: "app", Image: images.BusyboxRef, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"sleep", "3600"}}},
+		},
+	}
+	for {
+		pod, err = client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		if err == nil {
+			break
+		}
+		// The default ServiceAccount appears once the controller-manager runs.
+		if ctx.Err() != nil {
+			t.Fatalf("create pod: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	taskID := k8sapi.TaskID(pod.UID)
+	ref := k8sapi.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
+	agent.events <- launch(taskID, ref.Encode())
+
+	waitState := func(want mesos.TaskState, within time.Duration) mesos.TaskStatus {
+		t.Helper()
+		deadline := time.After(within)
+		for {
+			select {
+			case u := <-agent.updates:
+				t.Logf("update %s %v %q", u.TaskID.Value, u.GetState(), u.GetMessage())
+				if u.TaskID.Value != taskID {
+					t.Fatalf("update for unexpected task %s", u.TaskID.Value)
+				}
+				if u.GetState() == want {
+					return u
+				}
+				if taskstate.IsTerminal(u.GetState()) {
+					t.Fatalf("task ended %v (%q) while waiting for %v", u.GetState(), u.GetMessage(), want)
+				}
+			case err := <-exited:
+				t.Fatalf("executor exited while waiting for %v: %v", want, err)
+			case <-deadline:
+				t.Fatalf("no %v within %v", want, within)
+			}
+		}
+	}
+	waitState(mesos.TASK_STARTING, 3*time.Minute)
+	running := waitState(mesos.TASK_RUNNING, 2*time.Minute)
+
+	got, err := client.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.NodeName != nodeName {
+		t.Errorf("pod bound to %q, want %q", got.Spec.NodeName, nodeName)
+	}
+	var ips []string
+	for _, ni := range running.GetContainerStatus().GetNetworkInfos() {
+		for _, a := range ni.IPAddresses {
+			ips = append(ips, a.GetIPAddress())
+		}
+	}
+	if got.Status.PodIP == "" || len(ips) != 1 || ips[0] != got.Status.PodIP {
+		t.Errorf("RUNNING carries IPs %v, pod IP is %q", ips, got.Status.PodIP)
+	}
+	if !netip.MustParsePrefix(st.PodCIDR).Contains(netip.MustParseAddr(got.Status.PodIP)) {
+		t.Errorf("pod IP %s is outside the node's pod CIDR %s", got.Status.PodIP, st.PodCIDR)
+	}
+	n, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels["rack"] != "r1" {
+		t.Errorf("node labels %v lack rack=r1 from the agent's attributes", n.Labels)
+	}
+	if cpu := n.Status.Allocatable.Cpu(); cpu.MilliValue() != 1000 {
+		t.Errorf("node allocatable cpu = %v, want the agent's 1 cpu", cpu)
+	}
+
+	grace := int64(time.Second)
+	agent.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{
+		TaskID: mesos.TaskID{Value: taskID}, KillPolicy: &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: grace}}}}
+	waitState(mesos.TASK_KILLING, 30*time.Second)
+	waitState(mesos.TASK_KILLED, time.Minute)
+	if _, err := client.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("pod still exists after TASK_KILLED: %v", err)
+	}
+
+	agent.events <- mesosexec.Event{Type: mesosexec.Event_SHUTDOWN}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("executor exited with %v after SHUTDOWN, want status 0", err)
+		}
+		exited <- nil
+	case <-time.After(30 * time.Second):
+		t.Fatal("executor did not exit after SHUTDOWN")
+	}
+	conn, err := devnode.DialCRI(st.CRIEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	list, err := runtimeapi.NewRuntimeServiceClient(conn).ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 0 {
+		t.Errorf("%d pod sandboxes left after shutdown", len(list.Items))
+	}
+	if mounts, err := devnode.MountsUnder(filepath.Join(st.StateDir(), nodeName, "kubelet")); err != nil || len(mounts) != 0 {
+		t.Errorf("mounts left under the kubelet root dir: %v %v", mounts, err)
+	}
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func ptrTo[T any](v T) *T { return &v }
