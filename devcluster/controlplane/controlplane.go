@@ -76,6 +76,11 @@ type Options struct {
 	ClusterCIDR string
 	// StartTimeout bounds Start. Default 3 minutes.
 	StartTimeout time.Duration
+	// APIServerArgs and ControllerManagerArgs are extra flags, appended after
+	// the ones Start sets (a repeated flag's last value wins), e.g.
+	// "--feature-gates=...".
+	APIServerArgs         []string
+	ControllerManagerArgs []string
 }
 
 // ControlPlane is a running control plane.
@@ -382,6 +387,7 @@ func (c *ControlPlane) startAPIServer(ctx, life context.Context, serving, kubele
 		case !bind.IsUnspecified():
 			args = append(args, "--advertise-address="+o.BindAddress)
 		}
+		args = append(args, o.APIServerArgs...)
 		spec := proc.Spec{
 			Name:    "kube-apiserver",
 			Path:    filepath.Join(o.BinDir, APIServerBinary),
@@ -419,7 +425,7 @@ func (c *ControlPlane) startControllerManager(ctx, life context.Context, sa *pki
 		spec := proc.Spec{
 			Name: "kube-controller-manager",
 			Path: filepath.Join(o.BinDir, ControllerManagerBinary),
-			Args: []string{
+			Args: append([]string{
 				"--kubeconfig=" + kubeconfig,
 				"--authentication-kubeconfig=" + kubeconfig,
 				"--authorization-kubeconfig=" + kubeconfig,
@@ -438,7 +444,7 @@ func (c *ControlPlane) startControllerManager(ctx, life context.Context, sa *pki
 				"--controllers=*",
 				"--profiling=false",
 				"--v=1",
-			},
+			}, o.ControllerManagerArgs...),
 			Dir:     o.Dir,
 			LogFile: filepath.Join(c.LogDir, "kube-controller-manager.log"),
 		}

@@ -296,8 +296,25 @@ func binDir(t *testing.T) string {
 
 func TestComponentRestart(t *testing.T) {
 	ctx := t.Context()
-	c := cptest.Start(t)
+	c := cptest.Start(t, cptest.WithOptions(func(o *controlplane.Options) {
+		o.APIServerArgs = []string{"--service-node-port-range=30000-30099"}
+	}))
 	admin := c.Client()
+	nodePort := func(port int32) *corev1.Service {
+		return &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "np-", Namespace: "default"},
+			Spec: corev1.ServiceSpec{
+				Type:  corev1.ServiceTypeNodePort,
+				Ports: []corev1.ServicePort{{Port: 80, NodePort: port}},
+			},
+		}
+	}
+	if _, err := admin.CoreV1().Services("default").Create(ctx, nodePort(30050), metav1.CreateOptions{}); err != nil {
+		t.Errorf("NodePort inside the configured range: %v", err)
+	}
+	if _, err := admin.CoreV1().Services("default").Create(ctx, nodePort(31000), metav1.CreateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("NodePort outside --service-node-port-range from APIServerArgs: err = %v, want Invalid", err)
+	}
 	mkns := func(name string) error {
 		_, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 		return err
