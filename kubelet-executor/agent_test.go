@@ -29,6 +29,10 @@ type testAgent struct {
 	events     chan mesosexec.Event
 	updates    chan mesos.TaskStatus
 	subscribes chan mesosexec.Call_Subscribe
+	// drop ends the current SUBSCRIBE stream, as an agent restart does.
+	drop chan struct{}
+	// noAck stops acknowledging updates.
+	noAck bool
 }
 
 func newTestAgent(t *testing.T) *testAgent {
@@ -39,6 +43,7 @@ func newTestAgent(t *testing.T) *testAgent {
 		events:     make(chan mesosexec.Event, 16),
 		updates:    make(chan mesos.TaskStatus, 16),
 		subscribes: make(chan mesosexec.Call_Subscribe, 4),
+		drop:       make(chan struct{}),
 	}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(a.srv.Close)
@@ -70,6 +75,8 @@ func (a *testAgent) serve(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 				return
+			case <-a.drop:
+				return
 			case ev := <-a.events:
 				a.write(w, ev)
 			}
@@ -77,6 +84,12 @@ func (a *testAgent) serve(w http.ResponseWriter, r *http.Request) {
 	case mesosexec.Call_UPDATE:
 		a.updates <- call.Update.Status
 		w.WriteHeader(http.StatusAccepted)
+		a.mu.Lock()
+		noAck := a.noAck
+		a.mu.Unlock()
+		if noAck {
+			return
+		}
 		a.events <- mesosexec.Event{Type: mesosexec.Event_ACKNOWLEDGED, Acknowledged: &mesosexec.Event_Acknowledged{
 			TaskID: call.Update.Status.TaskID, UUID: call.Update.Status.UUID}}
 	default:

@@ -117,3 +117,26 @@ func TestShutdownStopsNode(t *testing.T) {
 		t.Errorf("node started %d stopped %d times, want 1 and 1", node.started, node.stopped)
 	}
 }
+
+// TestResubscribeCarriesUnacknowledged: after the stream drops, the executor
+// subscribes again and hands back the tasks and updates the agent has not
+// acknowledged.
+func TestResubscribeCarriesUnacknowledged(t *testing.T) {
+	a := newTestAgent(t)
+	a.noAck = true
+	runExecutor(t, a, New(a.mesosConfig(), fake.NewClientset(), &readyNode{}))
+	a.events <- launch("pod.bad", []byte("nope"))
+	failed := a.nextUpdate(t)
+	a.drop <- struct{}{}
+	select {
+	case sub := <-a.subscribes:
+		if len(sub.UnacknowledgedTasks) != 1 || sub.UnacknowledgedTasks[0].TaskID.Value != "pod.bad" {
+			t.Errorf("unacknowledged tasks = %v, want pod.bad", sub.UnacknowledgedTasks)
+		}
+		if len(sub.UnacknowledgedUpdates) != 1 || string(sub.UnacknowledgedUpdates[0].Status.UUID) != string(failed.UUID) {
+			t.Errorf("unacknowledged updates = %v, want the TASK_FAILED update", sub.UnacknowledgedUpdates)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("executor did not resubscribe")
+	}
+}
