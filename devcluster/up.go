@@ -248,7 +248,8 @@ func (c *Cluster) child(life context.Context, name string, spec proc.Spec, marke
 	return p, &Proc{Name: name, PID: p.PID(), Marker: marker}, nil
 }
 
-func (c *Cluster) kubemesosArgs(args ...string) []string {
+// schedulerArgs adds the verbosity (the Mesos daemons take Mesos' flags only).
+func (c *Cluster) schedulerArgs(args ...string) []string {
 	if c.cfg.Verbosity > 0 {
 		args = append(args, "-v", strconv.Itoa(c.cfg.Verbosity))
 	}
@@ -305,7 +306,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	masterDir := filepath.Join(c.Dir, "mesos", "master")
 	_, rec, err := c.child(life, "mesos-master", proc.Spec{
 		Path: cfg.Kubemesos,
-		Args: c.kubemesosArgs("mesos-master", "--ip", gw, "--port", strconv.Itoa(cfg.MasterPort), "--work_dir", masterDir),
+		Args: []string{"mesos-master", "--ip", gw, "--port", strconv.Itoa(cfg.MasterPort), "--work_dir", masterDir},
 	}, masterDir)
 	if err != nil {
 		return err
@@ -314,7 +315,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	if err := c.save(); err != nil {
 		return err
 	}
-	if err := waitMaster(ctx, c.MesosMaster, func(*masterState) bool { return true }); err != nil {
+	if err := c.waitMaster(ctx, func(*masterState) bool { return true }); err != nil {
 		return fmt.Errorf("mesos-master: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", "mesos-master.log"), 2000))
 	}
 
@@ -323,7 +324,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 			return fmt.Errorf("agent-%d: %w", i, err)
 		}
 	}
-	if err := waitMaster(ctx, c.MesosMaster, func(s *masterState) bool { return s.activeAgents() >= cfg.Agents }); err != nil {
+	if err := c.waitMaster(ctx, func(s *masterState) bool { return s.activeAgents() >= cfg.Agents }); err != nil {
 		return fmt.Errorf("waiting for %d agents to register: %w", cfg.Agents, err)
 	}
 	logger.Info("Agents registered", "count", cfg.Agents)
@@ -334,7 +335,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	}
 	_, rec, err = c.child(life, "bridge", proc.Spec{
 		Path: cfg.Kubemesos,
-		Args: c.kubemesosArgs("scheduler",
+		Args: c.schedulerArgs("scheduler",
 			"--mesos-master", c.MesosMaster,
 			"--kubeconfig", bridgeKubeconfig,
 			"--executor-command", cfg.Kubemesos+" executor"),
@@ -346,7 +347,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	if err := c.save(); err != nil {
 		return err
 	}
-	if err := waitMaster(ctx, c.MesosMaster, func(s *masterState) bool { return s.activeFramework("kubemesos") }); err != nil {
+	if err := c.waitMaster(ctx, func(s *masterState) bool { return s.activeFramework("kubemesos") }); err != nil {
 		return fmt.Errorf("waiting for the bridge to subscribe: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", "bridge.log"), 2000))
 	}
 	logger.Info("Bridge subscribed", "master", c.MesosMaster)
@@ -406,7 +407,7 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	workDir := filepath.Join(st.Dir, "mesos")
 	_, rec, err := c.child(life, name, proc.Spec{
 		Path: cfg.Kubemesos,
-		Args: c.kubemesosArgs("mesos-agent",
+		Args: []string{"mesos-agent",
 			"--master", fmt.Sprintf("%s:%d", cfg.Network.Gateway.Addr(), cfg.MasterPort),
 			"--ip", st.IP,
 			"--port", strconv.Itoa(cfg.AgentPort),
@@ -414,7 +415,7 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 			"--work_dir", workDir,
 			"--resources", cfg.AgentResources,
 			"--attributes", fmt.Sprintf("rack:r%d", i),
-			"--executor_environment_variables", string(envJSON)),
+			"--executor_environment_variables", string(envJSON)},
 		NetNS:   st.NetNS,
 		LogFile: filepath.Join(st.LogDir(), "mesos-agent.log"),
 	}, workDir)
@@ -495,7 +496,9 @@ func (s *masterState) activeFramework(name string) bool {
 }
 
 // waitMaster polls the master's /master/state until cond holds.
-func waitMaster(ctx context.Context, master string, cond func(*masterState) bool) error {
+// It fails early when one of the cluster's processes has exited.
+func (c *Cluster) waitMaster(ctx context.Context, cond func(*masterState) bool) error {
+	master := c.MesosMaster
 	hc := &http.Client{Timeout: 2 * time.Second}
 	var last error
 	for {
@@ -517,12 +520,29 @@ func waitMaster(ctx context.Context, master string, cond func(*masterState) bool
 			}
 		}
 		last = err
+		if err := c.exited(); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s/master/state: %w (last error: %v)", master, ctx.Err(), last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// exited returns an error naming a cluster process that is no longer running.
+func (c *Cluster) exited() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, p := range c.procs {
+		select {
+		case <-p.Exited():
+			return fmt.Errorf("%s exited: %v", name, p.Err())
+		default:
+		}
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {
