@@ -24,13 +24,13 @@ const StateFile = "state.json"
 type State struct {
 	Dir string `json:"dir"`
 	// Owner is the process that ran Up and still supervises the cluster.
-	Owner *Proc `json:"owner,omitempty"`
-	Switch      *node.SwitchState `json:"switch,omitempty"`
-	ControlPlane []Proc           `json:"controlPlane,omitempty"`
-	Master      *Proc             `json:"master,omitempty"`
-	Hosts       []node.State      `json:"hosts,omitempty"`
-	Agents      []Proc            `json:"agents,omitempty"`
-	Bridge      *Proc             `json:"bridge,omitempty"`
+	Owner        *Proc             `json:"owner,omitempty"`
+	Switch       *node.SwitchState `json:"switch,omitempty"`
+	ControlPlane []Proc            `json:"controlPlane,omitempty"`
+	Master       *Proc             `json:"master,omitempty"`
+	Hosts        []node.State      `json:"hosts,omitempty"`
+	Agents       []Proc            `json:"agents,omitempty"`
+	Bridge       *Proc             `json:"bridge,omitempty"`
 }
 
 // Proc is a recorded child process.
