@@ -48,6 +48,9 @@ type Config struct {
 	Kubemesos string
 	// Network is the hosts' addressing; default node.DefaultNetwork().
 	Network node.Network
+	// AgentPrefix names the agents (and their nodes): <AgentPrefix><i>;
+	// default "agent-".
+	AgentPrefix string
 	// MasterPort and AgentPort default to 5050 and 5051.
 	MasterPort, AgentPort int
 	// AgentResources is each agent's --resources; default DefaultAgentResources.
@@ -88,6 +91,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Network.Bridge == "" {
 		c.Network = node.DefaultNetwork()
+	}
+	if c.AgentPrefix == "" {
+		c.AgentPrefix = "agent-"
 	}
 	if c.MasterPort == 0 {
 		c.MasterPort = DefaultMasterPort
@@ -321,7 +327,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 
 	for i := 1; i <= cfg.Agents; i++ {
 		if err := c.startAgent(life, ctx, i, archives); err != nil {
-			return fmt.Errorf("agent-%d: %w", i, err)
+			return fmt.Errorf("%s%d: %w", cfg.AgentPrefix, i, err)
 		}
 	}
 	if err := c.waitMaster(ctx, func(s *masterState) bool { return s.activeAgents() >= cfg.Agents }); err != nil {
@@ -364,7 +370,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 // its identities and starts its Mesos agent inside the host's namespace.
 func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images.Archive) error {
 	cfg := c.cfg
-	name := fmt.Sprintf("agent-%d", i)
+	name := fmt.Sprintf("%s%d", cfg.AgentPrefix, i)
 	hcfg := node.Config{Name: name, Index: i, Dir: filepath.Join(c.Dir, "agents", name), Network: cfg.Network, SandboxImage: images.PauseRef}
 	planned, err := node.Plan(hcfg)
 	if err != nil {

@@ -1,0 +1,194 @@
+package devcluster
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+	"github.com/kubemesos/kubemesos/devcluster/node"
+	"github.com/kubemesos/kubemesos/devcluster/proc"
+)
+
+func TestExecutorEnv(t *testing.T) {
+	st, err := node.Plan(node.Config{Name: "agent-1", Index: 1, Dir: "/d/agents/agent-1", Network: node.DefaultNetwork()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := ExecutorEnv(st, "/k/node", "/k/exec", "/pki/ca.crt", "/bin/k8s")
+	want := map[string]string{
+		"KUBEMESOS_KUBECONFIG":          "/k/node",
+		"KUBEMESOS_EXECUTOR_KUBECONFIG": "/k/exec",
+		"KUBEMESOS_CLIENT_CA":           "/pki/ca.crt",
+		"KUBEMESOS_CRI_SOCKET":          "unix:///run/kubemesos/agent-1/containerd.sock",
+		"KUBEMESOS_POD_CIDR":            "10.244.1.0/24",
+		"KUBEMESOS_CNI_CONF_DIR":        "/d/agents/agent-1/cni/net.d",
+		"KUBEMESOS_STATE_DIR":           "/d/agents/agent-1/state",
+		"KUBEMESOS_BIN_DIR":             "/bin/k8s",
+		"KUBEMESOS_NODE_IP":             "10.200.0.11",
+		"KUBEMESOS_CGROUP_ROOT":         "/kubemesos/agent-1",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	if env["PATH"] == "" {
+		t.Error("no PATH: the executor gets only these variables")
+	}
+}
+
+func TestDownWithoutState(t *testing.T) {
+	if err := Down(context.Background(), t.TempDir()); err != nil {
+		t.Fatalf("Down of an empty directory: %v", err)
+	}
+}
+
+func TestStopRecordedLeavesOtherProcesses(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := stopRecorded(context.Background(), Proc{Name: "x", PID: cmd.Process.Pid, Marker: "not-in-its-cmdline"}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !proc.Alive(cmd.Process.Pid) {
+		t.Fatal("a process whose command line lacks the marker was stopped")
+	}
+	if err := stopRecorded(context.Background(), Proc{Name: "x", PID: cmd.Process.Pid, Marker: "30"}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if proc.Alive(cmd.Process.Pid) {
+		t.Fatal("the recorded process survived")
+	}
+}
+
+// TestUpDown starts a one-agent cluster on its own network, checks that the
+// agent and the bridge are registered with the master and that a pod is
+// launched onto the agent's node, then tears it down and checks that nothing
+// is left. It needs root, the Debian packages and the Kubernetes binaries.
+func TestUpDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole cluster")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	binDir, err := controlplane.DefaultBinDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := preflight(Config{BinDir: binDir}); err != nil {
+		t.Skip(err)
+	}
+	root, err := controlplane.FindRepoRoot()
+	if err != nil {
+		t.Skip(err)
+	}
+	kubemesos := filepath.Join(t.TempDir(), "kubemesos")
+	build := exec.Command("go", "build", "-o", kubemesos, "./cmd/kubemesos")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build kubemesos: %v\n%s", err, out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	c, err := Up(ctx, Config{
+		Agents:      1,
+		Dir:         dir,
+		BinDir:      binDir,
+		Kubemesos:   kubemesos,
+		AgentPrefix: "kmt-agent-",
+		Network: node.Network{
+			Bridge:   "kmu0",
+			Gateway:  netip.MustParsePrefix("10.202.0.1/24"),
+			PodCIDRs: netip.MustParsePrefix("10.246.0.0/16"),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	downed := false
+	t.Cleanup(func() {
+		if !downed {
+			_ = c.Down(context.Background())
+		}
+	})
+	st, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Hosts) != 1 || len(st.Agents) != 1 || st.Master == nil || st.Bridge == nil || len(st.ControlPlane) != 3 || st.Switch == nil {
+		t.Fatalf("state = %+v", st)
+	}
+
+	restCfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(restCfg)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "sleep", Image: "kubemesos.local/busybox:latest", ImagePullPolicy: corev1.PullIfNotPresent,
+			Command: []string{"sleep", "3600"},
+		}}},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		p, err := client.CoreV1().Pods("default").Get(ctx, "probe", metav1.GetOptions{})
+		if err == nil && p.Spec.NodeName == "kmt-agent-1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod not bound to kmt-agent-1: %+v, %v; bridge log:\n%s", p.Spec.NodeName, err, proc.Tail(filepath.Join(dir, "logs", "bridge.log"), 3000))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	downed = true
+	if err := c.Down(ctx); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	if _, err := ReadState(dir); err == nil {
+		t.Error("state file remains after Down")
+	}
+	for _, p := range append(append(st.ControlPlane, st.Agents...), *st.Master, *st.Bridge) {
+		if proc.Alive(p.PID) && cmdlineHas(p.PID, p.Marker) {
+			t.Errorf("%s (pid %d) still runs", p.Name, p.PID)
+		}
+	}
+	h := st.Hosts[0]
+	if _, err := os.Stat(h.NetNSPath()); err == nil {
+		t.Errorf("netns %s remains", h.NetNS)
+	}
+	for _, link := range []string{"kmu0", h.HostVeth} {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", link)); err == nil {
+			t.Errorf("link %s remains", link)
+		}
+	}
+	if m, _ := node.MountsUnder(dir); len(m) > 0 {
+		t.Errorf("mounts remain: %v", m)
+	}
+	for k, v := range st.Switch.Sysctls {
+		if got, _ := node.ReadSysctl(k); got != v {
+			t.Errorf("sysctl %s = %s, was %s before Up", k, got, v)
+		}
+	}
+}
