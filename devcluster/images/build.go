@@ -111,6 +111,10 @@ func WriteArchive(img Image, file string) (Archive, error) {
 		return Archive{}, fmt.Errorf("images: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return Archive{}, fmt.Errorf("images: %w", err)
+	}
 	w := bufio.NewWriter(tmp)
 	desc, err := WriteOCIArchive(w, img)
 	if err == nil {
