@@ -15,6 +15,8 @@
 // directories are unmounted, the veth, namespace and route are deleted and the
 // cgroup roots removed. TeardownSwitch deletes the bridge and restores the
 // sysctls recorded by SetupSwitch (ip_forward, and those the kubelet changes:
-// vm.overcommit_memory, kernel.panic, kernel.panic_on_oops). Every step is
-// idempotent.
+// vm.overcommit_memory, kernel.panic, kernel.panic_on_oops). Switches that
+// are up at the same time (two clusters, tests in parallel) share the values
+// recorded before the first of them (SwitchRegistry); the last one down
+// restores them. Every step is idempotent.
 package node

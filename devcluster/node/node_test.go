@@ -382,3 +382,53 @@ func checkGone(t *testing.T, st State) {
 		t.Errorf("run dir %s remains", st.RunDir)
 	}
 }
+
+// TestOverlappingSwitches checks that switches up at the same time (tests
+// in parallel, two clusters) restore the sysctls the machine had before the
+// first, whatever the kubelets changed in between.
+func TestOverlappingSwitches(t *testing.T) {
+	requireHostTools(t)
+	ctx := context.Background()
+	orig, err := ReadSysctl("kernel.panic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = WriteSysctl("kernel.panic", orig) })
+	a := Network{Bridge: "kmt1", Gateway: netip.MustParsePrefix("10.203.0.1/24"), PodCIDRs: netip.MustParsePrefix("10.247.0.0/16")}
+	b := Network{Bridge: "kmt2", Gateway: netip.MustParsePrefix("10.204.0.1/24"), PodCIDRs: netip.MustParsePrefix("10.248.0.0/16")}
+	sa, err := SetupSwitch(ctx, a)
+	t.Cleanup(func() { _ = TeardownSwitch(ctx, sa) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := "77"
+	if err := WriteSysctl("kernel.panic", changed); err != nil { // as a kubelet would
+		t.Fatal(err)
+	}
+	sb, err := SetupSwitch(ctx, b)
+	t.Cleanup(func() { _ = TeardownSwitch(ctx, sb) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.Sysctls["kernel.panic"] != orig {
+		t.Fatalf("second switch recorded kernel.panic=%s, the machine had %s", sb.Sysctls["kernel.panic"], orig)
+	}
+	if err := TeardownSwitch(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := ReadSysctl("kernel.panic"); v != changed {
+		t.Errorf("kernel.panic = %s while another switch is up, want it left at %s", v, changed)
+	}
+	if linkExists(a.Bridge) || !linkExists(b.Bridge) {
+		t.Errorf("after tearing down %s: %s exists %v, %s exists %v", a.Bridge, a.Bridge, linkExists(a.Bridge), b.Bridge, linkExists(b.Bridge))
+	}
+	if err := TeardownSwitch(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := ReadSysctl("kernel.panic"); v != orig {
+		t.Errorf("kernel.panic = %s after the last switch, want %s", v, orig)
+	}
+	if _, err := os.Stat(SwitchRegistry); err == nil {
+		t.Errorf("%s remains after the last switch", SwitchRegistry)
+	}
+}

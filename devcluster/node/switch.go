@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"k8s.io/klog/v2"
 )
@@ -86,13 +88,14 @@ type SwitchState struct {
 // machine but nothing beyond it. The returned state is complete even when an
 // error is returned, so TeardownSwitch can undo a partial setup.
 func SetupSwitch(ctx context.Context, n Network) (SwitchState, error) {
-	st := SwitchState{Bridge: n.Bridge, Gateway: n.Gateway.String(), Sysctls: map[string]string{}}
-	for _, k := range HostSysctls {
-		v, err := ReadSysctl(k)
-		if err != nil {
-			return st, err
-		}
-		st.Sysctls[k] = v
+	st := SwitchState{Bridge: n.Bridge, Gateway: n.Gateway.String()}
+	unlock, err := lockSwitches()
+	if err != nil {
+		return st, err
+	}
+	defer unlock()
+	if st.Sysctls, err = registerSwitch(n.Bridge); err != nil {
+		return st, err
 	}
 	if !linkExists(n.Bridge) {
 		if err := run(ctx, "ip", "link", "add", n.Bridge, "type", "bridge"); err != nil {
@@ -140,6 +143,16 @@ func TeardownSwitch(ctx context.Context, st SwitchState) error {
 			errs = append(errs, err)
 		}
 	}
+	unlock, err := lockSwitches()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	defer unlock()
+	if others := unregisterSwitch(st.Bridge); len(others) > 0 {
+		// The sysctls are machine-wide: the last switch restores them.
+		klog.FromContext(ctx).V(1).Info("Other switches are up; sysctls stay", "others", others)
+		return errors.Join(errs...)
+	}
 	for _, k := range HostSysctls {
 		v, ok := st.Sysctls[k]
 		if !ok {
@@ -155,6 +168,91 @@ func TeardownSwitch(ctx context.Context, st SwitchState) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SwitchRegistry records the switches that are up on the machine and the
+// values HostSysctls had before the first of them, so that clusters that
+// overlap in time (tests running in parallel) restore the true originals.
+const SwitchRegistry = "/run/kubemesos-switches"
+
+const originalsFile = "sysctls.json"
+
+// lockSwitches takes the machine-wide lock of the registry.
+func lockSwitches() (func(), error) {
+	if err := os.MkdirAll(SwitchRegistry, 0o755); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(SwitchRegistry, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("node: lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// registerSwitch records bridge as up and returns the original sysctls:
+// recorded now when no other switch is up, else those the first recorded.
+func registerSwitch(bridge string) (map[string]string, error) {
+	orig := map[string]string{}
+	path := filepath.Join(SwitchRegistry, originalsFile)
+	b, err := os.ReadFile(path)
+	if err == nil && len(liveSwitches(bridge)) > 0 && json.Unmarshal(b, &orig) == nil && len(orig) == len(HostSysctls) {
+		// Another switch is up: its originals are the machine's.
+	} else {
+		orig = map[string]string{}
+		for _, k := range HostSysctls {
+			v, err := ReadSysctl(k)
+			if err != nil {
+				return nil, err
+			}
+			orig[k] = v
+		}
+		b, _ := json.Marshal(orig)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(SwitchRegistry, bridge), nil, 0o644); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	return orig, nil
+}
+
+// unregisterSwitch forgets bridge and returns the other switches still up.
+func unregisterSwitch(bridge string) []string {
+	if bridge != "" {
+		_ = os.Remove(filepath.Join(SwitchRegistry, bridge))
+	}
+	others := liveSwitches(bridge)
+	if len(others) == 0 {
+		_ = os.RemoveAll(SwitchRegistry)
+	}
+	return others
+}
+
+// liveSwitches lists the registered switches other than except whose bridge
+// exists; entries of bridges gone (a crash) are dropped.
+func liveSwitches(except string) []string {
+	ents, err := os.ReadDir(SwitchRegistry)
+	if err != nil {
+		return nil
+	}
+	var live []string
+	for _, e := range ents {
+		name := e.Name()
+		if name == originalsFile || strings.HasPrefix(name, ".") || name == except {
+			continue
+		}
+		if linkExists(name) {
+			live = append(live, name)
+		} else {
+			_ = os.Remove(filepath.Join(SwitchRegistry, name))
+		}
+	}
+	return live
 }
 
 func sysctlPath(key string) string {
