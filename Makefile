@@ -38,13 +38,20 @@ down: build ## stop a cluster left by `kubemesos up`
 vet: ## go vet
 	$(GO) vet ./...
 
+# Packages whose tests need no root: pure logic, and integration tests against a
+# real API server and a real mesoslocal over loopback HTTP.
+UNIT_PKGS := ./offermatcher/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./manifests/... \
+	./kubelet-executor/taskstate/... ./devcluster/pki/... ./devcluster/proc/... ./devcluster/controlplane/... ./devcluster/images/...
+# Packages whose tests build hosts: network namespaces, containerd, real kubelets. One at a time.
+E2E_PKGS := ./kubelet-executor/... ./devcluster/node/... ./devcluster ./conformance/...
+
 .PHONY: unit
 unit: ## pure and integration tests that need no containers (race detector on)
-	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -race -count=1 ./offermatcher/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./kubelet-executor/... ./devcluster/pki/... ./devcluster/images/...
+	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -race -count=1 $(UNIT_PKGS)
 
 .PHONY: e2e
-e2e: build images ## end-to-end tests on a real local cluster (root: network namespaces, containerd, kubelets)
-	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -p 1 -count=1 -timeout 40m ./devcluster/... ./conformance/...
+e2e: build ## end-to-end tests on real hosts: kubelet-executor with a real kubelet, devcluster, conformance (root)
+	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -p 1 -count=1 -timeout 40m $(E2E_PKGS)
 
 .PHONY: test
 test: deps tools vet unit e2e ## everything CI runs: install, build, vet, unit + integration, end to end

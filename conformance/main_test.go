@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/devcluster"
 	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+	"github.com/kubemesos/kubemesos/devcluster/node"
 )
 
 // cluster is what every scenario talks to.
@@ -50,8 +52,12 @@ func run(m *testing.M) int {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		start := time.Now()
+		// Its own network and names, so a `kubemesos up` on the same machine is untouched.
 		c, err := devcluster.Up(ctx, devcluster.Config{
-			Agents:    2,
+			Agents:      2,
+			AgentPrefix: "e2e-agent-",
+			Network: node.Network{Bridge: "kme2e0", Gateway: netip.MustParsePrefix("10.201.0.1/24"),
+				PodCIDRs: netip.MustParsePrefix("10.245.0.0/16")},
 			Dir:       filepath.Join(os.TempDir(), fmt.Sprintf("kubemesos-e2e-%d", os.Getpid())),
 			Kubemesos: filepath.Join(repo, "bin", "kubemesos"),
 		})
