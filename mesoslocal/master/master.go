@@ -68,6 +68,7 @@ type Master struct {
 	id        string
 	startTime time.Time
 	ready     chan struct{} // closed once Serve knows its address
+	ha        leadership    // leader election state (ha.go)
 
 	mu                  sync.Mutex
 	frameworks          map[string]*framework
@@ -109,6 +110,7 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc("/redirect", m.serveRedirect)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	m.registerExtraRoutes(mux)
 	mux.HandleFunc(link.PathRegister, m.serveAgentRegister)
 	mux.HandleFunc(link.PathStatus, m.serveAgentStatus)
 	mux.HandleFunc(link.PathExecutorExited, m.serveExecutorExited)
