@@ -64,12 +64,16 @@ type Executor struct {
 	shutdownOnce sync.Once
 	fatal        chan error
 
-	mu             sync.Mutex
-	nodeName       string
-	framework      mesos.FrameworkInfo
-	executorInfo   mesos.ExecutorInfo
-	subscribed     bool
-	startedNode    bool
+	mu           sync.Mutex
+	nodeName     string
+	framework    mesos.FrameworkInfo
+	executorInfo mesos.ExecutorInfo
+	subscribed   bool
+	startedNode  bool
+	// nodeStarting is closed once bring-up has returned from Node.Start (or
+	// decided not to start because the executor is shutting down), so the
+	// shutdown never races a node that is still starting.
+	nodeStarting   chan struct{}
 	shuttingDown   bool
 	tasks          map[string]*podTask
 	unackedTasks   map[string]mesos.TaskInfo
@@ -277,6 +281,9 @@ func (e *Executor) onSubscribed(ctx context.Context, s *mesosexec.Event_Subscrib
 	e.framework, e.executorInfo, e.subscribed = s.FrameworkInfo, s.ExecutorInfo, true
 	first := !e.startedNode
 	e.startedNode = true
+	if first {
+		e.nodeStarting = make(chan struct{})
+	}
 	e.mu.Unlock()
 	klog.FromContext(ctx).Info("Subscribed to the agent", "agent", s.AgentInfo.GetHostname(),
 		"framework", s.FrameworkInfo.GetName(), "resubscribed", !first)
@@ -289,7 +296,12 @@ func (e *Executor) onSubscribed(ctx context.Context, s *mesosexec.Event_Subscrib
 // bringUp starts the node, waits for it to be Ready and starts the pod
 // informer; then launched tasks may bind their pods.
 func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
+	if e.isShuttingDown() {
+		close(e.nodeStarting)
+		return
+	}
 	name, err := e.node.Start(ctx, agent)
+	close(e.nodeStarting)
 	if err != nil {
 		e.fatal <- fmt.Errorf("start node: %w", err)
 		return
@@ -758,6 +770,15 @@ func (e *Executor) shutdown(ctx context.Context) {
 	e.flush(ctx, time.Second)
 	stopCtx, stop := context.WithTimeout(ctx, max(grace-podBudget, 2*time.Second))
 	defer stop()
+	e.mu.Lock()
+	starting := e.nodeStarting
+	e.mu.Unlock()
+	if starting != nil {
+		select { // let a starting node finish starting, then stop it
+		case <-starting:
+		case <-stopCtx.Done():
+		}
+	}
 	if err := e.node.Stop(stopCtx); err != nil {
 		logger.Error(err, "Node teardown")
 	}

@@ -102,6 +102,17 @@ func TestShutdownStopsNode(t *testing.T) {
 	a := newTestAgent(t)
 	node := &readyNode{}
 	done, runErr := runExecutor(t, a, New(a.mesosConfig(), fake.NewClientset(), node))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		node.mu.Lock()
+		started := node.started
+		node.mu.Unlock()
+		if started == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node not started after SUBSCRIBED")
+		}
+	}
 	a.events <- mesosexec.Event{Type: mesosexec.Event_SHUTDOWN}
 	select {
 	case <-done:
