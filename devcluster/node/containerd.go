@@ -18,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/devcluster/proc"
+	executornode "github.com/kubemesos/kubemesos/kubelet-executor/node"
 )
 
 // containerdConfig renders the host's containerd config with the settings
@@ -145,37 +146,14 @@ func waitCRI(ctx context.Context, socket string, p *proc.Process, timeout time.D
 // RemoveAllSandboxes stops and removes every pod sandbox (and so every
 // container) of the CRI runtime at endpoint. It returns how many it removed.
 func RemoveAllSandboxes(ctx context.Context, endpoint string) (int, error) {
-	path := strings.TrimPrefix(endpoint, "unix://")
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(strings.TrimPrefix(endpoint, "unix://")); err != nil {
 		return 0, fmt.Errorf("node: CRI socket: %w", err)
 	}
-	conn, err := DialCRI(endpoint)
+	n, err := executornode.RemovePodSandboxes(ctx, endpoint)
 	if err != nil {
-		return 0, err
+		return n, fmt.Errorf("node: %w", err)
 	}
-	defer conn.Close()
-	rs := runtimeapi.NewRuntimeServiceClient(conn)
-	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	resp, err := rs.ListPodSandbox(lctx, &runtimeapi.ListPodSandboxRequest{})
-	cancel()
-	if err != nil {
-		return 0, fmt.Errorf("node: list pod sandboxes on %s: %w", endpoint, err)
-	}
-	var errs []error
-	n := 0
-	for _, sb := range resp.Items {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if _, err := rs.StopPodSandbox(sctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
-			errs = append(errs, fmt.Errorf("node: stop sandbox %s: %w", sb.Id, err))
-		}
-		if _, err := rs.RemovePodSandbox(sctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
-			errs = append(errs, fmt.Errorf("node: remove sandbox %s: %w", sb.Id, err))
-		} else {
-			n++
-		}
-		cancel()
-	}
-	return n, errors.Join(errs...)
+	return n, nil
 }
 
 // stopRecorded stops a process known only by its recorded PID, and only if

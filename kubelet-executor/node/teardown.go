@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2"
 )
@@ -28,25 +31,45 @@ func RemovePodSandboxes(ctx context.Context, endpoint string) (int, error) {
 	}
 	defer conn.Close()
 	rt := runtimeapi.NewRuntimeServiceClient(conn)
-	list, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
-	if err != nil {
-		return 0, fmt.Errorf("list pod sandboxes at %s: %w", endpoint, err)
-	}
 	logger := klog.FromContext(ctx)
-	var errs []error
 	removed := 0
-	for _, sb := range list.Items {
-		if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
-			errs = append(errs, fmt.Errorf("stop sandbox %s: %w", sb.Id, err))
+	// A kubelet that was just stopped may still have been removing a
+	// container: containerd then answers NotFound for the sandbox's
+	// container. Such a sandbox is retried in the next round.
+	const rounds = 3
+	for round := 1; ; round++ {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		list, err := rt.ListPodSandbox(lctx, &runtimeapi.ListPodSandboxRequest{})
+		cancel()
+		if err != nil {
+			return removed, fmt.Errorf("list pod sandboxes at %s: %w", endpoint, err)
 		}
-		if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
-			errs = append(errs, fmt.Errorf("remove sandbox %s: %w", sb.Id, err))
-			continue
+		var errs []error
+		transient := false
+		for _, sb := range list.Items {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			_, err := rt.StopPodSandbox(sctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id})
+			if err == nil {
+				_, err = rt.RemovePodSandbox(sctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id})
+			}
+			cancel()
+			if err != nil {
+				transient = transient || status.Code(err) == codes.NotFound
+				errs = append(errs, fmt.Errorf("remove sandbox %s: %w", sb.Id, err))
+				continue
+			}
+			removed++
+			logger.V(2).Info("Removed pod sandbox", "id", sb.Id, "pod", sb.GetMetadata().GetNamespace()+"/"+sb.GetMetadata().GetName())
 		}
-		removed++
-		logger.V(2).Info("Removed pod sandbox", "id", sb.Id, "pod", sb.GetMetadata().GetNamespace()+"/"+sb.GetMetadata().GetName())
+		if len(errs) == 0 || !transient || round == rounds {
+			return removed, errors.Join(errs...)
+		}
+		select {
+		case <-ctx.Done():
+			return removed, errors.Join(append(errs, ctx.Err())...)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return removed, errors.Join(errs...)
 }
 
 // UnmountUnder unmounts dir and every mount below it (the kubelet bind-mounts
