@@ -39,6 +39,10 @@ type Config struct {
 	OfferTimeout time.Duration
 	// HeartbeatInterval of scheduler HEARTBEAT events (Mesos default 15s).
 	HeartbeatInterval time.Duration
+	// HA: leader election and registry in etcd (ha.go); standalone when unset.
+	HA HAConfig
+	// Auth: framework authentication (auth.go).
+	Auth AuthConfig
 	// AgentPingInterval is how often the master pings agents over the link.
 	AgentPingInterval time.Duration
 }
@@ -69,6 +73,7 @@ type Master struct {
 	startTime time.Time
 	ready     chan struct{} // closed once Serve knows its address
 	ha        leadership    // leader election state (ha.go)
+	metrics   counters      // message counters (metrics.go)
 
 	mu                  sync.Mutex
 	frameworks          map[string]*framework
@@ -115,7 +120,7 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc(link.PathStatus, m.serveAgentStatus)
 	mux.HandleFunc(link.PathExecutorExited, m.serveExecutorExited)
 	mux.HandleFunc(link.PathMessage, m.serveExecutorMessage)
-	return mux
+	return m.wrapHandler(mux)
 }
 
 // Serve runs the master on ln until ctx ends, then closes every scheduler
@@ -140,6 +145,7 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); m.allocationLoop(ctx) }()
+	m.startHA(ctx, cancel, &wg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	klog.InfoS("Mesos master started", "id", m.id, "address", m.address())
@@ -211,9 +217,8 @@ func (m *Master) masterInfo() *mesos.MasterInfo {
 	}
 }
 
-func (m *Master) serveRedirect(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Location", "//"+m.address())
-	w.WriteHeader(http.StatusTemporaryRedirect)
+func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
+	m.serveLeaderRedirect(w, r)
 }
 
 // framework is a registered framework.
