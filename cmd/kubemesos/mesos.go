@@ -61,7 +61,11 @@ func runMesosMaster(args []string) error {
 	fs.Var(mesosDuration{&cfg.AllocationInterval}, "allocation_interval", "time between allocation rounds, e.g. 1secs")
 	fs.Var(mesosDuration{&cfg.OfferTimeout}, "offer_timeout", "rescind offers held longer than this (default: never)")
 	fs.Var(mesosDuration{&cfg.HeartbeatInterval}, "heartbeat_interval", "interval of HEARTBEAT events to schedulers")
+	applyAllocatorFlags := allocatorFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyAllocatorFlags(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(*ip, strconv.Itoa(*port)))
@@ -87,6 +91,7 @@ func runMesosAgent(args []string) error {
 	fs.StringVar(&cfg.Attributes, "attributes", "", "attributes, e.g. 'rack:r1;zone:a'")
 	envJSON := fs.String("executor_environment_variables", "", "JSON object: the environment executors get instead of the agent's")
 	fs.Var(mesosDuration{&cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time between SHUTDOWN and killing an executor (default 5secs)")
+	simulate := fs.Int("simulate", 0, "host this many simulated agents (no processes run) instead of one real agent, for scale tests")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,6 +108,9 @@ func runMesosAgent(args []string) error {
 	}
 	cfg.IP = *ip
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	if *simulate > 0 {
+		return serveSimulated(cfg, *simulate, ln)
+	}
 	a, err := agent.New(cfg)
 	if err != nil {
 		ln.Close()

@@ -88,7 +88,8 @@ func (c *Config) setDefaults() {
 // Agent is a Mesos agent. Create it with New and run it with Serve.
 type Agent struct {
 	cfg        Config
-	masterURL  *url.URL
+	masterURL  *url.URL // first master to try; nil with etcd://
+	finder     *masterFinder
 	resources  mesos.Resources
 	attributes []mesos.Attribute
 	client     *http.Client
@@ -114,7 +115,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.WorkDir == "" {
 		return nil, errors.New("a work directory is required")
 	}
-	mu, err := ParseMaster(cfg.Master)
+	mu, finder, err := parseMasterSpec(cfg.Master)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +130,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg:        cfg,
 		masterURL:  mu,
+		finder:     finder,
 		resources:  rs,
 		attributes: attrs,
 		client:     &http.Client{Timeout: 10 * time.Second},
@@ -203,10 +205,11 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	defer a.finder.close()
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.linkLoop(ctx) }()
 	go func() { defer a.wg.Done(); a.updates.run(ctx) }()
-	klog.InfoS("Mesos agent started", "endpoint", a.endpoint(), "master", a.masterURL.String(), "resources", a.resources.String())
+	klog.InfoS("Mesos agent started", "endpoint", a.endpoint(), "master", a.cfg.Master, "resources", a.resources.String())
 	var err error
 	select {
 	case <-ctx.Done():

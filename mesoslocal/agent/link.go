@@ -90,7 +90,10 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURL.String()+link.PathRegister, bytes.NewReader(body))
+	if err := a.finder.find(ctx); err != nil {
+		return fmt.Errorf("find the leading master: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterBase()+link.PathRegister, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build registration: %w", err)
 	}
@@ -154,6 +157,8 @@ func (a *Agent) handleCommand(c link.Command) {
 		a.mu.Unlock()
 	case link.CmdShutdownFramework:
 		a.shutdownFramework(c.FrameworkID)
+	case link.CmdCheckpointResources:
+		a.checkpointResources(c)
 	case link.CmdMessage:
 		a.mu.Lock()
 		if fw := a.frameworks[c.FrameworkID]; fw != nil {
@@ -173,7 +178,7 @@ func (a *Agent) post(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURL.String()+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterBase()+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build %s: %w", path, err)
 	}

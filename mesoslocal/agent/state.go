@@ -22,11 +22,14 @@ func (a *Agent) serveState(w http.ResponseWriter, _ *http.Request) {
 		}
 		fws = append(fws, map[string]any{"id": id, "name": fw.info.GetName(), "executors": execs})
 	}
+	reserved, unreserved := a.reservedStateLocked()
 	st := map[string]any{
 		"id":         a.id,
 		"pid":        "slave(1)@" + a.endpoint(),
 		"hostname":   a.cfg.Hostname,
 		"resources":  resources.StateJSON(a.resources),
+		"reserved_resources": reserved,
+		"unreserved_resources": unreserved,
 		"attributes": resources.AttributesJSON(a.attributes),
 		"master_id":  a.masterID,
 		"connected":  a.connected,

@@ -31,6 +31,10 @@ type HAConfig struct {
 	// SessionTTL after which a dead master loses leadership (Mesos'
 	// --zk_session_timeout, default 10s; etcd rounds to whole seconds).
 	SessionTTL time.Duration
+	// ResignOnStop gives leadership up at once when Serve returns. By
+	// default the lease is left to expire after SessionTTL, as the ZooKeeper
+	// session of a stopped Mesos master does.
+	ResignOnStop bool
 }
 
 func (c *HAConfig) enabled() bool { return len(c.EtcdEndpoints) > 0 }
@@ -62,7 +66,6 @@ type leadership struct {
 	leader      bool      // this master is the elected leader
 	leaderAddr  string    // host:port of the current leader, "" when unknown
 	electedTime time.Time // when this master became leader
-	crash       bool      // on stop, keep the lease (as a killed process would)
 	registered  map[string]bool
 }
 
@@ -221,13 +224,10 @@ func (m *Master) runElection(ctx context.Context) error {
 	}
 }
 
-// releaseSession resigns on a clean stop; after a simulated crash the lease
-// is left to expire.
+// releaseSession resigns with ResignOnStop; otherwise the lease is left to
+// expire, so the others take over after SessionTTL.
 func (m *Master) releaseSession(session *concurrency.Session, el *concurrency.Election) {
-	m.ha.mu.Lock()
-	crash := m.ha.crash
-	m.ha.mu.Unlock()
-	if crash {
+	if !m.cfg.HA.ResignOnStop {
 		session.Orphan()
 		return
 	}

@@ -45,6 +45,10 @@ type Config struct {
 	Auth AuthConfig
 	// AgentPingInterval is how often the master pings agents over the link.
 	AgentPingInterval time.Duration
+	// Weights of roles (Mesos' --weights); roles not listed weigh 1.
+	Weights map[string]float64
+	// Quotas of roles at start; UPDATE_QUOTA and friends change them.
+	Quotas map[string]Quota
 }
 
 func (c *Config) setDefaults() {
@@ -84,6 +88,7 @@ type Master struct {
 	nextAgent           int
 	nextOffer           int
 	closed              bool
+	roleCfg             roleConfig
 }
 
 // New returns a Master with a fresh master ID.
@@ -97,6 +102,7 @@ func New(cfg Config) *Master {
 		frameworks: map[string]*framework{},
 		agents:     map[string]*agent{},
 		offers:     map[string]*offer{},
+		roleCfg:    newRoleConfig(cfg),
 	}
 }
 
@@ -230,7 +236,7 @@ type framework struct {
 	streamID       string
 	connected      bool
 	recovered      bool // learnt from a re-registering agent, not yet re-subscribed
-	suppressed     bool
+	suppressedRoles map[string]bool
 	registeredTime time.Time
 	unregistered   time.Time
 	failoverTimer  *time.Timer
@@ -314,6 +320,7 @@ type offer struct {
 // filter refuses resources of one agent to one framework until expiry.
 type filter struct {
 	agentID   string
+	role      string
 	resources mesos.Resources
 	until     time.Time
 }

@@ -149,12 +149,7 @@ func (m *Master) registerFramework(info mesos.FrameworkInfo, suppressedRoles []s
 	fw.streamID = streamID
 	fw.connected = true
 	fw.recovered = false
-	fw.suppressed = false
-	for _, r := range suppressedRoles {
-		if r == fw.role {
-			fw.suppressed = true
-		}
-	}
+	m.setSuppressedRolesLocked(fw, suppressedRoles)
 	hb := m.cfg.HeartbeatInterval.Seconds()
 	box.Push(&scheduler.Event{
 		Type: scheduler.Event_SUBSCRIBED,
@@ -237,10 +232,9 @@ func (m *Master) handleCall(streamID string, call *scheduler.Call) error {
 	case scheduler.Call_ACCEPT_INVERSE_OFFERS, scheduler.Call_DECLINE_INVERSE_OFFERS:
 		// No inverse offers are ever made.
 	case scheduler.Call_REVIVE:
-		fw.suppressed = false
-		fw.filters = nil
+		m.reviveLocked(fw, call.GetRevive().GetRoles())
 	case scheduler.Call_SUPPRESS:
-		fw.suppressed = true
+		m.suppressLocked(fw, call.GetSuppress().GetRoles())
 	case scheduler.Call_KILL:
 		if call.Kill == nil {
 			return wire.Errorf(http.StatusBadRequest, "Expecting 'kill' to be present")
@@ -278,6 +272,7 @@ func (m *Master) handleCall(streamID string, call *scheduler.Call) error {
 			fw.info = call.UpdateFramework.FrameworkInfo
 			fw.info.ID = &mesos.FrameworkID{Value: fw.id}
 			fw.role = frameworkRole(&fw.info)
+			m.setSuppressedRolesLocked(fw, call.UpdateFramework.SuppressedRoles)
 		}
 	default:
 		return wire.Errorf(http.StatusNotImplemented, "Call type %s is not supported by mesoslocal", call.Type)
@@ -291,6 +286,7 @@ func (m *Master) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 	var (
 		pool    mesos.Resources
 		agentID string
+		role    string
 		bad     string
 	)
 	for _, oid := range acc.OfferIDs {
@@ -302,8 +298,11 @@ func (m *Master) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 			bad = fmt.Sprintf("Offer %s is not for framework %s", oid.Value, fw.id)
 		case agentID != "" && o.agentID != agentID:
 			bad = "Aggregated offers must belong to one single agent"
+		case role != "" && o.role != role:
+			bad = "Aggregated offers must be allocated to the same role"
 		default:
 			agentID = o.agentID
+			role = o.role
 			pool.Add(o.resources...)
 		}
 	}
@@ -340,6 +339,7 @@ func (m *Master) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 		switch op.GetType() {
 		case mesos.Offer_Operation_LAUNCH:
 			for _, ti := range op.GetLaunch().GetTaskInfos() {
+				upgradeTaskInfo(&ti)
 				needed, err := m.validateTaskLocked(fw, a, &ti, pool, byExecutor)
 				if err != nil {
 					klog.InfoS("Invalid task", "framework", fw.id, "task", ti.TaskID.Value, "err", err)
@@ -347,7 +347,7 @@ func (m *Master) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 					continue
 				}
 				pool.Subtract(needed...)
-				m.addTaskLocked(fw, a, ti)
+				m.addTaskLocked(fw, a, ti, role)
 				var cmd *link.Command
 				if ti.Executor != nil {
 					cmd = byExecutor[ti.Executor.ExecutorID.Value]
@@ -370,13 +370,15 @@ func (m *Master) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 				m.masterUpdateLocked(fw, ti.TaskID, a.id, mesos.TASK_ERROR, mesos.REASON_TASK_GROUP_INVALID, "LAUNCH_GROUP is not supported by mesoslocal")
 			}
 		default:
-			klog.InfoS("Ignoring unsupported offer operation", "framework", fw.id, "type", op.GetType())
+			if err := m.applyOperationLocked(fw, a, role, &pool, op); err != nil {
+				klog.InfoS("Dropping offer operation", "framework", fw.id, "type", op.GetType(), "err", err)
+			}
 		}
 	}
 	for _, cmd := range cmds {
 		a.box.Push(*cmd)
 	}
-	m.addFilterLocked(fw, a.id, pool, acc.Filters)
+	m.addFilterLocked(fw, a.id, role, pool, acc.Filters)
 }
 
 func launchTasks(op mesos.Offer_Operation) []mesos.TaskInfo {
@@ -434,7 +436,7 @@ func (m *Master) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo,
 	return needed, nil
 }
 
-func (m *Master) addTaskLocked(fw *framework, a *agent, ti mesos.TaskInfo) {
+func (m *Master) addTaskLocked(fw *framework, a *agent, ti mesos.TaskInfo, role string) {
 	t := &task{resources: resourcesSum(ti.Resources)}
 	t.task = mesos.Task{
 		Name:        ti.Name,
@@ -442,7 +444,7 @@ func (m *Master) addTaskLocked(fw *framework, a *agent, ti mesos.TaskInfo) {
 		FrameworkID: mesos.FrameworkID{Value: fw.id},
 		AgentID:     mesos.AgentID{Value: a.id},
 		State:       mesos.TASK_STAGING.Enum(),
-		Resources:   allocated(ti.Resources, fw.role),
+		Resources:   allocated(ti.Resources, role),
 		Labels:      ti.Labels,
 		Discovery:   ti.Discovery,
 		Container:   ti.Container,
@@ -471,11 +473,11 @@ func (m *Master) declineLocked(fw *framework, ids []mesos.OfferID, f *mesos.Filt
 			continue
 		}
 		delete(m.offers, oid.Value)
-		m.addFilterLocked(fw, o.agentID, o.resources, f)
+		m.addFilterLocked(fw, o.agentID, o.role, o.resources, f)
 	}
 }
 
-func (m *Master) addFilterLocked(fw *framework, agentID string, rs mesos.Resources, f *mesos.Filters) {
+func (m *Master) addFilterLocked(fw *framework, agentID, role string, rs mesos.Resources, f *mesos.Filters) {
 	secs := defaultRefuseSeconds
 	if f != nil && f.RefuseSeconds != nil {
 		secs = *f.RefuseSeconds
@@ -483,7 +485,7 @@ func (m *Master) addFilterLocked(fw *framework, agentID string, rs mesos.Resourc
 	if secs <= 0 || len(rs) == 0 {
 		return
 	}
-	fw.filters = append(fw.filters, filter{agentID: agentID, resources: rs.Clone(), until: time.Now().Add(time.Duration(secs * float64(time.Second)))})
+	fw.filters = append(fw.filters, filter{agentID: agentID, role: role, resources: rs.Clone(), until: time.Now().Add(time.Duration(secs * float64(time.Second)))})
 }
 
 func (m *Master) killLocked(fw *framework, k *scheduler.Call_Kill) {

@@ -42,6 +42,7 @@ func (m *Master) stateLocked() map[string]any {
 			deactivated++
 		}
 		_, ip, port := a.hostIPPort()
+		reservedJSON, reservedFull := reservedStateJSON(a.total)
 		slaves = append(slaves, map[string]any{
 			"id":                     a.id,
 			"hostname":               a.info.GetHostname(),
@@ -52,8 +53,9 @@ func (m *Master) stateLocked() map[string]any {
 			"resources":              resources.StateJSON(a.total),
 			"used_resources":         resources.StateJSON(u.agentUsed[a.id]),
 			"offered_resources":      resources.StateJSON(u.agentOffered[a.id]),
-			"reserved_resources":     map[string]any{},
-			"unreserved_resources":   resources.StateJSON(a.total),
+			"reserved_resources":     reservedJSON,
+			"reserved_resources_full": reservedFull,
+			"unreserved_resources":   resources.StateJSON(unreserved(a.total)),
 			"active":                 a.active,
 			"deactivated":            !a.active,
 			"version":                Version,

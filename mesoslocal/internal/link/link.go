@@ -29,6 +29,9 @@ const (
 	PathStatus         = "/internal/mesoslocal/agent/status"
 	PathExecutorExited = "/internal/mesoslocal/agent/executor_exited"
 	PathMessage        = "/internal/mesoslocal/agent/message"
+	// PathPong answers a CmdPing; an agent whose pongs stop arriving for
+	// agent_ping_timeout × max_agent_ping_timeouts becomes unreachable.
+	PathPong = "/internal/mesoslocal/agent/pong"
 )
 
 // Register is what an agent sends when it (re-)registers.
@@ -62,6 +65,9 @@ const (
 	CmdShutdownExecutor  = "SHUTDOWN_EXECUTOR"
 	CmdShutdownFramework = "SHUTDOWN_FRAMEWORK"
 	CmdMessage           = "MESSAGE"
+	// CmdCheckpointResources carries the agent's total resources after a
+	// RESERVE/UNRESERVE/CREATE/DESTROY, which the agent keeps and reports.
+	CmdCheckpointResources = "CHECKPOINT_RESOURCES"
 )
 
 // Command is one message from the master to an agent.
@@ -78,6 +84,8 @@ type Command struct {
 	UUID        []byte   `json:"uuid,omitempty"`
 	KillPolicy  []byte   `json:"kill_policy,omitempty"` // mesos.KillPolicy
 	Data        []byte   `json:"data,omitempty"`
+	// Resources are mesos.Resource messages (CmdCheckpointResources).
+	Resources [][]byte `json:"resources,omitempty"`
 }
 
 // StatusUpdate carries a mesos.TaskStatus from an agent to the master.
@@ -93,6 +101,11 @@ type ExecutorExited struct {
 	FrameworkID string `json:"framework_id"`
 	ExecutorID  string `json:"executor_id"`
 	Status      int32  `json:"status"`
+}
+
+// Pong is an agent's answer to a ping.
+type Pong struct {
+	AgentID string `json:"agent_id"`
 }
 
 // Message carries executor → scheduler data.
