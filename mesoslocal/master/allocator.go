@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -53,32 +54,66 @@ type usage struct {
 
 func (m *Master) usageLocked() usage {
 	u := usage{agentUsed: map[string]mesos.Resources{}, agentOffered: map[string]mesos.Resources{}, fwAllocated: map[string]mesos.Resources{}}
-	add := func(mp map[string]mesos.Resources, k string, rs mesos.Resources) {
-		cur := mp[k]
-		cur.Add(rs...)
-		mp[k] = cur
-	}
+	m.forEachAllocationLocked(func(kind allocKind, fw *framework, role, agentID string, rs mesos.Resources) {
+		add := func(mp map[string]mesos.Resources, k string) {
+			cur := mp[k]
+			cur.Add(rs...)
+			mp[k] = cur
+		}
+		if kind == allocOffered {
+			add(u.agentOffered, agentID)
+		} else {
+			add(u.agentUsed, agentID)
+		}
+		add(u.fwAllocated, fw.id)
+	})
+	return u
+}
+
+type allocKind int
+
+const (
+	allocTask allocKind = iota
+	allocExecutor
+	allocOffered
+)
+
+// forEachAllocationLocked calls f for every live task, running executor and
+// outstanding offer with the role its resources are allocated to.
+func (m *Master) forEachAllocationLocked(f func(kind allocKind, fw *framework, role, agentID string, rs mesos.Resources)) {
 	for _, fw := range m.frameworks {
 		for _, t := range fw.tasks {
 			if !t.terminal {
-				add(u.agentUsed, t.task.AgentID.Value, t.resources)
-				add(u.fwAllocated, fw.id, t.resources)
+				f(allocTask, fw, taskRole(fw, t), t.task.AgentID.Value, t.resources)
 			}
 		}
 	}
 	for _, a := range m.agents {
 		for fwID, es := range a.executors {
+			fw := m.frameworks[fwID]
+			if fw == nil {
+				continue
+			}
 			for _, e := range es {
-				add(u.agentUsed, a.id, e.resources)
-				add(u.fwAllocated, fwID, e.resources)
+				f(allocExecutor, fw, fw.role, a.id, e.resources)
 			}
 		}
 	}
 	for _, o := range m.offers {
-		add(u.agentOffered, o.agentID, o.resources)
-		add(u.fwAllocated, o.fwID, o.resources)
+		if fw := m.frameworks[o.fwID]; fw != nil {
+			f(allocOffered, fw, o.role, o.agentID, o.resources)
+		}
 	}
-	return u
+}
+
+// taskRole is the role a task's resources are allocated to.
+func taskRole(fw *framework, t *task) string {
+	for _, r := range t.task.Resources {
+		if r.AllocationInfo != nil && r.AllocationInfo.GetRole() != "" {
+			return r.AllocationInfo.GetRole()
+		}
+	}
+	return fw.role
 }
 
 func (a *agent) free(u usage) mesos.Resources {
@@ -88,84 +123,145 @@ func (a *agent) free(u usage) mesos.Resources {
 	return free
 }
 
-// allocateLocked offers each active agent's free resources to the eligible
-// framework with the lowest dominant share (DRF without roles or weights).
+// allocationPlan is the outcome of one allocation cycle: the offers made,
+// grouped by framework, ready to be sent.
+type allocationPlan struct {
+	offers map[string][]mesos.Offer // by framework ID
+}
+
+// allocateLocked runs one allocation cycle and sends the offers it made.
 func (m *Master) allocateLocked() {
-	now := time.Now()
-	var cluster mesos.Resources
-	var agents []*agent
-	for _, a := range m.agents {
-		if a.active && a.box != nil {
-			agents = append(agents, a)
-			cluster.Add(a.total...)
-		}
-	}
-	sort.Slice(agents, func(i, j int) bool { return agents[i].id < agents[j].id })
-	var fws []*framework
-	for _, fw := range m.frameworks {
-		if !fw.connected || fw.suppressed {
-			continue
-		}
-		kept := fw.filters[:0]
-		for _, f := range fw.filters {
-			if f.until.After(now) {
-				kept = append(kept, f)
-			}
-		}
-		fw.filters = kept
-		fws = append(fws, fw)
-	}
-	if len(fws) == 0 || len(agents) == 0 {
-		return
-	}
-	u := m.usageLocked()
-	batches := map[string][]mesos.Offer{}
-	for _, a := range agents {
-		free := a.free(u)
-		if !resources.Allocatable(free) {
-			continue
-		}
-		sort.SliceStable(fws, func(i, j int) bool {
-			si := resources.DominantShare(u.fwAllocated[fws[i].id], cluster)
-			sj := resources.DominantShare(u.fwAllocated[fws[j].id], cluster)
-			if si != sj {
-				return si < sj
-			}
-			return fws[i].id < fws[j].id
-		})
-		for _, fw := range fws {
-			if fw.filtered(a.id, free) {
-				continue
-			}
-			o := &offer{
-				id:        fmt.Sprintf("%s-O%d", m.id, m.nextOffer),
-				fwID:      fw.id,
-				agentID:   a.id,
-				resources: free,
-				role:      fw.role,
-				created:   now,
-			}
-			m.nextOffer++
-			m.offers[o.id] = o
-			cur := u.fwAllocated[fw.id]
-			cur.Add(free...)
-			u.fwAllocated[fw.id] = cur
-			batches[fw.id] = append(batches[fw.id], m.offerProtoLocked(o, a))
-			break
-		}
-	}
-	for fwID, offers := range batches {
+	m.sendOffersLocked(m.planAllocationLocked(time.Now()))
+}
+
+// sendOffersLocked sends each framework one OFFERS event with its offers.
+func (m *Master) sendOffersLocked(p allocationPlan) {
+	for fwID, offers := range p.offers {
 		fw := m.frameworks[fwID]
+		if fw == nil {
+			continue
+		}
 		klog.V(2).InfoS("Sending offers", "framework", fwID, "count", len(offers))
 		fw.send(&scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: offers}})
 	}
 }
 
-// filtered reports whether a filter keeps rs of agent away from fw: Mesos
-// filters resources that are a subset of the refused ones.
-func (fw *framework) filtered(agentID string, rs mesos.Resources) bool {
+// planAllocationLocked is Mesos' hierarchical DRF allocator
+// (HierarchicalAllocatorProcess::__allocate) over the active agents, in a
+// random order as Mesos does:
+//
+//  1. Quota guarantees: roles whose guarantee is not yet consumed are offered
+//     their reserved resources plus unreserved ones up to the guarantee.
+//  2. Everything else: roles in weighted-DRF order of the role tree, then
+//     frameworks of a role in DRF order, get the agent's reserved resources
+//     of their role and its unreserved resources, limited by quota limits
+//     and never eating into the headroom that unsatisfied guarantees of
+//     other roles need.
+//
+// An offer goes to one framework for one role (its allocation_info) and is
+// recorded in m.offers.
+func (m *Master) planAllocationLocked(now time.Time) allocationPlan {
+	plan := allocationPlan{offers: map[string][]mesos.Offer{}}
+	agents := make([]*agent, 0, len(m.agents))
+	for _, a := range m.agents {
+		if a.active && a.box != nil {
+			agents = append(agents, a)
+		}
+	}
+	if len(agents) == 0 {
+		return plan
+	}
+	m.expireFiltersLocked(now)
+	st := m.newAllocState(agents, now)
+	if len(st.clients) == 0 {
+		return plan
+	}
+	sort.Slice(agents, func(i, j int) bool { return agents[i].id < agents[j].id })
+	rand.Shuffle(len(agents), func(i, j int) { agents[i], agents[j] = agents[j], agents[i] })
+
+	for _, a := range agents {
+		free := st.free[a.id]
+		if len(free) == 0 {
+			continue
+		}
+		// Stage 1: unsatisfied quota guarantees.
+		for _, q := range st.quotaRoles {
+			if !st.guaranteeUnsatisfied(q) {
+				continue
+			}
+			for _, c := range st.subtreeClients(q) {
+				if len(free) == 0 {
+					break
+				}
+				if rs := st.offerable(c, q, a.id, free, true); rs != nil {
+					free = m.makeOfferLocked(st, &plan, c, a, free, rs, now)
+				}
+			}
+		}
+		// Stage 2: weighted DRF over the role tree.
+		for _, n := range st.orderRoles() {
+			if len(free) == 0 {
+				break
+			}
+			for i := 0; i < len(n.clients); i++ {
+				c := n.clients[i]
+				if rs := st.offerable(c, nil, a.id, free, false); rs != nil {
+					free = m.makeOfferLocked(st, &plan, c, a, free, rs, now)
+					n.resortClient(c)
+					i = -1 // the order changed: start over with the neediest
+					if len(free) == 0 {
+						break
+					}
+				}
+			}
+		}
+		st.free[a.id] = free
+	}
+	return plan
+}
+
+// makeOfferLocked records an offer of rs on a to client c and returns what
+// is left of free.
+func (m *Master) makeOfferLocked(st *allocState, plan *allocationPlan, c *allocClient, a *agent, free, rs mesos.Resources, now time.Time) mesos.Resources {
+	o := &offer{
+		id:        fmt.Sprintf("%s-O%d", m.id, m.nextOffer),
+		fwID:      c.fw.id,
+		agentID:   a.id,
+		resources: rs,
+		role:      c.role,
+		created:   now,
+	}
+	m.nextOffer++
+	m.offers[o.id] = o
+	st.charge(c, rs)
+	plan.offers[c.fw.id] = append(plan.offers[c.fw.id], m.offerProtoLocked(o, a))
+	free = free.Clone()
+	free.Subtract(rs...)
+	if !hasOfferable(free) {
+		return nil
+	}
+	return free
+}
+
+// hasOfferable reports whether rs still holds something a later framework
+// could be offered: allocatable unreserved resources or any reservation.
+func hasOfferable(rs mesos.Resources) bool {
+	if resources.Allocatable(rs) {
+		return true
+	}
+	for i := range rs {
+		if !rs[i].IsUnreserved() {
+			return true
+		}
+	}
+	return false
+}
+
+// filtered reports whether a filter keeps rs of agent away from fw in role:
+// Mesos filters resources that are a subset of the refused ones.
+func (fw *framework) filtered(agentID, role string, rs mesos.Resources) bool {
 	for _, f := range fw.filters {
-		if f.agentID == agentID && resources.Contains(f.resources, rs) {
+		if f.agentID == agentID && (f.role == "" || f.role == role) && resources.Contains(f.resources, rs) {
 			return true
 		}
 	}
@@ -180,6 +276,10 @@ func (m *Master) offerProtoLocked(o *offer, a *agent) mesos.Offer {
 		execIDs = append(execIDs, mesos.ExecutorID{Value: id})
 	}
 	sort.Slice(execIDs, func(i, j int) bool { return execIDs[i].Value < execIDs[j].Value })
+	rs := o.resources
+	if fw := m.frameworks[o.fwID]; fw == nil || !fw.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT) {
+		rs = downgradeResources(rs)
+	}
 	return mesos.Offer{
 		ID:          mesos.OfferID{Value: o.id},
 		FrameworkID: mesos.FrameworkID{Value: o.fwID},
@@ -190,8 +290,9 @@ func (m *Master) offerProtoLocked(o *offer, a *agent) mesos.Offer {
 			Address: mesos.Address{Hostname: &host, IP: &ip, Port: int32(port)},
 			Path:    ptr("/slave(1)"),
 		},
-		Resources:      resources.Allocated(o.resources, role),
+		Resources:      resources.Allocated(rs, role),
 		Attributes:     a.info.Attributes,
+		Domain:         a.info.Domain,
 		ExecutorIDs:    execIDs,
 		AllocationInfo: &mesos.Resource_AllocationInfo{Role: &role},
 	}
