@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -117,8 +119,12 @@ func runTestExecutor() error {
 }
 
 type testCluster struct {
-	client kubernetes.Interface
-	master string
+	t          *testing.T
+	client     kubernetes.Interface // admin
+	bclient    kubernetes.Interface // the bridge's identity
+	master     string
+	executor   string
+	stopBridge func()
 }
 
 // startCluster starts a real API server, a mesoslocal master and agents with
@@ -180,29 +186,45 @@ func startCluster(t *testing.T, agentResources ...string) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bclient := kubernetes.NewForConfigOrDie(kcfg)
-	fw, err := bridge.NewFramework(bridge.FrameworkOptions{Master: mln.Addr().String(), Name: "kubemesos", Role: "kubernetes", FailoverTimeout: time.Minute})
+	c := &testCluster{t: t, client: cp.Client(), bclient: kubernetes.NewForConfigOrDie(kcfg), master: mln.Addr().String(), executor: self}
+	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubemesos-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	c.startBridge()
+	return c
+}
+
+// startBridge starts a bridge (as `kubemesos scheduler` would) that stops when
+// stopBridge is called or the test ends.
+func (c *testCluster) startBridge() {
+	t := c.t
+	ctx, cancel := context.WithCancel(t.Context())
+	fw, err := bridge.NewFramework(bridge.FrameworkOptions{Master: c.master, Name: "kubemesos", Role: "kubernetes", FailoverTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed := k8sapi.NewPodFeed(bclient, "default-scheduler", time.Minute)
+	feed := k8sapi.NewPodFeed(c.bclient, "default-scheduler", time.Minute)
 	if err := feed.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	reporter := k8sapi.NewSchedulingReporter(ctx, bclient, "default-scheduler")
+	reporter := k8sapi.NewSchedulingReporter(ctx, c.bclient, "default-scheduler")
+	store := k8sapi.ConfigMapFrameworkStore{Client: c.bclient, Namespace: "kubemesos-system", Name: "kubemesos-framework"}
 	policy := bridge.DefaultPolicy
 	policy.OfferTTL, policy.DeclineFor, policy.ReviveEvery = time.Second, time.Second, 200*time.Millisecond
-	exec := bridge.ExecutorSpec{Command: self, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
-	bdone := make(chan error, 1)
-	go func() { bdone <- bridge.NewScheduler(fw, feed, reporter, exec, policy).Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-bdone; err != nil {
-			t.Errorf("bridge: %v", err)
-		}
-		reporter.Shutdown()
-	})
-	return &testCluster{client: cp.Client(), master: mln.Addr().String()}
+	exec := bridge.ExecutorSpec{Command: c.executor, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
+	done := make(chan error, 1)
+	go func() { done <- bridge.NewScheduler(fw, store, feed, reporter, exec, policy).Run(ctx) }()
+	var once sync.Once
+	c.stopBridge = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("bridge: %v", err)
+			}
+			reporter.Shutdown()
+		})
+	}
+	t.Cleanup(c.stopBridge)
 }
 
 func listen(t *testing.T) net.Listener {
@@ -345,4 +367,58 @@ func TestPodThatFitsNoOfferGetsFailedScheduling(t *testing.T) {
 	if tasks := c.tasks(t); len(tasks) != 0 {
 		t.Fatalf("an impossible pod got a task: %v", tasks)
 	}
+}
+
+// TestRestartedBridgeResumesItsFramework: a bridge that stops and starts again
+// re-subscribes as the same framework, adopts the running tasks (none is
+// launched twice) and still kills the task of a pod deleted afterwards.
+func TestRestartedBridgeResumesItsFramework(t *testing.T) {
+	c := startCluster(t, "cpus:2;mem:2048", "cpus:2;mem:2048")
+	ctx := t.Context()
+	var uids []string
+	for i := 0; i < 2; i++ {
+		p, err := c.client.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("p-%d", i), "250m", "64Mi"), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids = append(uids, string(p.UID))
+	}
+	running := func() (bool, string) {
+		tasks := c.tasks(t)
+		n := 0
+		for _, u := range uids {
+			if tasks[k8sapi.TaskIDPrefix+u] == "TASK_RUNNING" {
+				n++
+			}
+		}
+		return n == len(uids), fmt.Sprint(tasks)
+	}
+	eventually(t, 20*time.Second, "2 tasks RUNNING", running)
+	before, err := bridge.FetchMasterState(ctx, c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwBefore, _ := before.Framework("kubemesos")
+
+	c.stopBridge()
+	c.startBridge()
+	eventually(t, 20*time.Second, "the framework active again under the same ID", func() (bool, string) {
+		st, err := bridge.FetchMasterState(ctx, c.master)
+		if err != nil {
+			return false, err.Error()
+		}
+		fw, ok := st.Framework("kubemesos")
+		return ok && fw.Active && fw.ID == fwBefore.ID && len(st.Frameworks) == 1, fmt.Sprintf("%+v", st.Frameworks)
+	})
+	eventually(t, 5*time.Second, "2 tasks still RUNNING", running)
+	if n := len(c.tasks(t)); n != 2 {
+		t.Fatalf("want 2 tasks after the restart, got %d: a pod was launched twice", n)
+	}
+	if err := c.client.CoreV1().Pods("default").Delete(ctx, "p-0", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "p-0's task KILLED by the restarted bridge", func() (bool, string) {
+		tasks := c.tasks(t)
+		return tasks[k8sapi.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprint(tasks)
+	})
 }

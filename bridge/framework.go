@@ -26,7 +26,7 @@ import (
 type Framework struct {
 	caller calls.Caller
 	info   mesos.FrameworkInfo
-	mu sync.Mutex
+	mu     sync.Mutex
 	// id is the framework ID the master assigned; empty until the first SUBSCRIBED.
 	id string
 }
@@ -40,6 +40,13 @@ type FrameworkOptions struct {
 	FailoverTimeout time.Duration
 	Hostname        string
 	CallTimeout     time.Duration
+}
+
+// FrameworkStore keeps the framework ID across restarts of the bridge.
+type FrameworkStore interface {
+	// Load returns the stored ID, "" if there is none.
+	Load(ctx context.Context) (string, error)
+	Save(ctx context.Context, id string) error
 }
 
 // SchedulerEndpoint is the scheduler API URL of a master given as host:port or URL.
@@ -90,6 +97,9 @@ func NewFramework(o FrameworkOptions) (*Framework, error) {
 	}
 	return &Framework{caller: httpsched.NewCaller(cli, httpsched.AllowReconnection(true)), info: info}, nil
 }
+
+// Resume makes the next SUBSCRIBE re-register an existing framework.
+func (f *Framework) Resume(id string) { f.setID(id) }
 
 // ID is the framework ID (empty before the first subscription).
 func (f *Framework) ID() string {

@@ -56,6 +56,7 @@ type UnschedulableReporter interface {
 // runs a cycle whenever pods, offers or task states change.
 type Scheduler struct {
 	fw       *Framework
+	store    FrameworkStore
 	pods     PodSource
 	report   UnschedulableReporter
 	executor ExecutorSpec
@@ -69,10 +70,11 @@ type Scheduler struct {
 	now        func() time.Time
 }
 
-// NewScheduler wires a scheduler; Run starts it.
-func NewScheduler(fw *Framework, pods PodSource, report UnschedulableReporter, exec ExecutorSpec, p Policy) *Scheduler {
+// NewScheduler wires a scheduler; Run starts it. store may be nil (the
+// framework ID is then forgotten when the bridge stops).
+func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, report UnschedulableReporter, exec ExecutorSpec, p Policy) *Scheduler {
 	return &Scheduler{
-		fw: fw, pods: pods, report: report, executor: exec, policy: p,
+		fw: fw, store: store, pods: pods, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now,
 	}
 }
@@ -81,6 +83,16 @@ func NewScheduler(fw *Framework, pods PodSource, report UnschedulableReporter, e
 // framework (an ERROR event), which is returned.
 func (s *Scheduler) Run(ctx context.Context) error {
 	log := klog.FromContext(ctx)
+	if s.store != nil {
+		id, err := s.store.Load(ctx)
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			log.Info("Resuming Mesos framework", "frameworkID", id)
+			s.fw.Resume(id)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := make(chan *scheduler.Event, 64)
@@ -125,6 +137,12 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 	case scheduler.Event_SUBSCRIBED:
 		sub := e.GetSubscribed()
 		s.fw.setID(sub.FrameworkID.Value)
+		if s.store != nil {
+			if err := s.store.Save(ctx, sub.FrameworkID.Value); err != nil {
+				// Keep scheduling: only a restart of the bridge needs the stored ID.
+				log.Error(err, "Store framework ID")
+			}
+		}
 		s.subscribed = true
 		// Offers of an earlier stream are void; learn every task the master knows of.
 		s.offers = NewOfferBook()

@@ -67,7 +67,7 @@ func TestPodTaskInfoCarriesOnlyThePodReference(t *testing.T) {
 	exec := ExecutorSpec{Command: "/opt/kubemesos executor", Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 128}}.
 		executorInfo("fw-1", offerRole(offer))
 	a := offermatcher.Assignment{
-		Pod: offermatcher.PodRequest{Key: "ns/web-0", UID: "u-1", Resources: offermatcher.Resources{MilliCPU: 500, MemoryMB: 256}},
+		Pod:     offermatcher.PodRequest{Key: "ns/web-0", UID: "u-1", Resources: offermatcher.Resources{MilliCPU: 500, MemoryMB: 256}},
 		OfferID: "O1", AgentID: "S1", Ports: []uint32{8080},
 	}
 	ti := podTaskInfo(a, ref, offer, exec)

@@ -49,6 +49,8 @@ func runScheduler(args []string) error {
 		declineFor = fs.Duration("decline-refuse", bridge.DefaultPolicy.DeclineFor, "refuse_seconds of declined offers")
 		minCPU     = fs.Int64("pod-min-millicpu", bridge.DefaultPolicy.MinPod.MilliCPU, "cpu (milli) given to a pod that requests none")
 		minMem     = fs.Int64("pod-min-mem", bridge.DefaultPolicy.MinPod.MemoryMB, "memory (MB) given to a pod that requests none")
+		storeNS    = fs.String("framework-store-namespace", "kubemesos-system", "namespace of the ConfigMap that keeps the framework ID (empty: do not keep it)")
+		storeName  = fs.String("framework-store-name", "kubemesos-framework", "name of that ConfigMap")
 		uris       stringList
 	)
 	fs.Var(&uris, "executor-uri", "URI the agent fetches into the executor's sandbox (repeatable)")
@@ -97,5 +99,9 @@ func runScheduler(args []string) error {
 		Resources: offermatcher.Resources{MilliCPU: int64(*execCPU * 1000), MemoryMB: *execMem},
 	}
 	klog.FromContext(ctx).Info("Starting", "mesosMaster", *master, "schedulerName", *schedName, "role", *role)
-	return bridge.NewScheduler(fw, feed, reporter, exec, policy).Run(ctx)
+	var store bridge.FrameworkStore
+	if *storeNS != "" {
+		store = k8sapi.ConfigMapFrameworkStore{Client: client, Namespace: *storeNS, Name: *storeName}
+	}
+	return bridge.NewScheduler(fw, store, feed, reporter, exec, policy).Run(ctx)
 }
