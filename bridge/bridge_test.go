@@ -422,3 +422,57 @@ func TestRestartedBridgeResumesItsFramework(t *testing.T) {
 		return tasks[k8sapi.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprint(tasks)
 	})
 }
+
+// TestHostPortsComeFromOffers: a hostPort is taken from the offer's ports, so
+// two pods wanting the same one land on different agents and a third fits nowhere.
+func TestHostPortsComeFromOffers(t *testing.T) {
+	c := startCluster(t, "cpus:2;mem:2048;ports:[31000-31010]", "cpus:2;mem:2048;ports:[31000-31010]")
+	ctx := t.Context()
+	for i := 0; i < 3; i++ {
+		p := pod(fmt.Sprintf("hp-%d", i), "100m", "32Mi")
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 31005}}
+		if _, err := c.client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 20*time.Second, "two pods bound to different agents, one unplaced", func() (bool, string) {
+		pods, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		nodes := map[string]bool{}
+		unbound := ""
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != "" {
+				nodes[p.Spec.NodeName] = true
+			} else {
+				unbound = p.Name
+			}
+		}
+		return len(nodes) == 2 && unbound != "", fmt.Sprintf("nodes %v unbound %q", nodes, unbound)
+	})
+	eventually(t, 15*time.Second, "FailedScheduling naming the host port", func() (bool, string) {
+		evs, err := c.client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range evs.Items {
+			if e.Reason == k8sapi.ReasonFailedScheduling {
+				seen = append(seen, e.Message)
+				if strings.Contains(e.Message, string(offermatcher.HostPortConflict)) {
+					return true, ""
+				}
+			}
+		}
+		return false, fmt.Sprint(seen)
+	})
+	// The granted port is in the task's resources, as Mesos accounts it.
+	st, err := bridge.FetchMasterState(ctx, c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fw, _ := st.Framework("kubemesos"); len(fw.Tasks) != 2 {
+		t.Fatalf("want 2 tasks, got %+v", fw.Tasks)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,16 @@ type Config struct {
 	// MasterPingTimeout: the link is considered broken after this long
 	// without a message from the master.
 	MasterPingTimeout time.Duration
+	// ExecutorReregistrationTimeout: after a restart, recovered executors
+	// that have not re-subscribed within it are shut down (Mesos'
+	// --executor_reregistration_timeout, default 2s).
+	ExecutorReregistrationTimeout time.Duration
+	// FetcherCacheDir holds URIs fetched with cache set (Mesos'
+	// --fetcher_cache_dir); default <work_dir>/fetcher-cache.
+	FetcherCacheDir string
+	// Domain is the agent's fault domain in Mesos' --domain JSON syntax:
+	// {"fault_domain":{"region":{"name":"r1"},"zone":{"name":"z1"}}}.
+	Domain string
 }
 
 // DefaultResources is used when Config.Resources is empty.
@@ -83,6 +94,12 @@ func (c *Config) setDefaults() {
 	if c.Resources == "" {
 		c.Resources = DefaultResources
 	}
+	if c.ExecutorReregistrationTimeout <= 0 {
+		c.ExecutorReregistrationTimeout = 2 * time.Second
+	}
+	if c.FetcherCacheDir == "" && c.WorkDir != "" {
+		c.FetcherCacheDir = filepath.Join(c.WorkDir, "fetcher-cache")
+	}
 }
 
 // Agent is a Mesos agent. Create it with New and run it with Serve.
@@ -92,7 +109,9 @@ type Agent struct {
 	finder     *masterFinder
 	resources  mesos.Resources
 	attributes []mesos.Attribute
+	domain     *mesos.DomainInfo
 	client     *http.Client
+	pong       pongState
 
 	mu         sync.Mutex
 	id         string
@@ -104,6 +123,10 @@ type Agent struct {
 	wg         sync.WaitGroup
 	// runCtx ends when Serve stops; background deliveries use it.
 	runCtx context.Context
+	// cancelLink breaks the current master link (nil when there is none).
+	cancelLink context.CancelFunc
+	// stopped is set once Serve began to stop.
+	stopped bool
 }
 
 // New validates cfg and returns an Agent.
@@ -127,12 +150,17 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--attributes: %w", err)
 	}
+	domain, err := ParseDomain(cfg.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("--domain: %w", err)
+	}
 	a := &Agent{
 		cfg:        cfg,
 		masterURL:  mu,
 		finder:     finder,
 		resources:  rs,
 		attributes: attrs,
+		domain:     domain,
 		client:     &http.Client{Timeout: 10 * time.Second},
 		frameworks: map[string]*frameworkState{},
 		registered: make(chan struct{}),
@@ -203,12 +231,17 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.mu.Lock()
 	a.runCtx = ctx
 	a.mu.Unlock()
+	if err := a.recoverState(ctx); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("recover: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	defer a.finder.close()
-	a.wg.Add(2)
+	a.wg.Add(3)
 	go func() { defer a.wg.Done(); a.linkLoop(ctx) }()
 	go func() { defer a.wg.Done(); a.updates.run(ctx) }()
+	go func() { defer a.wg.Done(); a.checkpointLoop(ctx, 200*time.Millisecond) }()
 	klog.InfoS("Mesos agent started", "endpoint", a.endpoint(), "master", a.cfg.Master, "resources", a.resources.String())
 	var err error
 	select {
@@ -230,14 +263,19 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// killAll terminates every executor's process group: SIGTERM, then SIGKILL
-// after a second.
+// killAll terminates the process groups of the executors of frameworks
+// that do not checkpoint: SIGTERM, then SIGKILL after a second. Executors
+// of checkpointing frameworks keep running for the next agent to recover.
 func (a *Agent) killAll() {
 	a.mu.Lock()
+	a.stopped = true
 	var runs []*executorRun
 	for _, fw := range a.frameworks {
 		for _, r := range fw.executors {
 			r.closeStream()
+			if fw.info.GetCheckpoint() && !fw.removed {
+				continue
+			}
 			if !r.exited && r.pid > 0 {
 				runs = append(runs, r)
 			}

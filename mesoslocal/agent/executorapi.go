@@ -98,6 +98,7 @@ func (a *Agent) subscribeExecutor(w http.ResponseWriter, req *http.Request, n wi
 		r.stream.Close()
 	}
 	r.stream = box
+	r.subscribedOnce = true
 	info := a.agentInfoLocked()
 	box.Push(&executor.Event{Type: executor.Event_SUBSCRIBED, Subscribed: &executor.Event_Subscribed{
 		ExecutorInfo:  r.info,

@@ -58,6 +58,11 @@ type executorRun struct {
 	tasks       map[string]*agentTask
 	shutdown    bool // SHUTDOWN was requested
 	killTimer   *time.Timer
+	// startTime of the process (/proc/<pid>/stat), against PID reuse.
+	startTime uint64
+	// recovered: adopted from the checkpoint after an agent restart.
+	recovered      bool
+	subscribedOnce bool
 }
 
 type agentTask struct {
@@ -171,26 +176,6 @@ func (a *Agent) launch(c link.Command) {
 	}
 }
 
-// launchCommandTaskLocked runs a command task directly: the agent plays
-// Mesos' command executor and reports RUNNING, then FINISHED/FAILED/KILLED.
-func (a *Agent) launchCommandTaskLocked(fw *frameworkState, fwID string, ti mesos.TaskInfo) {
-	eid := ti.TaskID.Value
-	ei := mesos.ExecutorInfo{ExecutorID: mesos.ExecutorID{Value: eid}, FrameworkID: &mesos.FrameworkID{Value: fwID}, Name: ptr("Command Executor (Task: " + eid + ")")}
-	r := &executorRun{fwID: fwID, info: ei, command: true, tasks: map[string]*agentTask{}, done: make(chan struct{})}
-	r.tasks[eid] = &agentTask{info: ti, state: mesos.TASK_STAGING}
-	fw.executors[eid] = r
-	if err := a.startLocked(fw, r, ti.GetCommand()); err != nil {
-		a.agentUpdateLocked(r, ti.TaskID, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
-		r.exited = true
-		close(r.done)
-		delete(fw.executors, eid)
-		return
-	}
-	st := a.statusLocked(r, ti.TaskID, mesos.TASK_RUNNING, mesos.SOURCE_EXECUTOR, nil, "")
-	r.tasks[eid].state = mesos.TASK_RUNNING
-	a.updates.add(fwID, st, nil)
-}
-
 // startLocked prepares the sandbox, fetches URIs and starts the process of r
 // in its own process group.
 func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.CommandInfo) error {
@@ -206,7 +191,7 @@ func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.Comma
 	latest := filepath.Join(execDir, "runs", "latest")
 	_ = os.Remove(latest)
 	_ = os.Symlink(r.containerID, latest)
-	if err := fetchURIs(context.Background(), r.dir, cmd.URIs); err != nil {
+	if err := a.fetchURIs(context.Background(), r.dir, cmd.URIs); err != nil {
 		return err
 	}
 	var c *exec.Cmd
@@ -244,10 +229,11 @@ func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.Comma
 		return fmt.Errorf("start %q: %w", cmd.GetValue(), err)
 	}
 	r.pid = c.Process.Pid
+	r.startTime = processStartTime(r.pid)
 	klog.InfoS("Launched executor", "framework", r.fwID, "executor", r.info.ExecutorID.Value, "pid", r.pid, "sandbox", r.dir)
-	a.wg.Add(1)
+	// Not counted in a.wg: executors of checkpointing frameworks outlive
+	// the agent.
 	go func() {
-		defer a.wg.Done()
 		err := c.Wait()
 		stdout.Close()
 		stderr.Close()
@@ -309,11 +295,21 @@ func (a *Agent) executorEnvLocked(fw *frameworkState, r *executorRun, cmd *mesos
 
 // executorExited runs when an executor process ends: its non-terminal tasks
 // fail (TASK_FAILED, REASON_EXECUTOR_TERMINATED, "Executor terminated") and
-// the master is told, which sends FAILURE to the scheduler.
+// the master is told, which sends FAILURE to the scheduler. A negative
+// status is unknown (a process adopted after an agent restart).
 func (a *Agent) executorExited(r *executorRun, status int, waitErr error) {
 	a.mu.Lock()
+	if r.exited {
+		a.mu.Unlock()
+		return
+	}
 	r.exited = true
 	close(r.done)
+	if a.stopped {
+		// A stopped agent reports nothing: the next one recovers the state.
+		a.mu.Unlock()
+		return
+	}
 	r.closeStream()
 	if r.killTimer != nil {
 		r.killTimer.Stop()
@@ -334,6 +330,8 @@ func (a *Agent) executorExited(r *executorRun, status int, waitErr error) {
 		switch {
 		case r.command && t.killed:
 			a.agentUpdateSourceLocked(r, t.info.TaskID, mesos.TASK_KILLED, mesos.SOURCE_EXECUTOR, nil, "Command terminated with signal")
+		case r.command && status < 0:
+			a.agentUpdateLocked(r, t.info.TaskID, mesos.TASK_FAILED, mesos.REASON_EXECUTOR_TERMINATED, "Command ended while the agent was recovering; its exit status is unknown")
 		case r.command && status == 0:
 			a.agentUpdateSourceLocked(r, t.info.TaskID, mesos.TASK_FINISHED, mesos.SOURCE_EXECUTOR, nil, "Command exited with status 0")
 		case r.command:
@@ -356,7 +354,7 @@ func (a *Agent) executorExited(r *executorRun, status int, waitErr error) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		msg := link.ExecutorExited{AgentID: agentID, FrameworkID: r.fwID, ExecutorID: r.info.ExecutorID.Value, Status: int32(status)}
+		msg := link.ExecutorExited{AgentID: agentID, FrameworkID: r.fwID, ExecutorID: r.info.ExecutorID.Value, Status: int32(status), StatusUnknown: status < 0}
 		for attempt := 0; attempt < 30; attempt++ {
 			err := a.post(a.runCtx, link.PathExecutorExited, msg)
 			if err == nil || errors.Is(err, errFrameworkGone) {
@@ -383,14 +381,7 @@ func (a *Agent) killTask(fwID, taskID string, kp *mesos.KillPolicy) {
 				continue
 			}
 			if r.command {
-				t.killed = true
-				grace := 3 * time.Second
-				if kp != nil && kp.GracePeriod != nil {
-					grace = time.Duration(kp.GracePeriod.Nanoseconds)
-				} else if p := t.info.GetKillPolicy(); p != nil && p.GracePeriod != nil {
-					grace = time.Duration(p.GracePeriod.Nanoseconds)
-				}
-				a.terminateLocked(r, grace)
+				a.killCommandTaskLocked(fw, r, t, kp)
 				return
 			}
 			for i, p := range r.pending {

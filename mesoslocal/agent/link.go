@@ -76,6 +76,7 @@ func (a *Agent) agentInfoLocked() mesos.AgentInfo {
 		Port:       &port,
 		Resources:  a.resources.Clone(),
 		Attributes: a.attributes,
+		Domain:     a.domain,
 	}
 	if a.id != "" {
 		info.ID = &mesos.AgentID{Value: a.id}
@@ -90,6 +91,10 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a.mu.Lock()
+	a.cancelLink = cancel
+	regID := a.id
+	a.mu.Unlock()
 	if err := a.finder.find(ctx); err != nil {
 		return fmt.Errorf("find the leading master: %w", err)
 	}
@@ -106,6 +111,10 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusForbidden && regID != "" {
+			// The master removed this agent ID for good.
+			a.removed(string(msg))
+		}
 		return fmt.Errorf("register: master answered %s: %s", resp.Status, msg)
 	}
 	watchdog := time.AfterFunc(a.cfg.MasterPingTimeout, cancel)
@@ -125,15 +134,24 @@ func (a *Agent) handleCommand(c link.Command) {
 	switch c.Type {
 	case link.CmdRegistered:
 		a.mu.Lock()
-		first := a.id == ""
 		a.id, a.masterID, a.connected = c.AgentID, c.MasterID, true
-		a.mu.Unlock()
-		if first {
+		select {
+		case <-a.registered:
+		default:
 			close(a.registered)
 		}
+		a.mu.Unlock()
 		klog.InfoS("Registered with master", "agent", c.AgentID, "master", c.MasterID)
 		a.updates.resendAll()
 	case link.CmdPing:
+		a.sendPong()
+	case link.CmdShutdown:
+		a.removed(string(c.Data))
+		a.mu.Lock()
+		if a.cancelLink != nil {
+			a.cancelLink()
+		}
+		a.mu.Unlock()
 	case link.CmdLaunch:
 		a.launch(c)
 	case link.CmdKill:

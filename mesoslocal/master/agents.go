@@ -99,6 +99,10 @@ func (m *Master) registerAgent(reg *link.Register, info mesos.AgentInfo, box *ma
 		id = fmt.Sprintf("%s-S%d", m.id, m.nextAgent)
 		m.nextAgent++
 	}
+	returned, err := m.admitAgentLocked(reg.AgentID, &info, reg.Endpoint)
+	if err != nil {
+		return "", err
+	}
 	a := m.agents[id]
 	if a == nil {
 		a = &agent{id: id, executors: map[string]map[string]*executor{}, registeredTime: time.Now()}
@@ -180,6 +184,7 @@ func (m *Master) registerAgent(reg *link.Register, info mesos.AgentInfo, box *ma
 			m.masterUpdateLocked(fw, t.task.TaskID, id, state, mesos.REASON_AGENT_REREGISTERED, "Task is unknown to the agent after it re-registered")
 		}
 	}
+	m.agentRegisteredLocked(a, returned)
 	box.Push(link.Command{Type: link.CmdRegistered, AgentID: id, MasterID: m.id})
 	klog.InfoS("Agent registered", "agent", id, "hostname", info.Hostname, "endpoint", reg.Endpoint, "resources", a.total.String())
 	return id, nil
@@ -284,11 +289,14 @@ func (m *Master) serveExecutorExited(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, wire.Errorf(http.StatusGone, "Framework %s is unknown", ee.FrameworkID))
 		return
 	}
-	status := ee.Status
+	var status *int32
+	if !ee.StatusUnknown {
+		status = &ee.Status
+	}
 	fw.send(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{
 		AgentID:    &mesos.AgentID{Value: ee.AgentID},
 		ExecutorID: &mesos.ExecutorID{Value: ee.ExecutorID},
-		Status:     &status,
+		Status:     status,
 	}})
 	w.WriteHeader(http.StatusAccepted)
 }

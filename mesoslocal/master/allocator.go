@@ -293,6 +293,7 @@ func (m *Master) offerProtoLocked(o *offer, a *agent) mesos.Offer {
 		Resources:      resources.Allocated(rs, role),
 		Attributes:     a.info.Attributes,
 		Domain:         a.info.Domain,
+		Unavailability: m.unavailabilityLocked(a),
 		ExecutorIDs:    execIDs,
 		AllocationInfo: &mesos.Resource_AllocationInfo{Role: &role},
 	}

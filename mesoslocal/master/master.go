@@ -43,8 +43,17 @@ type Config struct {
 	HA HAConfig
 	// Auth: framework authentication (auth.go).
 	Auth AuthConfig
-	// AgentPingInterval is how often the master pings agents over the link.
+	// AgentPingInterval is how often the master pings agents over the link;
+	// at most AgentPingTimeout.
 	AgentPingInterval time.Duration
+	// AgentPingTimeout and MaxAgentPingTimeouts: an agent that has not
+	// answered pings for their product becomes unreachable (Mesos'
+	// --agent_ping_timeout, default 15s, and --max_agent_ping_timeouts, 5).
+	AgentPingTimeout     time.Duration
+	MaxAgentPingTimeouts int
+	// RegistryMaxAgentAge: an agent unreachable for longer is removed and its
+	// tasks become TASK_GONE (Mesos' --registry_max_agent_age, 2 weeks).
+	RegistryMaxAgentAge time.Duration
 	// Weights of roles (Mesos' --weights); roles not listed weigh 1.
 	Weights map[string]float64
 	// Quotas of roles at start; UPDATE_QUOTA and friends change them.
@@ -52,6 +61,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	c.setPartitionDefaults()
 	if c.AllocationInterval <= 0 {
 		c.AllocationInterval = time.Second
 	}
@@ -88,6 +98,8 @@ type Master struct {
 	nextAgent           int
 	nextOffer           int
 	closed              bool
+	part                partitionState   // agent health (partition.go)
+	maint               maintenanceState // maintenance schedule (maintenance.go)
 	roleCfg             roleConfig
 }
 
@@ -123,6 +135,7 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	m.registerExtraRoutes(mux)
 	mux.HandleFunc(link.PathRegister, m.serveAgentRegister)
+	mux.HandleFunc(link.PathPong, m.serveAgentPong)
 	mux.HandleFunc(link.PathStatus, m.serveAgentStatus)
 	mux.HandleFunc(link.PathExecutorExited, m.serveExecutorExited)
 	mux.HandleFunc(link.PathMessage, m.serveExecutorMessage)
@@ -152,6 +165,9 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); m.allocationLoop(ctx) }()
 	m.startHA(ctx, cancel, &wg)
+	wg.Add(2)
+	go func() { defer wg.Done(); m.partitionLoop(ctx) }()
+	go func() { defer wg.Done(); m.maintenanceLoop(ctx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	klog.InfoS("Mesos master started", "id", m.id, "address", m.address())
@@ -229,20 +245,20 @@ func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
 
 // framework is a registered framework.
 type framework struct {
-	id             string
-	info           mesos.FrameworkInfo
-	role           string
-	box            *mailbox.Box[*scheduler.Event] // nil when disconnected
-	streamID       string
-	connected      bool
-	recovered      bool // learnt from a re-registering agent, not yet re-subscribed
+	id              string
+	info            mesos.FrameworkInfo
+	role            string
+	box             *mailbox.Box[*scheduler.Event] // nil when disconnected
+	streamID        string
+	connected       bool
+	recovered       bool // learnt from a re-registering agent, not yet re-subscribed
 	suppressedRoles map[string]bool
-	registeredTime time.Time
-	unregistered   time.Time
-	failoverTimer  *time.Timer
-	tasks          map[string]*task // by task ID
-	completed      []*task
-	filters        []filter
+	registeredTime  time.Time
+	unregistered    time.Time
+	failoverTimer   *time.Timer
+	tasks           map[string]*task // by task ID
+	completed       []*task
+	filters         []filter
 }
 
 func (fw *framework) partitionAware() bool {

@@ -229,8 +229,10 @@ func (m *Master) handleCall(streamID string, call *scheduler.Call) error {
 			return wire.Errorf(http.StatusBadRequest, "Expecting 'decline' to be present")
 		}
 		m.declineLocked(fw, call.Decline.OfferIDs, call.Decline.Filters)
-	case scheduler.Call_ACCEPT_INVERSE_OFFERS, scheduler.Call_DECLINE_INVERSE_OFFERS:
-		// No inverse offers are ever made.
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+		m.answerInverseOffersLocked(fw, call.GetAcceptInverseOffers().GetInverseOfferIDs(), call.GetAcceptInverseOffers().GetFilters(), true)
+	case scheduler.Call_DECLINE_INVERSE_OFFERS:
+		m.answerInverseOffersLocked(fw, call.GetDeclineInverseOffers().GetInverseOfferIDs(), call.GetDeclineInverseOffers().GetFilters(), false)
 	case scheduler.Call_REVIVE:
 		m.reviveLocked(fw, call.GetRevive().GetRoles())
 	case scheduler.Call_SUPPRESS:
@@ -547,6 +549,10 @@ func (m *Master) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcile
 	for _, rt := range tasks {
 		if t := fw.tasks[rt.TaskID.Value]; t != nil {
 			send(t)
+			continue
+		}
+		if st, ok := m.unreachableTaskStatusLocked(fw, rt.TaskID.Value); ok {
+			fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}})
 			continue
 		}
 		agentID := rt.GetAgentID().GetValue()

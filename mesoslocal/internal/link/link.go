@@ -68,6 +68,10 @@ const (
 	// CmdCheckpointResources carries the agent's total resources after a
 	// RESERVE/UNRESERVE/CREATE/DESTROY, which the agent keeps and reports.
 	CmdCheckpointResources = "CHECKPOINT_RESOURCES"
+	// CmdShutdown tells the agent it was removed (its machine went DOWN for
+	// maintenance or an operator marked it gone): it kills every executor,
+	// forgets its ID and checkpointed state and registers anew later.
+	CmdShutdown = "SHUTDOWN"
 )
 
 // Command is one message from the master to an agent.
@@ -101,6 +105,9 @@ type ExecutorExited struct {
 	FrameworkID string `json:"framework_id"`
 	ExecutorID  string `json:"executor_id"`
 	Status      int32  `json:"status"`
+	// StatusUnknown: the process was adopted after an agent restart and
+	// its wait status is not known (FAILURE then has no status).
+	StatusUnknown bool `json:"status_unknown,omitempty"`
 }
 
 // Pong is an agent's answer to a ping.
