@@ -329,6 +329,13 @@ func (m *Master) agentsLocked() *opv1.Response_GetAgents {
 		pid := "slave(1)@" + a.endpoint
 		info := a.info
 		info.ID = &mesos.AgentID{Value: a.id}
+		alloc, offered := u.agentUsed[a.id], u.agentOffered[a.id]
+		if alloc == nil {
+			alloc = mesos.Resources{}
+		}
+		if offered == nil {
+			offered = mesos.Resources{}
+		}
 		out.Agents = append(out.Agents, opv1.Response_GetAgents_Agent{
 			AgentInfo:          info,
 			Active:             a.active,
@@ -337,8 +344,8 @@ func (m *Master) agentsLocked() *opv1.Response_GetAgents {
 			PID:                &pid,
 			RegisteredTime:     timeInfo(a.registeredTime),
 			TotalResources:     withRole(a.total),
-			AllocatedResources: u.agentUsed[a.id],
-			OfferedResources:   u.agentOffered[a.id],
+			AllocatedResources: alloc,
+			OfferedResources:   offered,
 			Capabilities:       agentCapabilities,
 		})
 	}
@@ -475,6 +482,19 @@ func (m *Master) tasksLocked() *opv1.Response_GetTasks {
 func taskProto(t *task) mesos.Task {
 	mt := t.task
 	mt.Statuses = append([]mesos.TaskStatus(nil), t.task.Statuses...)
+	for i := range mt.Statuses {
+		st := &mt.Statuses[i]
+		if i == len(mt.Statuses)-1 && t.latest.GetState() == st.GetState() {
+			*st = t.latest
+			st.Data = nil
+		}
+		if st.AgentID == nil && mt.AgentID.Value != "" {
+			st.AgentID = &mesos.AgentID{Value: mt.AgentID.Value}
+		}
+		if st.ExecutorID == nil && mt.ExecutorID != nil {
+			st.ExecutorID = mt.ExecutorID
+		}
+	}
 	if t.latest.State != nil {
 		mt.StatusUpdateState = t.latest.State
 		mt.StatusUpdateUUID = t.latest.UUID
