@@ -62,10 +62,14 @@ func runMesosMaster(args []string) error {
 	fs.Var(mesosDuration{&cfg.OfferTimeout}, "offer_timeout", "rescind offers held longer than this (default: never)")
 	fs.Var(mesosDuration{&cfg.HeartbeatInterval}, "heartbeat_interval", "interval of HEARTBEAT events to schedulers")
 	applyAllocatorFlags := allocatorFlags(fs, &cfg)
+	applyHAAuthFlags := haAuthFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := applyAllocatorFlags(); err != nil {
+		return err
+	}
+	if err := applyHAAuthFlags(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(*ip, strconv.Itoa(*port)))
@@ -82,7 +86,7 @@ func runMesosMaster(args []string) error {
 func runMesosAgent(args []string) error {
 	fs := flag.NewFlagSet("mesos-agent", flag.ContinueOnError)
 	var cfg agent.Config
-	fs.StringVar(&cfg.Master, "master", "127.0.0.1:5050", "master address, host:port or http://host:port")
+	fs.StringVar(&cfg.Master, "master", "127.0.0.1:5050", "master address: host:port, http://host:port, a comma-separated list of masters, or etcd://host:port/prefix")
 	ip := fs.String("ip", "127.0.0.1", "IP address to listen on and advertise")
 	port := fs.Int("port", 5051, "port to listen on")
 	fs.StringVar(&cfg.Hostname, "hostname", "", "hostname to advertise (default: OS hostname)")

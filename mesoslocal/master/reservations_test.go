@@ -16,7 +16,7 @@ import (
 func reservedRes(name string, v float64, role, principal string, o mesos.Offer) mesos.Resource {
 	return mesos.Resource{
 		Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: v}, Role: ptr(role),
-		Reservation: &mesos.Resource_ReservationInfo{Principal: ptr(principal), Labels: &mesos.Labels{Labels: []mesos.Label{{Key: "owner", Value: ptr("test")}}}},
+		Reservation:    &mesos.Resource_ReservationInfo{Principal: ptr(principal), Labels: &mesos.Labels{Labels: []mesos.Label{{Key: "owner", Value: ptr("test")}}}},
 		AllocationInfo: o.AllocationInfo,
 	}
 }
