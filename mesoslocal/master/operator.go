@@ -297,7 +297,7 @@ func (m *Master) getRoles(context.Context, *opv1.Call) (*opv1.Response, error) {
 		for _, id := range ids {
 			fwIDs = append(fwIDs, mesos.FrameworkID{Value: id})
 		}
-		out = append(out, mesos.Role{Name: r, Weight: 1, Frameworks: fwIDs, Resources: acc.allocated})
+		out = append(out, mesos.Role{Name: r, Weight: m.roleCfg.weight(r), Frameworks: fwIDs, Resources: acc.allocated})
 	}
 	return &opv1.Response{Type: opv1.Response_GET_ROLES, GetRoles: &opv1.Response_GetRoles{Roles: out}}, nil
 }
