@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +28,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubemesos/kubemesos/bridge"
+	"github.com/kubemesos/kubemesos/devcluster/controlplane"
 	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
+	"github.com/kubemesos/kubemesos/devcluster/proc"
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
@@ -122,7 +126,8 @@ type testCluster struct {
 	t          *testing.T
 	client     kubernetes.Interface // admin
 	bclient    kubernetes.Interface // the bridge's identity
-	master     string
+	master     string               // every master, comma-separated
+	masters    []testMaster
 	executor   string
 	stopBridge func()
 }
@@ -130,6 +135,13 @@ type testCluster struct {
 // startCluster starts a real API server, a mesoslocal master and agents with
 // the given resources, and a bridge; everything stops when the test ends.
 func startCluster(t *testing.T, agentResources ...string) *testCluster {
+	t.Helper()
+	return startClusterWith(t, 1, agentResources...)
+}
+
+// startClusterWith starts `masters` mesoslocal masters; more than one elect a
+// leader through a real etcd, and the agents and the bridge are given them all.
+func startClusterWith(t *testing.T, masters int, agentResources ...string) *testCluster {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
@@ -147,11 +159,24 @@ func startCluster(t *testing.T, agentResources ...string) *testCluster {
 		t.Fatal(err)
 	}
 
-	m := master.New(master.Config{AllocationInterval: 100 * time.Millisecond, HeartbeatInterval: time.Second})
-	mln := listen(t)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = m.Serve(ctx, mln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var ha master.HAConfig
+	if masters > 1 {
+		ha = master.HAConfig{EtcdEndpoints: []string{startEtcd(t)}, EtcdPrefix: "/mesos", SessionTTL: 2 * time.Second}
+	}
+	c := &testCluster{t: t, client: cp.Client()}
+	var addrs []string
+	for i := 0; i < masters; i++ {
+		m := master.New(master.Config{AllocationInterval: 100 * time.Millisecond, HeartbeatInterval: time.Second, HA: ha})
+		mln := listen(t)
+		mctx, mcancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = m.Serve(mctx, mln) }()
+		stop := sync.OnceFunc(func() { mcancel(); <-done })
+		t.Cleanup(stop)
+		c.masters = append(c.masters, testMaster{addr: mln.Addr().String(), stop: stop})
+		addrs = append(addrs, mln.Addr().String())
+	}
+	c.master = strings.Join(addrs, ",")
 
 	self, err := os.Executable()
 	if err != nil {
@@ -159,7 +184,7 @@ func startCluster(t *testing.T, agentResources ...string) *testCluster {
 	}
 	for i, res := range agentResources {
 		a, err := agent.New(agent.Config{
-			Master: mln.Addr().String(), Hostname: fmt.Sprintf("agent-%d", i+1), WorkDir: t.TempDir(),
+			Master: c.master, Hostname: fmt.Sprintf("agent-%d", i+1), WorkDir: t.TempDir(),
 			Resources: res, Attributes: fmt.Sprintf("rack:r%d", i+1),
 			ExecutorEnvironment: map[string]string{
 				testExecutorEnv:                 "1",
@@ -167,6 +192,8 @@ func startCluster(t *testing.T, agentResources ...string) *testCluster {
 				"PATH":                          os.Getenv("PATH"),
 			},
 			ExecutorShutdownGracePeriod: time.Second,
+			RegistrationBackoff:         100 * time.Millisecond,
+			StatusUpdateRetryInterval:   time.Second,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +213,7 @@ func startCluster(t *testing.T, agentResources ...string) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &testCluster{t: t, client: cp.Client(), bclient: kubernetes.NewForConfigOrDie(kcfg), master: mln.Addr().String(), executor: self}
+	c.bclient, c.executor = kubernetes.NewForConfigOrDie(kcfg), self
 	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubemesos-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -225,6 +252,47 @@ func (c *testCluster) startBridge() {
 		})
 	}
 	t.Cleanup(c.stopBridge)
+}
+
+type testMaster struct {
+	addr string
+	stop func()
+}
+
+// startEtcd runs the real etcd from bin/ on free loopback ports; it returns the client URL.
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	binDir, err := controlplane.DefaultBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controlplane.CheckBinaries(binDir, controlplane.EtcdBinary); err != nil {
+		t.Fatal(err)
+	}
+	client, peer := listen(t), listen(t)
+	cu, pu := "http://"+client.Addr().String(), "http://"+peer.Addr().String()
+	client.Close()
+	peer.Close()
+	dir := t.TempDir()
+	p, err := proc.Start(t.Context(), proc.Spec{
+		Name: "etcd", Path: filepath.Join(binDir, controlplane.EtcdBinary), LogFile: filepath.Join(dir, "etcd.log"),
+		Args: []string{"--name", "bridge-test", "--data-dir", filepath.Join(dir, "data"),
+			"--listen-client-urls", cu, "--advertise-client-urls", cu,
+			"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster", "bridge-test=" + pu},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop(5 * time.Second) })
+	eventually(t, 10*time.Second, "etcd healthy", func() (bool, string) {
+		resp, err := http.Get(cu + "/health")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return cu
 }
 
 func listen(t *testing.T) net.Listener {
@@ -474,5 +542,66 @@ func TestHostPortsComeFromOffers(t *testing.T) {
 	}
 	if fw, _ := st.Framework("kubemesos"); len(fw.Tasks) != 2 {
 		t.Fatalf("want 2 tasks, got %+v", fw.Tasks)
+	}
+}
+
+// TestMasterFailover: the leading master dies; the bridge, given every master,
+// re-subscribes to the new leader as the same framework, its running tasks
+// stay RUNNING, and it launches new pods there.
+func TestMasterFailover(t *testing.T) {
+	c := startClusterWith(t, 2, "cpus:2;mem:2048", "cpus:2;mem:2048")
+	ctx := t.Context()
+	var uids []string
+	create := func(name string) {
+		p, err := c.client.CoreV1().Pods("default").Create(ctx, pod(name, "250m", "64Mi"), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids = append(uids, string(p.UID))
+	}
+	create("before-0")
+	create("before-1")
+	allRunning := func() (bool, string) {
+		tasks := c.tasks(t)
+		n := 0
+		for _, u := range uids {
+			if tasks[k8sapi.TaskIDPrefix+u] == "TASK_RUNNING" {
+				n++
+			}
+		}
+		return n == len(uids), fmt.Sprint(tasks)
+	}
+	eventually(t, 20*time.Second, "2 tasks RUNNING", allRunning)
+	st, err := bridge.FetchMasterState(ctx, c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwBefore, _ := st.Framework("kubemesos")
+
+	var leader testMaster
+	for _, m := range c.masters {
+		if strings.HasSuffix(st.Leader, "@"+m.addr) {
+			leader = m
+		}
+	}
+	if leader.stop == nil {
+		t.Fatalf("leader %q is none of %v", st.Leader, c.masters)
+	}
+	start := time.Now()
+	leader.stop()
+	eventually(t, 30*time.Second, "the framework re-subscribed to the new leader with its ID", func() (bool, string) {
+		st, err := bridge.FetchMasterState(ctx, c.master)
+		if err != nil {
+			return false, err.Error()
+		}
+		fw, ok := st.Framework("kubemesos")
+		return ok && fw.Active && fw.ID == fwBefore.ID && len(st.Agents) == 2, fmt.Sprintf("leader %s frameworks %+v agents %d", st.Leader, st.Frameworks, len(st.Agents))
+	})
+	t.Logf("bridge back on the new leader %v after the old one died", time.Since(start).Round(time.Millisecond))
+	eventually(t, 10*time.Second, "the tasks still RUNNING", allRunning)
+	create("after")
+	eventually(t, 20*time.Second, "a new pod launched through the new leader", allRunning)
+	if n := len(c.tasks(t)); n != 3 {
+		t.Fatalf("want 3 tasks, got %d", n)
 	}
 }

@@ -24,19 +24,27 @@ import (
 // disconnect, and the calls made on it. It speaks application/x-protobuf, the
 // only encoding mesos-go decodes reliably from current masters.
 type Framework struct {
-	caller calls.Caller
-	info   mesos.FrameworkInfo
+	opts      FrameworkOptions
+	endpoints []string // scheduler API URLs of the masters, tried in turn
+	info      mesos.FrameworkInfo
+
 	mu     sync.Mutex
+	caller calls.Caller // of the current subscription
+	next   int          // index of the endpoint the next subscription tries
 	// id is the framework ID the master assigned; empty until the first SUBSCRIBED.
 	id string
 }
 
 // FrameworkOptions describe the framework to the master.
 type FrameworkOptions struct {
-	Master          string // http://host:port of a Mesos master
+	// Master is one Mesos master or several, comma-separated (host:port or
+	// http://host:port). A non-leading master redirects to the leader; when
+	// a master cannot be reached the next one is tried.
+	Master          string
 	Name            string
 	Role            string
 	Principal       string
+	Secret          string // with Principal: HTTP basic credentials for masters that authenticate frameworks
 	FailoverTimeout time.Duration
 	Hostname        string
 	CallTimeout     time.Duration
@@ -48,6 +56,10 @@ type FrameworkStore interface {
 	Load(ctx context.Context) (string, error)
 	Save(ctx context.Context, id string) error
 }
+
+// defaultHeartbeat is Mesos' scheduler heartbeat interval, used until
+// SUBSCRIBED says otherwise.
+const defaultHeartbeat = 15 * time.Second
 
 // SchedulerEndpoint is the scheduler API URL of a master given as host:port or URL.
 func SchedulerEndpoint(master string) (string, error) {
@@ -64,18 +76,23 @@ func SchedulerEndpoint(master string) (string, error) {
 
 // NewFramework prepares a framework; nothing is sent until Subscribe.
 func NewFramework(o FrameworkOptions) (*Framework, error) {
-	endpoint, err := SchedulerEndpoint(o.Master)
-	if err != nil {
-		return nil, err
+	var endpoints []string
+	for _, m := range strings.Split(o.Master, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		endpoint, err := SchedulerEndpoint(m)
+		if err != nil {
+			return nil, err
+		}
+		endpoints = append(endpoints, endpoint)
+	}
+	if len(endpoints) == 0 {
+		return nil, fmt.Errorf("no mesos master given")
 	}
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 10 * time.Second
 	}
-	cli := httpcli.New(
-		httpcli.Endpoint(endpoint),
-		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
-		httpcli.Do(httpcli.With(httpcli.Timeout(o.CallTimeout))),
-	)
 	failover := o.FailoverTimeout.Seconds()
 	info := mesos.FrameworkInfo{
 		User:            "root",
@@ -95,7 +112,39 @@ func NewFramework(o FrameworkOptions) (*Framework, error) {
 	if o.Hostname != "" {
 		info.Hostname = proto(o.Hostname)
 	}
-	return &Framework{caller: httpsched.NewCaller(cli, httpsched.AllowReconnection(true)), info: info}, nil
+	f := &Framework{opts: o, endpoints: endpoints, info: info}
+	f.caller = f.newCaller(endpoints[0])
+	return f, nil
+}
+
+// newCaller is a scheduler API client for one endpoint; it follows a
+// non-leading master's redirect to the leader.
+func (f *Framework) newCaller(endpoint string) calls.Caller {
+	cfg := []httpcli.ConfigOpt{httpcli.Timeout(f.opts.CallTimeout)}
+	if f.opts.Principal != "" && f.opts.Secret != "" {
+		cfg = append(cfg, httpcli.BasicAuth(f.opts.Principal, f.opts.Secret))
+	}
+	cli := httpcli.New(
+		httpcli.Endpoint(endpoint),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+		httpcli.Do(httpcli.With(cfg...)),
+	)
+	return httpsched.NewCaller(cli, httpsched.AllowReconnection(true))
+}
+
+// connect picks the caller for the next subscription: the next master in turn.
+func (f *Framework) connect() calls.Caller {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.caller = f.newCaller(f.endpoints[f.next%len(f.endpoints)])
+	f.next++
+	return f.caller
+}
+
+func (f *Framework) currentCaller() calls.Caller {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.caller
 }
 
 // Resume makes the next SUBSCRIBE re-register an existing framework.
@@ -122,21 +171,33 @@ func (f *Framework) subscribe(ctx context.Context, out chan<- *scheduler.Event) 
 	if id := f.ID(); id != "" {
 		call = call.With(calls.SubscribeTo(id))
 	}
-	resp, err := f.caller.Call(ctx, call)
+	resp, err := f.connect().Call(ctx, call)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	defer resp.Close()
 	stop := context.AfterFunc(ctx, func() { resp.Close() })
 	defer stop()
+	// A master that vanished without closing the connection is noticed when
+	// several heartbeats are missed (Mesos' own advice to schedulers).
+	silence := 5 * defaultHeartbeat
+	watchdog := time.AfterFunc(silence, func() { resp.Close() })
+	defer watchdog.Stop()
 	for {
 		var e scheduler.Event
 		if err := resp.Decode(&e); err != nil {
+			if !watchdog.Stop() {
+				return fmt.Errorf("no event from the master for %v: %w", silence, err)
+			}
 			if errors.Is(err, io.EOF) {
 				return fmt.Errorf("subscription stream closed by master: %w", err)
 			}
 			return fmt.Errorf("subscription stream: %w", err)
 		}
+		if hb := e.GetSubscribed().GetHeartbeatIntervalSeconds(); hb > 0 {
+			silence = 5 * time.Duration(hb*float64(time.Second))
+		}
+		watchdog.Reset(silence)
 		select {
 		case out <- &e:
 		case <-ctx.Done():
@@ -171,7 +232,7 @@ func (f *Framework) Stream(ctx context.Context, out chan<- *scheduler.Event) {
 // call sends a call on the current subscription, as this framework.
 func (f *Framework) call(ctx context.Context, c *scheduler.Call) error {
 	c = c.With(calls.Framework(f.ID()))
-	resp, err := f.caller.Call(ctx, c)
+	resp, err := f.currentCaller().Call(ctx, c)
 	if resp != nil {
 		resp.Close()
 	}

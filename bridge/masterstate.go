@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -46,8 +47,28 @@ type StateTask struct {
 	State       string `json:"state"`
 }
 
-// FetchMasterState reads /master/state from a master (host:port or URL).
-func FetchMasterState(ctx context.Context, master string) (*MasterState, error) {
+// FetchMasterState reads /master/state from the leading master. masters is
+// one master or several, comma-separated (host:port or URL); a non-leading
+// master redirects to the leader, and one that cannot be reached is skipped.
+func FetchMasterState(ctx context.Context, masters string) (*MasterState, error) {
+	var errs []error
+	for _, m := range strings.Split(masters, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		st, err := fetchMasterState(ctx, m)
+		if err == nil {
+			return st, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil, errors.New("no mesos master given")
+	}
+	return nil, errors.Join(errs...)
+}
+
+func fetchMasterState(ctx context.Context, master string) (*MasterState, error) {
 	if !strings.Contains(master, "://") {
 		master = "http://" + master
 	}

@@ -35,12 +35,13 @@ func runScheduler(args []string) error {
 	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
 	self, _ := os.Executable()
 	var (
-		master     = fs.String("mesos-master", os.Getenv("MESOS_MASTER"), "Mesos master, host:port or http://host:port")
+		master     = fs.String("mesos-master", os.Getenv("MESOS_MASTER"), "Mesos masters, host:port or http://host:port, comma-separated")
 		kubeconfig = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the bridge's identity (empty: in-cluster)")
 		schedName  = fs.String("scheduler-name", "default-scheduler", "schedule pods whose spec.schedulerName is this")
 		fwName     = fs.String("framework-name", "kubemesos", "Mesos framework name")
 		role       = fs.String("role", "kubernetes", "Mesos role the framework subscribes with")
 		principal  = fs.String("principal", "", "Mesos principal of the framework")
+		secretFile = fs.String("secret-file", "", "file holding the principal's secret, for masters that authenticate frameworks")
 		failover   = fs.Duration("failover-timeout", 7*24*time.Hour, "how long Mesos keeps the framework's tasks while no bridge is subscribed")
 		execCmd    = fs.String("executor-command", filepath.Clean(self)+" executor", "shell command that starts the kubelet-executor on an agent")
 		execCPU    = fs.Float64("executor-cpus", 0.1, "cpus for the executor and its kubelet on each agent")
@@ -63,6 +64,14 @@ func runScheduler(args []string) error {
 	if *master == "" {
 		return errors.New("--mesos-master is required")
 	}
+	var secret string
+	if *secretFile != "" {
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			return fmt.Errorf("--secret-file: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
@@ -74,7 +83,7 @@ func runScheduler(args []string) error {
 	}
 	hostname, _ := os.Hostname()
 	fw, err := bridge.NewFramework(bridge.FrameworkOptions{
-		Master: *master, Name: *fwName, Role: *role, Principal: *principal,
+		Master: *master, Name: *fwName, Role: *role, Principal: *principal, Secret: secret,
 		FailoverTimeout: *failover, Hostname: hostname,
 	})
 	if err != nil {
