@@ -110,6 +110,10 @@ func (a *Agent) subscribeExecutor(w http.ResponseWriter, req *http.Request, n wi
 	if call.Subscribe != nil {
 		for _, u := range call.Subscribe.UnacknowledgedUpdates {
 			st := u.Status
+			if len(st.UUID) > 0 && a.updates.wasAcknowledged(r.fwID, st.TaskID.Value, st.UUID) {
+				box.Push(&executor.Event{Type: executor.Event_ACKNOWLEDGED, Acknowledged: &executor.Event_Acknowledged{TaskID: st.TaskID, UUID: st.UUID}})
+				continue
+			}
 			if len(st.UUID) > 0 && !a.updates.has(r.fwID, st.TaskID.Value, st.UUID) && r.tasks[st.TaskID.Value] != nil {
 				a.prepareExecutorStatusLocked(r, &st)
 				a.updates.add(r.fwID, st, nil)

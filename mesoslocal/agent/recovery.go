@@ -377,3 +377,28 @@ func (u *updateManager) clear() {
 	u.streams = map[string]*updateStream{}
 	u.mu.Unlock()
 }
+
+const ackMemory = 16
+
+func (u *updateManager) rememberAckLocked(key string, uuid []byte) {
+	if u.acked == nil {
+		u.acked = map[string][][]byte{}
+	}
+	l := append(u.acked[key], append([]byte(nil), uuid...))
+	if len(l) > ackMemory {
+		l = l[len(l)-ackMemory:]
+	}
+	u.acked[key] = l
+}
+
+// wasAcknowledged reports whether the scheduler acknowledged this update.
+func (u *updateManager) wasAcknowledged(fwID, taskID string, uuid []byte) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, x := range u.acked[fwID+"/"+taskID] {
+		if bytes.Equal(x, uuid) {
+			return true
+		}
+	}
+	return false
+}

@@ -22,6 +22,10 @@ type updateManager struct {
 	mu      sync.Mutex
 	streams map[string]*updateStream // by framework ID + "/" + task ID
 	wake    chan struct{}
+	// acked remembers the last acknowledged UUIDs per task, so that an
+	// executor re-subscribing with an update acknowledged meanwhile gets
+	// ACKNOWLEDGED instead of a duplicate being forwarded.
+	acked map[string][][]byte
 }
 
 type updateStream struct {
@@ -110,6 +114,7 @@ func (u *updateManager) acknowledge(fwID, taskID string, uuid []byte) {
 	}
 	head := s.pending[0]
 	s.pending = s.pending[1:]
+	u.rememberAckLocked(key, uuid)
 	s.lastSent = time.Time{}
 	if len(s.pending) == 0 {
 		delete(u.streams, key)
