@@ -61,6 +61,9 @@ func runMesosMaster(args []string) error {
 	fs.Var(mesosDuration{&cfg.AllocationInterval}, "allocation_interval", "time between allocation rounds, e.g. 1secs")
 	fs.Var(mesosDuration{&cfg.OfferTimeout}, "offer_timeout", "rescind offers held longer than this (default: never)")
 	fs.Var(mesosDuration{&cfg.HeartbeatInterval}, "heartbeat_interval", "interval of HEARTBEAT events to schedulers")
+	fs.Var(mesosDuration{&cfg.AgentPingTimeout}, "agent_ping_timeout", "time an agent has to answer a ping (default 15secs)")
+	fs.IntVar(&cfg.MaxAgentPingTimeouts, "max_agent_ping_timeouts", 5, "missed pings after which an agent is unreachable")
+	fs.Var(mesosDuration{&cfg.RegistryMaxAgentAge}, "registry_max_agent_age", "unreachable agents are removed after this long (default 2weeks)")
 	applyAllocatorFlags := allocatorFlags(fs, &cfg)
 	applyHAAuthFlags := haAuthFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +98,9 @@ func runMesosAgent(args []string) error {
 	fs.StringVar(&cfg.Attributes, "attributes", "", "attributes, e.g. 'rack:r1;zone:a'")
 	envJSON := fs.String("executor_environment_variables", "", "JSON object: the environment executors get instead of the agent's")
 	fs.Var(mesosDuration{&cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time between SHUTDOWN and killing an executor (default 5secs)")
+	fs.StringVar(&cfg.Domain, "domain", "", `fault domain, e.g. '{"fault_domain":{"region":{"name":"r1"},"zone":{"name":"z1"}}}'`)
+	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", "", "cache of fetched URIs (default <work_dir>/fetcher-cache)")
+	fs.Var(mesosDuration{&cfg.ExecutorReregistrationTimeout}, "executor_reregistration_timeout", "time recovered executors have to re-subscribe after an agent restart (default 2secs)")
 	simulate := fs.Int("simulate", 0, "host this many simulated agents (no processes run) instead of one real agent, for scale tests")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -122,5 +128,19 @@ func runMesosAgent(args []string) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
+	// As Mesos: SIGTERM/SIGINT stop the agent and leave the executors of
+	// checkpointing frameworks running for the next agent to recover;
+	// SIGUSR1 shuts every executor down first.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	go func() {
+		select {
+		case <-usr1:
+			a.Terminate()
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	return a.Serve(ctx, ln)
 }

@@ -127,6 +127,8 @@ type Agent struct {
 	cancelLink context.CancelFunc
 	// stopped is set once Serve began to stop.
 	stopped bool
+	// terminate: Serve kills every executor and drops the checkpoint.
+	terminate bool
 }
 
 // New validates cfg and returns an Agent.
@@ -256,6 +258,12 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		_ = srv.Close()
 	}
 	a.wg.Wait()
+	a.mu.Lock()
+	terminate := a.terminate
+	a.mu.Unlock()
+	if terminate {
+		a.removeCheckpoint()
+	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -40,6 +40,18 @@ func (a *Agent) sendPong() {
 	}()
 }
 
+// Terminate makes the agent shut every executor down when Serve stops,
+// checkpointed or not, and forget its checkpoint (Mesos' agent on SIGUSR1).
+// Call it before cancelling Serve's context.
+func (a *Agent) Terminate() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, fw := range a.frameworks {
+		fw.removed = true
+	}
+	a.terminate = true
+}
+
 // removed handles the master removing this agent for good (an operator
 // marked it gone, or its machine went DOWN for maintenance): every executor
 // is killed, the checkpoint and pending updates are dropped and the agent

@@ -95,3 +95,25 @@ func TestAgentRestartKillsNonCheckpointedExecutor(t *testing.T) {
 		t.Errorf("task of a non-checkpointed executor after agent restart: %v", st.GetState())
 	}
 }
+
+// Terminate (the agent's SIGUSR1) shuts down even checkpointed executors,
+// and the next agent starts afresh under a new ID.
+func TestAgentTerminateKillsCheckpointedExecutors(t *testing.T) {
+	e := startEnv(t, nil)
+	s := subscribe(t, e, frameworkInfo("terminated", true))
+	ti := task("t", mesos.Offer{})
+	ti.Executor = testExecutor("exec-t")
+	s.launch(ti)
+	if st := s.update("t", true, 10*time.Second); st.GetState() != mesos.TASK_RUNNING {
+		t.Fatalf("got %v", st.GetState())
+	}
+	pid := executorPID(t, e.agentAddr, "exec-t")
+	oldID := e.agent.ID()
+	e.agent.Terminate()
+	e.stopAgent()
+	waitFor(t, 5*time.Second, "executor shut down", func() bool { return syscall.Kill(pid, 0) != nil })
+	e.startAgent()
+	if e.agent.ID() == oldID {
+		t.Errorf("agent kept its ID %s after Terminate", oldID)
+	}
+}

@@ -109,14 +109,17 @@ func nonNil(v []map[string]any) []map[string]any {
 
 func (m *Master) flagsJSON() map[string]string {
 	f := map[string]string{
-		"allocation_interval": formatDuration(m.cfg.AllocationInterval),
-		"hostname":            m.cfg.Hostname,
-		"ip":                  m.cfg.IP,
-		"port":                itoa(m.cfg.Port),
-		"registry":            "in_memory",
-		"work_dir":            m.cfg.WorkDir,
-		"framework_sorter":    "drf",
-		"role_sorter":         "drf",
+		"allocation_interval":     formatDuration(m.cfg.AllocationInterval),
+		"hostname":                m.cfg.Hostname,
+		"ip":                      m.cfg.IP,
+		"port":                    itoa(m.cfg.Port),
+		"registry":                "in_memory",
+		"work_dir":                m.cfg.WorkDir,
+		"framework_sorter":        "drf",
+		"agent_ping_timeout":      formatDuration(m.cfg.AgentPingTimeout),
+		"max_agent_ping_timeouts": itoa(m.cfg.MaxAgentPingTimeouts),
+		"registry_max_agent_age":  formatDuration(m.cfg.RegistryMaxAgentAge),
+		"role_sorter":             "drf",
 	}
 	if m.cfg.OfferTimeout > 0 {
 		f["offer_timeout"] = formatDuration(m.cfg.OfferTimeout)
