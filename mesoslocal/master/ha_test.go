@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -186,7 +185,6 @@ func TestHAFailoverKeepsTasks(t *testing.T) {
 
 	// Agents: one finds the leader through etcd, one through a list of
 	// masters.
-	var agents []*agent.Agent
 	var list []string
 	for _, h := range ms {
 		list = append(list, h.addr)
@@ -211,7 +209,6 @@ func TestHAFailoverKeepsTasks(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("agent %s did not register", spec)
 		}
-		agents = append(agents, a)
 	}
 
 	info := frameworkInfo("ha")
@@ -231,15 +228,19 @@ func TestHAFailoverKeepsTasks(t *testing.T) {
 			running[id] = o.AgentID.Value
 		}
 	}
-	for id := range running {
-		for {
-			st := s.update(id, 10*time.Second)
-			if st.GetState() == mesos.TASK_RUNNING {
-				break
-			}
-			if st.GetState() != mesos.TASK_STARTING && st.GetState() != mesos.TASK_STAGING {
-				t.Fatalf("task %s: %s", id, st.GetState())
-			}
+	isRunning := map[string]bool{}
+	for deadline := time.Now().Add(15 * time.Second); len(isRunning) < len(running); {
+		e := s.next(scheduler.Event_UPDATE, time.Until(deadline))
+		st := e.Update.Status
+		if len(st.UUID) > 0 {
+			s.mustCall(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
+		}
+		switch st.GetState() {
+		case mesos.TASK_RUNNING:
+			isRunning[st.TaskID.Value] = true
+		case mesos.TASK_STAGING, mesos.TASK_STARTING:
+		default:
+			t.Fatalf("task %s: %s %s", st.TaskID.Value, st.GetState(), st.GetMessage())
 		}
 	}
 	waitFor(t, 5*time.Second, "leader metrics", func() bool {
@@ -269,7 +270,7 @@ func TestHAFailoverKeepsTasks(t *testing.T) {
 	})
 
 	info.ID = &mesos.FrameworkID{Value: s.fwID}
-	s2 := subscribe(t, &cluster{t: t, masterURL: rest[0].url()}, info)
+	s2 := subscribe(t, &cluster{t: t, masterURL: newLeader.url()}, info)
 	if s2.fwID != s.fwID {
 		t.Fatalf("re-subscribed as %s, want %s", s2.fwID, s.fwID)
 	}
@@ -296,7 +297,4 @@ func TestHAFailoverKeepsTasks(t *testing.T) {
 	if m["master/tasks_running"] != 2 || m["master/tasks_lost"] != 0 || m["master/frameworks_active"] != 1 {
 		t.Fatalf("new leader metrics: running %v lost %v frameworks %v", m["master/tasks_running"], m["master/tasks_lost"], m["master/frameworks_active"])
 	}
-	_ = agents
 }
-
-func readAll(r io.Reader) string { b, _ := io.ReadAll(r); return string(b) }

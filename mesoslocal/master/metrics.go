@@ -224,4 +224,3 @@ func (m *Master) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(m.metricsSnapshot())
 }
-
