@@ -45,7 +45,7 @@ func mustOperator(t *testing.T, c *cluster, call *opv1.Call) *opv1.Response {
 func TestMaintenanceInverseOffersDownAndUp(t *testing.T) {
 	c := startCluster(t)
 	s := subscribe(t, c, frameworkInfo("maintained"))
-	launchRunning(t, s, "m1")
+	launchRunning(t, s, "m1", 0)
 	agentID := c.agent.ID()
 
 	start := time.Now().Add(time.Hour)

@@ -109,7 +109,7 @@ func startPartitionCluster(t *testing.T, mcfgFn func(*master.Config)) (*cluster,
 	t.Helper()
 	mcfg := master.Config{
 		Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second,
-		AgentPingTimeout: 100 * time.Millisecond, MaxAgentPingTimeouts: 3,
+		AgentPingTimeout: 200 * time.Millisecond, MaxAgentPingTimeouts: 3,
 	}
 	if mcfgFn != nil {
 		mcfgFn(&mcfg)
@@ -160,13 +160,14 @@ func startPartitionCluster(t *testing.T, mcfgFn func(*master.Config)) (*cluster,
 }
 
 // launchRunning launches one task with the test executor on the next offer
-// and waits until it runs.
-func launchRunning(t *testing.T, s *sched, taskID string) mesos.Offer {
+// and waits until it runs; the rest of the offer is refused for refuse
+// seconds.
+func launchRunning(t *testing.T, s *sched, taskID string, refuse float64) mesos.Offer {
 	t.Helper()
 	o := s.next(scheduler.Event_OFFERS, 5*time.Second).Offers.Offers[0]
 	ti := taskInfo(taskID, o, testExecutor("exec-"+taskID), "cpus:0.5;mem:64", "")
 	acc := calls.Accept(calls.OfferOperations{calls.OpLaunch(ti)}.WithOffers(o.ID))
-	acc.Accept.Filters = &mesos.Filters{RefuseSeconds: ptr(0.0)}
+	acc.Accept.Filters = &mesos.Filters{RefuseSeconds: ptr(refuse)}
 	s.mustCall(acc)
 	if st := s.update(taskID, 10*time.Second); st.GetState() != mesos.TASK_RUNNING {
 		t.Fatalf("task %s: got %v, want TASK_RUNNING", taskID, st.GetState())
@@ -198,9 +199,9 @@ func nonPartitionAware(name string) *mesos.FrameworkInfo {
 func TestPartitionUnreachableThenBack(t *testing.T) {
 	c, proxy := startPartitionCluster(t, nil)
 	pa := subscribe(t, c, frameworkInfo("partition-aware"))
-	launchRunning(t, pa, "pa-task")
+	launchRunning(t, pa, "pa-task", 3600)
 	npa := subscribe(t, c, nonPartitionAware("classic"))
-	launchRunning(t, npa, "npa-task")
+	launchRunning(t, npa, "npa-task", 3600)
 	agentID := c.agent.ID()
 
 	proxy.partition()
@@ -248,7 +249,7 @@ func TestPartitionUnreachableThenBack(t *testing.T) {
 func TestPartitionUnreachableThenGone(t *testing.T) {
 	c, proxy := startPartitionCluster(t, func(cfg *master.Config) { cfg.RegistryMaxAgentAge = 500 * time.Millisecond })
 	s := subscribe(t, c, frameworkInfo("gone"))
-	launchRunning(t, s, "doomed")
+	launchRunning(t, s, "doomed", 0)
 	oldID := c.agent.ID()
 
 	proxy.partition()
@@ -272,7 +273,7 @@ func TestPartitionUnreachableThenGone(t *testing.T) {
 func TestMarkAgentGone(t *testing.T) {
 	c, proxy := startPartitionCluster(t, nil)
 	s := subscribe(t, c, frameworkInfo("operator"))
-	launchRunning(t, s, "t1")
+	launchRunning(t, s, "t1", 0)
 	agentID := c.agent.ID()
 	proxy.partition()
 	s.updateOf("t1", mesos.TASK_UNREACHABLE, 5*time.Second)
