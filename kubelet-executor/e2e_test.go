@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -137,6 +138,10 @@ func TestEndToEndKubelet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	proxyKubeconfig, err := cp.Kubeconfig("proxy-"+nodeName, "system:kube-proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
 	sandbox := t.TempDir()
 	env := []string{
 		runAsExecutorEnv + "=1", "PATH=" + os.Getenv("PATH"),
@@ -148,6 +153,7 @@ func TestEndToEndKubelet(t *testing.T) {
 		EnvClientCA + "=" + cp.ClientCAFile(), EnvCRISocket + "=" + st.CRIEndpoint(), EnvPodCIDR + "=" + st.PodCIDR,
 		EnvCNIConfDir + "=" + st.CNIConfDir(), EnvStateDir + "=" + st.StateDir(), EnvBinDir + "=" + binDir,
 		EnvNodeIP + "=" + st.IP, EnvCgroupRoot + "=" + st.CgroupRoot,
+		EnvProxyKubeconfig + "=" + proxyKubeconfig, EnvClusterCIDR + "=" + network.PodCIDRs.String(),
 	}
 	logPath := filepath.Join(sandbox, "executor.log")
 	logFile, err := os.Create(logPath)
@@ -172,7 +178,7 @@ func TestEndToEndKubelet(t *testing.T) {
 		}
 		if t.Failed() {
 			keep, _ := os.MkdirTemp("", "kmxt-logs-")
-			for _, p := range []string{logPath, filepath.Join(sandbox, "kubelet.log")} {
+			for _, p := range []string{logPath, filepath.Join(sandbox, "kubelet.log"), filepath.Join(sandbox, "kube-proxy.log")} {
 				b, _ := os.ReadFile(p)
 				_ = os.WriteFile(filepath.Join(keep, filepath.Base(p)), b, 0o644)
 				t.Logf("---- %s (tail; whole file kept in %s)\n%s", p, keep, tailOf(string(b), 3000))
@@ -268,6 +274,32 @@ func TestEndToEndKubelet(t *testing.T) {
 		t.Errorf("node allocatable cpu = %v, want the agent's 1 cpu", cpu)
 	}
 
+	// kube-proxy runs next to the kubelet: healthy (it has synced its rules)
+	// and the default/kubernetes Service is programmed in the node's namespace.
+	healthz := "http://" + net.JoinHostPort(st.IP, "10256") + "/healthz"
+	var lastHealth string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(healthz)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			lastHealth = resp.Status
+		} else {
+			lastHealth = err.Error()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kube-proxy %s not healthy: %s", healthz, lastHealth)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	rules, err := exec.CommandContext(ctx, "nsenter", "--net="+st.NetNSPath(), "iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()
+	if err != nil || !strings.Contains(string(rules), "default/kubernetes:https") {
+		t.Errorf("KUBE-SERVICES in the node's namespace lacks default/kubernetes (%v):\n%s", err, rules)
+	}
+
 	grace := int64(time.Second)
 	agent.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{
 		TaskID: mesos.TaskID{Value: taskID}, KillPolicy: &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: grace}}}}
@@ -286,6 +318,10 @@ func TestEndToEndKubelet(t *testing.T) {
 		exited <- nil
 	case <-time.After(30 * time.Second):
 		t.Fatal("executor did not exit after SHUTDOWN")
+	}
+	if resp, err := http.Get(healthz); err == nil {
+		resp.Body.Close()
+		t.Errorf("kube-proxy still answers %s after SHUTDOWN: %s", healthz, resp.Status)
 	}
 	conn, err := devnode.DialCRI(st.CRIEndpoint())
 	if err != nil {

@@ -23,9 +23,10 @@ const (
 	EnvBinDir             = "KUBEMESOS_BIN_DIR"
 	EnvNodeIP             = "KUBEMESOS_NODE_IP"
 	EnvCgroupRoot         = "KUBEMESOS_CGROUP_ROOT"
-	// Optional, beyond the contract: pod DNS (comma-separated server IPs) and cluster domain.
-	EnvClusterDNS    = "KUBEMESOS_CLUSTER_DNS"
-	EnvClusterDomain = "KUBEMESOS_CLUSTER_DOMAIN"
+	EnvProxyKubeconfig    = "KUBEMESOS_PROXY_KUBECONFIG"
+	EnvClusterCIDR        = "KUBEMESOS_CLUSTER_CIDR"
+	EnvClusterDNS         = "KUBEMESOS_CLUSTER_DNS"
+	EnvClusterDomain      = "KUBEMESOS_CLUSTER_DOMAIN"
 )
 
 // Settings is the executor's whole configuration: the agent's MESOS_*
@@ -49,6 +50,10 @@ type Settings struct {
 	CgroupRoot    string
 	ClusterDNS    []string
 	ClusterDomain string
+	// ProxyKubeconfig is kube-proxy's identity; defaults to Kubeconfig.
+	ProxyKubeconfig string
+	// ClusterCIDR is the cluster's pod network (kube-proxy's clusterCIDR); may be empty.
+	ClusterCIDR string
 }
 
 // SettingsFromEnv reads Settings from the process environment.
@@ -76,8 +81,10 @@ func SettingsFromEnv() (Settings, error) {
 		NodeIP:        getenv(EnvNodeIP),
 		CgroupRoot:    getenv(EnvCgroupRoot),
 		ClusterDomain: getenv(EnvClusterDomain),
+		ClusterCIDR:   strings.TrimSpace(getenv(EnvClusterCIDR)),
 	}
 	s.ExecutorKubeconfig = def(EnvExecutorKubeconfig, s.Kubeconfig)
+	s.ProxyKubeconfig = def(EnvProxyKubeconfig, s.Kubeconfig)
 	s.BinDir = getenv(EnvBinDir)
 	if s.BinDir == "" {
 		exe, err := os.Executable()

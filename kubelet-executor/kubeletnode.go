@@ -32,7 +32,7 @@ type Node interface {
 	Stop(ctx context.Context) error
 }
 
-// KubeletNode is a Node run by a supervised kubelet on this host.
+// KubeletNode is a Node run by a supervised kubelet and kube-proxy on this host.
 type KubeletNode struct {
 	Settings Settings
 	// Client reads the Node object to see it Ready.
@@ -86,14 +86,14 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 	c := node.Config{
 		NodeName: name, NodeIP: ip, PodCIDR: s.PodCIDR, StateDir: s.StateDir,
 		CNIConfDir: s.CNIConfDir, CNIBinDir: s.CNIBinDir, BinDir: s.BinDir,
-		Kubeconfig: s.Kubeconfig, ClientCA: s.ClientCA, CRISocket: s.CRISocket, CgroupRoot: cgroupRoot,
+		Kubeconfig: s.Kubeconfig, ProxyKubeconfig: s.ProxyKubeconfig, ClusterCIDR: s.ClusterCIDR, ClientCA: s.ClientCA, CRISocket: s.CRISocket, CgroupRoot: cgroupRoot,
 		ClusterDNS: s.ClusterDNS, ClusterDomain: s.ClusterDomain,
 		Labels: node.Labels(ctx, agent), Resources: res, LogDir: s.Mesos.Sandbox,
 	}
 	return c, c.Validate()
 }
 
-// Start prepares the host and starts the supervised kubelet.
+// Start prepares the host and starts the supervised kubelet and kube-proxy.
 func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo) (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -111,12 +111,16 @@ func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo) (string,
 	if err := node.Prepare(ctx, cfg, host); err != nil {
 		return "", err
 	}
-	kubelet := node.Kubelet(cfg)
+	procs := []*node.Process{node.Kubelet(cfg), node.KubeProxy(cfg)}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cfg, n.started, n.cancel, n.done = cfg, true, cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(func() { _ = p.Run(runCtx) })
+	}
 	go func() {
-		defer close(n.done)
-		_ = kubelet.Run(runCtx)
+		wg.Wait()
+		close(n.done)
 	}()
 	return cfg.NodeName, nil
 }
@@ -158,7 +162,9 @@ func WaitNodeReady(ctx context.Context, client kubernetes.Interface, name string
 	})
 }
 
-// Stop stops the kubelet, then removes pod sandboxes, mounts and the cgroup root.
+// Stop stops the kubelet and kube-proxy, then removes pod sandboxes, mounts,
+// the cgroup root and, outside a network namespace of the node's own,
+// kube-proxy's rules.
 func (n *KubeletNode) Stop(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -169,7 +175,7 @@ func (n *KubeletNode) Stop(ctx context.Context) error {
 	select {
 	case <-n.done:
 	case <-ctx.Done():
-		return fmt.Errorf("kubelet did not stop: %w", ctx.Err())
+		return fmt.Errorf("kubelet and kube-proxy did not stop: %w", ctx.Err())
 	}
 	n.started = false
 	return node.Teardown(ctx, n.cfg)

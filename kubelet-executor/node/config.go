@@ -21,10 +21,15 @@ type Config struct {
 	// CNIConfDir is where containerd reads CNI configs; CNIBinDir holds the plugins.
 	CNIConfDir string
 	CNIBinDir  string
-	// BinDir holds the kubelet binary.
+	// BinDir holds the kubelet and kube-proxy binaries.
 	BinDir string
 	// Kubeconfig is the kubelet's identity (system:node:<NodeName>).
 	Kubeconfig string
+	// ProxyKubeconfig is kube-proxy's identity (system:kube-proxy or the node's).
+	ProxyKubeconfig string
+	// ClusterCIDR is the pod network of the whole cluster (kube-proxy's
+	// clusterCIDR); empty when unknown.
+	ClusterCIDR string
 	// ClientCA is the CA bundle the kubelet trusts for client certificates.
 	ClientCA string
 	// CRISocket is the container runtime endpoint, e.g. unix:///run/containerd/containerd.sock.
@@ -38,7 +43,7 @@ type Config struct {
 	Labels map[string]string
 	// Resources are the agent's Mesos resources; allocatable is sized to them.
 	Resources Resources
-	// LogDir receives kubelet.log (the executor's sandbox).
+	// LogDir receives kubelet.log and kube-proxy.log (the executor's sandbox).
 	LogDir string
 }
 
@@ -84,6 +89,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("CNI conf dir is empty")
 	case c.Kubeconfig == "":
 		return fmt.Errorf("kubelet kubeconfig is empty")
+	case c.ProxyKubeconfig == "":
+		return fmt.Errorf("kube-proxy kubeconfig is empty")
 	case c.ClientCA == "":
 		return fmt.Errorf("client CA is empty")
 	case c.CgroupRoot == "" || c.CgroupRoot[0] != '/':
@@ -91,6 +98,11 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
 		return fmt.Errorf("pod CIDR %q: %w", c.PodCIDR, err)
+	}
+	if c.ClusterCIDR != "" {
+		if _, _, err := net.ParseCIDR(c.ClusterCIDR); err != nil {
+			return fmt.Errorf("cluster CIDR %q: %w", c.ClusterCIDR, err)
+		}
 	}
 	ip := net.ParseIP(c.NodeIP)
 	if ip == nil {

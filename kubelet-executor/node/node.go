@@ -11,8 +11,8 @@ import (
 )
 
 // Prepare brings the host side of the node up, once, before the kubelet
-// starts: state directories, the CNI config, the cgroup root and the
-// KubeletConfiguration.
+// starts: state directories, the CNI config, the cgroup root, the
+// KubeletConfiguration and the KubeProxyConfiguration.
 func Prepare(ctx context.Context, c Config, host Host) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("node config: %w", err)
@@ -39,8 +39,15 @@ func Prepare(ctx context.Context, c Config, host Host) error {
 	if err := writeFileAtomic(c.KubeletConfigPath(), kc, 0o644); err != nil {
 		return err
 	}
+	pc, err := KubeProxyConfigYAML(c)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(c.ProxyConfigPath(), pc, 0o644); err != nil {
+		return err
+	}
 	klog.FromContext(ctx).Info("Node prepared", "node", c.NodeName, "cni", c.CNIConfPath(),
-		"kubeletConfig", c.KubeletConfigPath(), "cgroupRoot", c.CgroupRoot, "systemReserved", Reserved(host, c.Resources))
+		"kubeletConfig", c.KubeletConfigPath(), "proxyConfig", c.ProxyConfigPath(), "cgroupRoot", c.CgroupRoot, "systemReserved", Reserved(host, c.Resources))
 	return nil
 }
 
@@ -54,11 +61,18 @@ func Kubelet(c Config) *Process {
 	}
 }
 
-// Teardown undoes what the node left on the host once the kubelet has
-// stopped: pod sandboxes (through CRI), mounts under the kubelet root dir, and
-// the cgroup root. It tries every step and returns their errors joined.
+// Teardown undoes what the node left on the host once the kubelet and
+// kube-proxy have stopped: pod sandboxes (through CRI), mounts under the
+// kubelet root dir, the cgroup root, and kube-proxy's rules when the node
+// shares PID 1's network namespace (in a namespace of its own they go with the
+// namespace). It tries every step and returns their errors joined.
 func Teardown(ctx context.Context, c Config) error {
 	var errs []error
+	if !OwnNetNS() {
+		if err := CleanupProxyRules(ctx, c); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	n, err := RemovePodSandboxes(ctx, c.CRISocket)
 	if err != nil {
 		errs = append(errs, err)

@@ -18,7 +18,7 @@ func testConfig() Config {
 	return Config{
 		NodeName: "agent-1", NodeIP: "10.200.0.2", PodCIDR: "10.244.1.0/24",
 		StateDir: "/var/lib/kubemesos", CNIConfDir: "/etc/cni/net.d", CNIBinDir: "/usr/lib/cni", BinDir: "/opt/bin",
-		Kubeconfig: "/etc/km/node.kubeconfig", ClientCA: "/etc/km/ca.crt",
+		Kubeconfig: "/etc/km/node.kubeconfig", ProxyKubeconfig: "/etc/km/proxy.kubeconfig", ClientCA: "/etc/km/ca.crt",
 		CRISocket: "unix:///run/kubemesos/agent-1/containerd.sock", CgroupRoot: "/kubemesos/agent-1",
 		Labels:    map[string]string{"rack": "r1", "zone": "z1"},
 		Resources: Resources{CPUs: 1.5, MemMiB: 2048}, LogDir: "/sandbox",
@@ -165,6 +165,9 @@ func TestValidate(t *testing.T) {
 		{"relative state dir", func(c *Config) { c.StateDir = "state" }, "absolute"},
 		{"relative cgroup root", func(c *Config) { c.CgroupRoot = "km" }, "cgroup root"},
 		{"no client CA", func(c *Config) { c.ClientCA = "" }, "client CA"},
+		{"no kube-proxy kubeconfig", func(c *Config) { c.ProxyKubeconfig = "" }, "kube-proxy kubeconfig"},
+		{"bad cluster CIDR", func(c *Config) { c.ClusterCIDR = "10.244.0.0" }, "cluster CIDR"},
+		{"cluster CIDR set", func(c *Config) { c.ClusterCIDR = "10.244.0.0/16" }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
