@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -405,7 +406,14 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	if err != nil {
 		return err
 	}
+	// kube-proxy's own identity: the bootstrap ClusterRoleBinding
+	// system:node-proxier grants user system:kube-proxy what it reads.
+	proxyKubeconfig, err := cp.Kubeconfig("kube-proxy-"+name, "system:kube-proxy")
+	if err != nil {
+		return err
+	}
 	env := ExecutorEnv(st, nodeKubeconfig, execKubeconfig, cp.ClientCAFile(), cfg.BinDir)
+	maps.Copy(env, ProxyEnv(proxyKubeconfig, cp.ClusterCIDR))
 	envJSON, err := json.Marshal(env)
 	if err != nil {
 		return err
@@ -452,6 +460,15 @@ func ExecutorEnv(st node.State, nodeKubeconfig, executorKubeconfig, clientCA, bi
 		"KUBEMESOS_BIN_DIR":             binDir,
 		"KUBEMESOS_NODE_IP":             st.IP,
 		"KUBEMESOS_CGROUP_ROOT":         st.CgroupRoot,
+	}
+}
+
+// ProxyEnv is the kube-proxy part of the kubelet-executor's environment
+// (docs/contracts.md): kube-proxy's kubeconfig and the cluster's pod network.
+func ProxyEnv(proxyKubeconfig, clusterCIDR string) map[string]string {
+	return map[string]string{
+		"KUBEMESOS_PROXY_KUBECONFIG": proxyKubeconfig,
+		"KUBEMESOS_CLUSTER_CIDR":     clusterCIDR,
 	}
 }
 
