@@ -176,6 +176,17 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 		c.masters = append(c.masters, testMaster{addr: mln.Addr().String(), stop: stop})
 		addrs = append(addrs, mln.Addr().String())
 	}
+	if masters > 1 {
+		// Name a non-leader first, so clients must find the leader themselves.
+		eventually(t, 15*time.Second, "a leading master", func() (bool, string) {
+			leader := leaderOf(addrs[0])
+			if leader == addrs[0] {
+				addrs[0], addrs[1] = addrs[1], addrs[0]
+				c.masters[0], c.masters[1] = c.masters[1], c.masters[0]
+			}
+			return leader != "", "no leader yet"
+		})
+	}
 	c.master = strings.Join(addrs, ",")
 
 	self, err := os.Executable()
@@ -252,6 +263,17 @@ func (c *testCluster) startBridge() {
 		})
 	}
 	t.Cleanup(c.stopBridge)
+}
+
+// leaderOf is the leader's address as the master at addr names it ("" if none).
+func leaderOf(addr string) string {
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get("http://" + addr + "/master/redirect")
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	return strings.TrimPrefix(resp.Header.Get("Location"), "//")
 }
 
 type testMaster struct {

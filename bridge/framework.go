@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -129,16 +130,55 @@ func (f *Framework) newCaller(endpoint string) calls.Caller {
 		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
 		httpcli.Do(httpcli.With(cfg...)),
 	)
-	return httpsched.NewCaller(cli, httpsched.AllowReconnection(true))
+	// No redirects or retries inside mesos-go: connect already chose the leader, and
+	// Stream retries with the next master when this one fails.
+	return httpsched.NewCaller(cli, httpsched.AllowReconnection(true), httpsched.MaxRedirects(0))
 }
 
-// connect picks the caller for the next subscription: the next master in turn.
-func (f *Framework) connect() calls.Caller {
+// connect picks the caller for the next subscription: the leader as named by
+// the next master in turn. mesos-go follows a redirect for SUBSCRIBE only and
+// would send every later call to the master it started with, so the bridge
+// asks /master/redirect for the leader first and talks to it directly.
+func (f *Framework) connect(ctx context.Context) calls.Caller {
+	f.mu.Lock()
+	endpoint := f.endpoints[f.next%len(f.endpoints)]
+	f.next++
+	f.mu.Unlock()
+	endpoint = leaderEndpoint(ctx, endpoint)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.caller = f.newCaller(f.endpoints[f.next%len(f.endpoints)])
-	f.next++
+	f.caller = f.newCaller(endpoint)
 	return f.caller
+}
+
+// leaderEndpoint is the scheduler endpoint of the leader that the master at
+// endpoint names in its /master/redirect answer (the endpoint itself if the
+// master cannot tell).
+func leaderEndpoint(ctx context.Context, endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	probe := *u
+	probe.Path = "/master/redirect"
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, probe.String(), nil)
+	if err != nil {
+		return endpoint
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		return endpoint
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location")) // "//host:port" as Mesos answers
+	if resp.StatusCode != http.StatusTemporaryRedirect || err != nil || loc.Host == "" {
+		return endpoint
+	}
+	u.Host = loc.Host
+	return u.String()
 }
 
 func (f *Framework) currentCaller() calls.Caller {
@@ -171,7 +211,7 @@ func (f *Framework) subscribe(ctx context.Context, out chan<- *scheduler.Event) 
 	if id := f.ID(); id != "" {
 		call = call.With(calls.SubscribeTo(id))
 	}
-	resp, err := f.connect().Call(ctx, call)
+	resp, err := f.connect(ctx).Call(ctx, call)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
