@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -54,6 +55,8 @@ func TestClusterIPServiceAnswersOnEveryNode(t *testing.T) {
 		t.Fatalf("want at least 2 Ready nodes, got %v", nodes)
 	}
 
+	waitEndpoints(t, ns, "hello", 3)
+	t.Logf("hello EndpointSlices list 3 ready endpoints %v after apply", time.Since(start).Round(time.Millisecond))
 	url := "http://" + svc.Spec.ClusterIP + "/"
 	for i, node := range nodes {
 		out := probe(t, ns, fmt.Sprintf("probe-%d", i), node, url, "hello from hello-")
@@ -89,6 +92,7 @@ func TestClusterIPServiceAnswersOnEveryNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		began := time.Now()
+		waitEndpoints(t, ns, remote.Name, 1)
 		out := probe(t, ns, fmt.Sprintf("remote-%d", i), node, "http://"+remote.Spec.ClusterIP+"/", "hello from "+target.Name)
 		t.Logf("%s → %s on %s through %s: %q, %v after the Service was created", node, target.Name, target.Spec.NodeName,
 			remote.Spec.ClusterIP, strings.TrimSpace(out), time.Since(began).Round(time.Millisecond))
@@ -97,6 +101,29 @@ func TestClusterIPServiceAnswersOnEveryNode(t *testing.T) {
 	if crossed == 0 {
 		t.Fatal("no node had a hello pod on another node to reach")
 	}
+}
+
+// waitEndpoints waits until the EndpointSlices of Service svc list want
+// ready endpoints: a connection kube-proxy has not programmed yet is pinned
+// un-NATed in conntrack, so probing earlier mostly costs a probe timeout.
+func waitEndpoints(t *testing.T, ns, svc string, want int) {
+	t.Helper()
+	eventually(t, time.Minute, fmt.Sprintf("%d ready endpoints of %s", want, svc), func() (bool, string) {
+		list, err := cluster.client.DiscoveryV1().EndpointSlices(ns).List(t.Context(),
+			metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+		if err != nil {
+			return false, err.Error()
+		}
+		ready := 0
+		for _, sl := range list.Items {
+			for _, ep := range sl.Endpoints {
+				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		return ready == want, fmt.Sprintf("%d ready endpoints in %d slices", ready, len(list.Items))
+	})
 }
 
 func podReady(p *corev1.Pod) bool {
@@ -130,7 +157,8 @@ func readyNodes(t *testing.T) []string {
 // probe runs busybox `wget -qO- url` in a pod on node until one run succeeds
 // with want in its output (kube-proxy may not have synced the Service yet),
 // and returns that output. Each attempt is its own pod, restartPolicy Never;
-// activeDeadlineSeconds bounds a wget that hangs.
+// activeDeadlineSeconds bounds a wget that hangs (busybox wget has no
+// usable connect timeout here).
 func probe(t *testing.T, ns, name, node, url, want string) string {
 	t.Helper()
 	pods := cluster.client.CoreV1().Pods(ns)
@@ -144,7 +172,7 @@ func probe(t *testing.T, ns, name, node, url, want string) string {
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", name, attempt)},
 			Spec: corev1.PodSpec{
 				RestartPolicy:         corev1.RestartPolicyNever,
-				ActiveDeadlineSeconds: ptrTo[int64](60),
+				ActiveDeadlineSeconds: ptrTo[int64](20),
 				NodeSelector:          map[string]string{corev1.LabelHostname: node},
 				Containers: []corev1.Container{{
 					Name: "wget", Image: "kubemesos.local/busybox:latest", ImagePullPolicy: corev1.PullIfNotPresent,
