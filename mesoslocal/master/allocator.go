@@ -24,10 +24,12 @@ func allocated(rs []mesos.Resource, role string) []mesos.Resource {
 	return resources.Allocated(resources.Unallocated(rs), role)
 }
 
-// allocationLoop runs an allocation round every AllocationInterval and
-// expires offers past OfferTimeout.
+// allocationLoop runs an allocation round AllocationInterval after the end
+// of the previous one (as Mesos' batch allocation does, so a slow cycle on
+// a large cluster never starves calls waiting for the master) and expires
+// offers past OfferTimeout.
 func (m *Master) allocationLoop(ctx context.Context) {
-	t := time.NewTicker(m.cfg.AllocationInterval)
+	t := time.NewTimer(m.cfg.AllocationInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -35,14 +37,20 @@ func (m *Master) allocationLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		m.mu.Lock()
-		if m.cfg.OfferTimeout > 0 {
-			deadline := time.Now().Add(-m.cfg.OfferTimeout)
-			m.rescindOffersLocked(func(o *offer) bool { return o.created.Before(deadline) }, true)
-		}
-		m.allocateLocked()
-		m.mu.Unlock()
+		m.allocationRound()
+		t.Reset(m.cfg.AllocationInterval)
 	}
+}
+
+// allocationRound rescinds offers held past OfferTimeout, then allocates.
+func (m *Master) allocationRound() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cfg.OfferTimeout > 0 {
+		deadline := time.Now().Add(-m.cfg.OfferTimeout)
+		m.rescindOffersLocked(func(o *offer) bool { return o.created.Before(deadline) }, true)
+	}
+	m.allocateLocked()
 }
 
 // usage sums what tasks and executors hold, per agent and per framework.

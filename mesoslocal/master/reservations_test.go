@@ -201,7 +201,9 @@ func TestBadOperationsChangeNothing(t *testing.T) {
 
 func TestSimulatedAgentsRegisterAndRunTasks(t *testing.T) {
 	start := time.Now()
-	c, sim := startSimCluster(t, master.Config{}, 1000, "cpus:4;mem:8192;disk:10000;ports:[31000-32000]")
+	// One cycle over 1000 agents takes tens of milliseconds (more with the
+	// race detector): allocate every 500ms.
+	c, sim := startSimCluster(t, master.Config{AllocationInterval: 500 * time.Millisecond}, 1000, "cpus:4;mem:8192;disk:10000;ports:[31000-32000]")
 	took := time.Since(start)
 	t.Logf("1000 simulated agents registered in %s", took)
 	if took > 15*time.Second {
@@ -229,12 +231,14 @@ func TestSimulatedAgentsRegisterAndRunTasks(t *testing.T) {
 	if len(names) != 1000 || !names["simhost-sim0"] || !names["simhost-sim999"] {
 		t.Fatalf("%d distinct hostnames", len(names))
 	}
+	t.Logf("%d offers after %s", len(offers), time.Since(start))
 	const n = 200
 	for i, o := range offers[:n] {
 		ti := taskInfo("t"+itoa(i), o, nil, "cpus:1;mem:256", "")
 		ti.Command = &mesos.CommandInfo{Value: ptr("true")}
 		s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(ti)}.WithOffers(o.ID)))
 	}
+	t.Logf("%d tasks launched after %s", n, time.Since(start))
 	running := map[string]bool{}
 	deadline := time.Now().Add(20 * time.Second)
 	for len(running) < n && time.Now().Before(deadline) {
