@@ -62,16 +62,13 @@ func Kubelet(c Config) *Process {
 }
 
 // Teardown undoes what the node left on the host once the kubelet and
-// kube-proxy have stopped: pod sandboxes (through CRI), mounts under the
-// kubelet root dir, the cgroup root, and kube-proxy's rules when the node
-// shares PID 1's network namespace (in a namespace of its own they go with the
-// namespace). It tries every step and returns their errors joined.
+// kube-proxy have stopped: kube-proxy's rules, pod sandboxes (through CRI),
+// mounts under the kubelet root dir and the cgroup root. It tries every step
+// and returns their errors joined.
 func Teardown(ctx context.Context, c Config) error {
 	var errs []error
-	if !OwnNetNS() {
-		if err := CleanupProxyRules(ctx, c); err != nil {
-			errs = append(errs, err)
-		}
+	if err := CleanupProxyRules(ctx, c); err != nil {
+		errs = append(errs, err)
 	}
 	n, err := RemovePodSandboxes(ctx, c.CRISocket)
 	if err != nil {

@@ -27,8 +27,9 @@ const (
 //   - conntrack maxPerCore 0 and zero TCP timeouts: nf_conntrack_max and the
 //     conntrack hash size are global (a network namespace cannot set them),
 //     so kube-proxy leaves every conntrack setting as it is;
-//   - iptables.localhostNodePorts false: NodePorts are not served on
-//     127.0.0.1, and kube-proxy does not set net.ipv4.conf.all.route_localnet=1.
+//   - nodePortAddresses "primary" and iptables.localhostNodePorts false:
+//     NodePorts are served on the node IP only, not on 127.0.0.1, and
+//     kube-proxy does not set net.ipv4.conf.all.route_localnet=1.
 //
 // ClusterCIDR may be empty: traffic to Services from outside the pod network
 // is then not masqueraded by kube-proxy.
@@ -46,8 +47,9 @@ func KubeProxyConfiguration(c Config) *kubeproxyv1alpha1.KubeProxyConfiguration 
 		IPTables: kubeproxyv1alpha1.KubeProxyIPTablesConfiguration{
 			LocalhostNodePorts: ptr.To(false),
 		},
-		DetectLocalMode: kubeproxyv1alpha1.LocalMode("ClusterCIDR"),
-		ClusterCIDR:     c.ClusterCIDR,
+		NodePortAddresses: []string{"primary"},
+		DetectLocalMode:   kubeproxyv1alpha1.LocalMode("ClusterCIDR"),
+		ClusterCIDR:       c.ClusterCIDR,
 		Conntrack: kubeproxyv1alpha1.KubeProxyConntrackConfiguration{
 			MaxPerCore:            ptr.To[int32](0),
 			Min:                   ptr.To[int32](0),

@@ -61,7 +61,8 @@ func TestKubeProxyConfiguration(t *testing.T) {
 					pc.Conntrack.TCPCloseWaitTimeout.Duration == 0, true},
 				{"conntrack be liberal", pc.Conntrack.TCPBeLiberal, false},
 				{"conntrack udp timeout", pc.Conntrack.UDPTimeout.Duration, time.Duration(0)},
-				// No route_localnet=1.
+				// NodePorts on the node IP only, no route_localnet=1.
+				{"nodePortAddresses", pc.NodePortAddresses, []string{"primary"}},
 				{"localhostNodePorts", pc.IPTables.LocalhostNodePorts != nil && !*pc.IPTables.LocalhostNodePorts, true},
 				// Unset so kube-proxy applies its defaults.
 				{"iptables syncPeriod", pc.IPTables.SyncPeriod.Duration, time.Duration(0)},
@@ -140,6 +141,9 @@ func TestKubeProxyAcceptsConfig(t *testing.T) {
 	}
 	if *eff.IPTables.LocalhostNodePorts || eff.IPTables.SyncPeriod.Duration == 0 {
 		t.Errorf("effective iptables = %+v", eff.IPTables)
+	}
+	if !reflect.DeepEqual(eff.NodePortAddresses, []string{"primary"}) {
+		t.Errorf("effective nodePortAddresses = %q", eff.NodePortAddresses)
 	}
 	if eff.Mode != "iptables" || eff.ClusterCIDR != c.ClusterCIDR || eff.HostnameOverride != c.NodeName {
 		t.Errorf("effective config changed: mode %q clusterCIDR %q hostname %q", eff.Mode, eff.ClusterCIDR, eff.HostnameOverride)
