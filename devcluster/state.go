@@ -145,8 +145,17 @@ func teardown(ctx context.Context, st *State, live *Cluster) error {
 	}
 	stop(st.Bridge, sup("bridge"), 10*time.Second)
 	for i := range st.Agents {
-		// An agent shuts its executors down, which stop their kubelets.
-		stop(&st.Agents[i], sup(st.Agents[i].Name), 30*time.Second)
+		// SIGUSR1 makes a Mesos agent shut every executor down before it
+		// exits (SIGTERM alone leaves checkpointed executors running for the
+		// next agent to recover); the executors stop their kubelets.
+		a := &st.Agents[i]
+		if a.PID > 0 && cmdlineHas(a.PID, a.Marker) && syscall.Kill(a.PID, syscall.SIGUSR1) == nil {
+			deadline := time.Now().Add(30 * time.Second)
+			for proc.Alive(a.PID) && time.Now().Before(deadline) && ctx.Err() == nil {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		stop(a, sup(a.Name), 30*time.Second)
 	}
 	for i := len(st.Hosts) - 1; i >= 0; i-- {
 		var err error
