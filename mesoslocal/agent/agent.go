@@ -281,11 +281,15 @@ func (a *Agent) killAll() {
 	for _, fw := range a.frameworks {
 		for _, r := range fw.executors {
 			r.closeStream()
-			if fw.info.GetCheckpoint() && !fw.removed {
+			// Tasks of the built-in default executor are not checkpointed:
+			// they end with the agent.
+			if fw.info.GetCheckpoint() && !fw.removed && !r.builtin {
 				continue
 			}
-			if !r.exited && r.pid > 0 {
-				runs = append(runs, r)
+			for _, p := range r.processes() {
+				if !p.exited && p.pid > 0 {
+					runs = append(runs, p)
+				}
 			}
 		}
 	}

@@ -33,15 +33,25 @@ func (a *Agent) launchCommandTaskLocked(fw *frameworkState, fwID string, ti meso
 	r := &executorRun{fwID: fwID, info: ei, command: true, tasks: map[string]*agentTask{}, done: make(chan struct{})}
 	r.tasks[eid] = &agentTask{info: ti, state: mesos.TASK_STAGING}
 	fw.executors[eid] = r
+	if !a.runCommandLocked(fw, r, ti) {
+		delete(fw.executors, eid)
+	}
+}
+
+// runCommandLocked starts the command of ti, the one task of the command
+// run r, and reports TASK_STARTING and TASK_RUNNING; when the command cannot
+// start the task fails (REASON_CONTAINER_LAUNCH_FAILED), r is marked exited
+// and false is returned. Its exit is reported by executorExited.
+func (a *Agent) runCommandLocked(fw *frameworkState, r *executorRun, ti mesos.TaskInfo) bool {
 	if err := a.startLocked(fw, r, ti.GetCommand()); err != nil {
 		a.agentUpdateLocked(r, ti.TaskID, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
 		r.exited = true
 		close(r.done)
-		delete(fw.executors, eid)
-		return
+		return false
 	}
 	a.agentUpdateSourceLocked(r, ti.TaskID, mesos.TASK_STARTING, mesos.SOURCE_EXECUTOR, nil, "")
 	a.agentUpdateSourceLocked(r, ti.TaskID, mesos.TASK_RUNNING, mesos.SOURCE_EXECUTOR, nil, "")
+	return true
 }
 
 // killCommandTaskLocked kills a command task: TASK_KILLING first when the

@@ -78,7 +78,7 @@ func (a *Agent) findRunLocked(call *executor.Call) (*executorRun, error) {
 		return nil, wire.Errorf(http.StatusBadRequest, "Framework cannot be found")
 	}
 	r := fw.executors[call.ExecutorID.Value]
-	if r == nil || r.exited || r.command {
+	if r == nil || r.exited || r.command || r.builtin {
 		return nil, wire.Errorf(http.StatusBadRequest, "Executor cannot be found")
 	}
 	return r, nil

@@ -63,6 +63,14 @@ type executorRun struct {
 	// recovered: adopted from the checkpoint after an agent restart.
 	recovered      bool
 	subscribedOnce bool
+	// builtin: the built-in default executor, which has no process of its
+	// own; its tasks run as children (defaultexecutor.go).
+	builtin  bool
+	children map[string]*executorRun // builtin: task ID → the task's run
+	// parent is the default executor that runs this task of a group; group
+	// holds the runs of the group's tasks.
+	parent *executorRun
+	group  *taskGroup
 }
 
 type agentTask struct {
@@ -182,15 +190,9 @@ func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.Comma
 	if cmd == nil || (cmd.GetValue() == "" && len(cmd.Arguments) == 0) {
 		return errors.New("no command")
 	}
-	r.containerID = newUUID()
-	execDir := filepath.Join(a.cfg.WorkDir, "slaves", a.id, "frameworks", r.fwID, "executors", r.info.ExecutorID.Value)
-	r.dir = filepath.Join(execDir, "runs", r.containerID)
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return fmt.Errorf("create sandbox: %w", err)
+	if err := a.prepareSandboxLocked(r); err != nil {
+		return err
 	}
-	latest := filepath.Join(execDir, "runs", "latest")
-	_ = os.Remove(latest)
-	_ = os.Symlink(r.containerID, latest)
 	if err := a.fetchURIs(context.Background(), r.dir, cmd.URIs); err != nil {
 		return err
 	}
@@ -243,6 +245,33 @@ func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.Comma
 		}
 		a.executorExited(r, status, err)
 	}()
+	return nil
+}
+
+// prepareSandboxLocked gives r a container ID and creates its sandbox:
+// <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<executor>/runs/<container>
+// with a runs/latest link, or for a task of a group (r.parent set) the
+// task's directory tasks/<task> in the default executor's sandbox, as
+// Mesos' nested containers have.
+func (a *Agent) prepareSandboxLocked(r *executorRun) error {
+	r.containerID = newUUID()
+	if r.parent != nil {
+		for id := range r.tasks {
+			r.dir = filepath.Join(r.parent.dir, "tasks", id)
+		}
+		if err := os.MkdirAll(r.dir, 0o755); err != nil {
+			return fmt.Errorf("create task sandbox: %w", err)
+		}
+		return nil
+	}
+	execDir := filepath.Join(a.cfg.WorkDir, "slaves", a.id, "frameworks", r.fwID, "executors", r.info.ExecutorID.Value)
+	r.dir = filepath.Join(execDir, "runs", r.containerID)
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return fmt.Errorf("create sandbox: %w", err)
+	}
+	latest := filepath.Join(execDir, "runs", "latest")
+	_ = os.Remove(latest)
+	_ = os.Symlink(r.containerID, latest)
 	return nil
 }
 
@@ -343,6 +372,9 @@ func (a *Agent) executorExited(r *executorRun, status int, waitErr error) {
 	if fw != nil && fw.executors[r.info.ExecutorID.Value] == r {
 		delete(fw.executors, r.info.ExecutorID.Value)
 	}
+	if r.parent != nil {
+		a.groupTaskExitedLocked(r)
+	}
 	if fw != nil && fw.removed && len(fw.executors) == 0 {
 		delete(a.frameworks, r.fwID)
 	}
@@ -351,10 +383,17 @@ func (a *Agent) executorExited(r *executorRun, status int, waitErr error) {
 	if removed || r.command {
 		return
 	}
+	a.reportExecutorExited(agentID, r, status)
+}
+
+// reportExecutorExited tells the master an executor ended (it sends FAILURE
+// to the scheduler), retrying while the master cannot be reached. It does
+// not take a.mu.
+func (a *Agent) reportExecutorExited(agentID string, r *executorRun, status int) {
+	msg := link.ExecutorExited{AgentID: agentID, FrameworkID: r.fwID, ExecutorID: r.info.ExecutorID.Value, Status: int32(status), StatusUnknown: status < 0}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		msg := link.ExecutorExited{AgentID: agentID, FrameworkID: r.fwID, ExecutorID: r.info.ExecutorID.Value, Status: int32(status), StatusUnknown: status < 0}
 		for attempt := 0; attempt < 30; attempt++ {
 			err := a.post(a.runCtx, link.PathExecutorExited, msg)
 			if err == nil || errors.Is(err, errFrameworkGone) {
@@ -430,6 +469,18 @@ func (a *Agent) shutdownExecutorLocked(r *executorRun) {
 // terminateLocked sends SIGTERM to r's process group (for command tasks) and
 // SIGKILL after grace.
 func (a *Agent) terminateLocked(r *executorRun, grace time.Duration) {
+	if r.builtin {
+		// The default executor kills its tasks: they end TASK_KILLED.
+		for _, c := range r.children {
+			if !c.exited {
+				for _, t := range c.tasks {
+					t.killed = true
+				}
+				a.terminateLocked(c, grace)
+			}
+		}
+		return
+	}
 	if r.pid <= 0 {
 		return
 	}
@@ -475,7 +526,7 @@ func (a *Agent) statusLocked(r *executorRun, id mesos.TaskID, state mesos.TaskSt
 		Timestamp: ptr(nowSeconds()),
 		UUID:      newUUIDBytes(),
 	}
-	if !r.command {
+	if !r.command || r.parent != nil {
 		eid := r.info.ExecutorID
 		st.ExecutorID = &eid
 	}

@@ -154,6 +154,8 @@ func (a *Agent) handleCommand(c link.Command) {
 		a.mu.Unlock()
 	case link.CmdLaunch:
 		a.launch(c)
+	case link.CmdLaunchGroup:
+		a.launchGroup(c)
 	case link.CmdKill:
 		var kp *mesos.KillPolicy
 		if len(c.KillPolicy) > 0 {

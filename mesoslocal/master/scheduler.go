@@ -368,8 +368,8 @@ func (m *Master) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 				cmd.Tasks = append(cmd.Tasks, link.Marshal(&ti))
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
-			for _, ti := range op.GetLaunchGroup().TaskGroup.Tasks {
-				m.masterUpdateLocked(fw, ti.TaskID, a.id, mesos.TASK_ERROR, mesos.REASON_TASK_GROUP_INVALID, "LAUNCH_GROUP is not supported by mesoslocal")
+			if cmd := m.launchGroupLocked(fw, a, role, &pool, op.GetLaunchGroup(), byExecutor); cmd != nil {
+				cmds = append(cmds, cmd)
 			}
 		default:
 			if err := m.applyOperationLocked(fw, a, role, &pool, op); err != nil {

@@ -57,9 +57,13 @@ type Executor struct {
 
 // Command types on the register stream.
 const (
-	CmdRegistered        = "REGISTERED"
-	CmdPing              = "PING"
-	CmdLaunch            = "LAUNCH"
+	CmdRegistered = "REGISTERED"
+	CmdPing       = "PING"
+	CmdLaunch     = "LAUNCH"
+	// CmdLaunchGroup carries one task group (Tasks) for the executor of
+	// type DEFAULT in Executor; the agent hands it to that executor as one
+	// LAUNCH_GROUP event.
+	CmdLaunchGroup       = "LAUNCH_GROUP"
 	CmdKill              = "KILL"
 	CmdAcknowledge       = "ACKNOWLEDGE"
 	CmdShutdownExecutor  = "SHUTDOWN_EXECUTOR"
