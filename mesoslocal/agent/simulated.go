@@ -347,6 +347,13 @@ func (a *simAgent) linkOnce(ctx context.Context) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusForbidden {
+			// The master removed this agent ID for good, or its machine
+			// is DOWN: start afresh, as a real agent does.
+			a.mu.Lock()
+			a.removedLocked(string(msg))
+			a.mu.Unlock()
+		}
 		return fmt.Errorf("register: master answered %s: %s", resp.Status, msg)
 	}
 	watchdog := time.AfterFunc(a.s.cfg.MasterPingTimeout, cancel)
@@ -359,7 +366,26 @@ func (a *simAgent) linkOnce(ctx context.Context) error {
 		}
 		watchdog.Reset(a.s.cfg.MasterPingTimeout)
 		a.handleCommand(ctx, c)
+		if c.Type == link.CmdShutdown {
+			return errors.New("removed by the master")
+		}
 	}
+}
+
+// removedLocked handles the master's shutdown (START_MAINTENANCE,
+// MARK_AGENT_GONE) or its refusal of this agent's ID like a real agent's
+// removed(): every simulated executor and task is dropped without further
+// updates (the master already ended the tasks), the ID is forgotten and the
+// agent registers afresh. Reservations and volumes are kept, as a real
+// agent keeps its checkpointed resources.
+func (a *simAgent) removedLocked(reason string) {
+	if a.id == "" && len(a.frameworks) == 0 {
+		return
+	}
+	klog.InfoS("Simulated agent was removed by the master, starting afresh", "agent", a.id, "hostname", a.hostname, "reason", reason)
+	a.id = ""
+	a.connected = false
+	a.frameworks = map[string]*simFramework{}
 }
 
 func (a *simAgent) handleCommand(ctx context.Context, c link.Command) {
@@ -414,6 +440,10 @@ func (a *simAgent) handleCommand(ctx context.Context, c link.Command) {
 		}
 	case link.CmdShutdownFramework:
 		delete(a.frameworks, c.FrameworkID)
+	case link.CmdShutdown:
+		a.removedLocked(string(c.Data))
+	case link.CmdLaunchGroup:
+		a.launchLocked(c)
 	case link.CmdCheckpointResources:
 		var rs mesos.Resources
 		for _, b := range c.Resources {
@@ -441,16 +471,22 @@ func (a *simAgent) launchLocked(c link.Command) {
 		a.frameworks[c.FrameworkID] = fw
 	}
 	fw.info = fi
+	var executor *mesos.ExecutorInfo
 	if len(c.Executor) > 0 {
 		var ei mesos.ExecutorInfo
 		if err := link.Unmarshal(c.Executor, &ei); err == nil {
 			fw.executors[ei.ExecutorID.Value] = ei
+			executor = &ei
 		}
 	}
 	for _, b := range c.Tasks {
 		var ti mesos.TaskInfo
 		if err := link.Unmarshal(b, &ti); err != nil {
 			continue
+		}
+		if ti.Executor == nil && executor != nil {
+			// A task of a group runs in the group's executor.
+			ti.Executor = executor
 		}
 		t := &simTask{info: ti, state: mesos.TASK_STAGING}
 		fw.tasks[ti.TaskID.Value] = t
