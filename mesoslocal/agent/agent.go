@@ -233,6 +233,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.mu.Lock()
 	a.runCtx = ctx
 	a.mu.Unlock()
+	if err := a.loadCheckpointedResources(); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	if err := a.recoverState(ctx); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("recover: %w", err)

@@ -2,6 +2,9 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -29,18 +32,67 @@ func (a *Agent) checkpointResources(c link.Command) {
 	a.mu.Lock()
 	a.resources = rs
 	a.mu.Unlock()
-	dir := filepath.Join(a.cfg.WorkDir, "meta", "resources")
 	b, err := json.Marshal(rs)
 	if err == nil {
-		err = os.MkdirAll(dir, 0o755)
+		err = os.MkdirAll(filepath.Dir(a.resourcesCheckpointPath()), 0o755)
 	}
 	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, "resources.info"), b, 0o644)
+		err = writeFileAtomic(a.resourcesCheckpointPath(), b)
 	}
 	if err != nil {
 		klog.ErrorS(err, "Checkpointing resources failed")
 	}
 	klog.InfoS("Checkpointed resources", "resources", rs.String())
+}
+
+// resourcesCheckpointPath is where checkpointed resources are kept.
+func (a *Agent) resourcesCheckpointPath() string {
+	return filepath.Join(a.cfg.WorkDir, "meta", "resources", "resources.info")
+}
+
+// loadCheckpointedResources makes the resources checkpointed by an earlier
+// run of the agent (reservations, persistent volumes) its total again, as a
+// restarted Mesos agent does, so they survive the restart and the master
+// offers them to their role. The checkpoint must describe the same
+// resources as --resources once reservations and volumes are taken away;
+// otherwise the agent refuses to start, as Mesos' agent fails recovery when
+// its checkpointed resources are incompatible with its flags.
+func (a *Agent) loadCheckpointedResources() error {
+	b, err := os.ReadFile(a.resourcesCheckpointPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read checkpointed resources: %w", err)
+	}
+	var rs mesos.Resources
+	if err := json.Unmarshal(b, &rs); err != nil {
+		return fmt.Errorf("decode checkpointed resources %s: %w", a.resourcesCheckpointPath(), err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	base := stripReservations(a.resources)
+	if got := stripReservations(rs); !resources.Contains(got, base) || !resources.Contains(base, got) {
+		return fmt.Errorf("checkpointed resources %s are incompatible with --resources %s; remove %s to start with the flags' resources", rs, a.resources, a.resourcesCheckpointPath())
+	}
+	a.resources = rs
+	klog.InfoS("Recovered checkpointed resources", "resources", rs.String())
+	return nil
+}
+
+// stripReservations returns rs without reservations and persistent volume
+// information: the resources of the agent's --resources flag they came from.
+func stripReservations(rs mesos.Resources) mesos.Resources {
+	var out mesos.Resources
+	for _, r := range rs.Clone() {
+		r.Reservations = nil
+		r.Reservation = nil
+		r.Role = nil
+		r.Disk = nil
+		r.AllocationInfo = nil
+		out.Add1(r)
+	}
+	return out
 }
 
 // reservedStateLocked renders the agent's reservations for /state:
