@@ -50,3 +50,25 @@ func TestPodRefRoundTripAndBadData(t *testing.T) {
 		t.Fatal("a task of another framework is not a pod task")
 	}
 }
+
+// FuzzDecodePodRef: task data comes from Mesos; whatever it holds, decoding
+// never panics, and what it accepts is a complete reference that re-encodes
+// to itself.
+func FuzzDecodePodRef(f *testing.F) {
+	for _, s := range []string{`{"namespace":"a","name":"b","uid":"c"}`, `{"namespace":""}`, `{`, `null`, "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodePodRef(data)
+		if err != nil {
+			return
+		}
+		if r.Namespace == "" || r.Name == "" || r.UID == "" {
+			t.Fatalf("accepted an incomplete reference %+v from %q", r, data)
+		}
+		back, err := DecodePodRef(r.Encode())
+		if err != nil || back != r {
+			t.Fatalf("%+v does not round-trip: %+v %v", r, back, err)
+		}
+	})
+}
