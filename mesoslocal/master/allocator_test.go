@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
 // startSimCluster runs a master and n simulated agents with res each.
@@ -25,33 +26,28 @@ func startSimCluster(t *testing.T, mcfg master.Config, n int, res string) (*clus
 	}
 	mcfg.Hostname = "localhost"
 	mcfg.HeartbeatInterval = time.Second
-	mln := listen(t)
-	m := master.New(mcfg)
-	c := &cluster{t: t, master: m, masterURL: "http://" + mln.Addr().String()}
-	ctx, cancel := context.WithCancel(context.Background())
-	mdone := make(chan error, 1)
-	go func() { mdone <- m.Serve(ctx, mln) }()
+	m := mesostest.StartMaster(t, mcfg)
+	c := &cluster{t: t, master: m.Master, masterURL: m.URL}
 	sim, err := agent.NewSimulated(agent.SimulatedConfig{
-		Master: mln.Addr().String(), Hostname: "simhost", Count: n, Resources: res,
+		Master: m.Addr, Hostname: "simhost", Count: n, Resources: res,
 		RegistrationBackoff: 100 * time.Millisecond, StatusUpdateRetryInterval: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	aln := listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
 	adone := make(chan error, 1)
 	go func() { adone <- sim.Serve(ctx, aln) }()
 	t.Cleanup(func() {
 		cancel()
-		for _, ch := range []chan error{adone, mdone} {
-			select {
-			case err := <-ch:
-				if err != nil {
-					t.Errorf("server: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("server did not stop")
+		select {
+		case err := <-adone:
+			if err != nil {
+				t.Errorf("simulated agents: %v", err)
 			}
+		case <-time.After(mesostest.StopTimeout):
+			t.Errorf("simulated agents did not stop")
 		}
 	})
 	select {

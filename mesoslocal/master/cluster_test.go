@@ -2,128 +2,31 @@ package master_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
-	"github.com/mesos/mesos-go/api/v1/lib/executor"
-	execcalls "github.com/mesos/mesos-go/api/v1/lib/executor/calls"
-	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
-const executorEnvVar = "MESOSLOCAL_TEST_EXECUTOR"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(executorEnvVar) == "1" {
-		if err := runTestExecutor(); err != nil {
-			fmt.Fprintln(os.Stderr, "test executor:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	mesostest.RunExecutorIfRequested()
 	os.Exit(m.Run())
-}
-
-// runTestExecutor is a custom executor built on mesos-go's executor library:
-// it writes its environment to env.txt, reports TASK_RUNNING on LAUNCH
-// (and exits with status 3 if the task data is "crash"), TASK_KILLED on KILL,
-// records ACKNOWLEDGED events in acks.txt and exits on SHUTDOWN.
-func runTestExecutor() error {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return err
-	}
-	_ = os.WriteFile(filepath.Join(cfg.Sandbox, "env.txt"), []byte(strings.Join(sortedEnv(), "\n")+"\n"), 0o644)
-	cli := httpcli.New(
-		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1/executor"),
-		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
-	)
-	opts := executor.CallOptions{execcalls.Framework(cfg.FrameworkID), execcalls.Executor(cfg.ExecutorID)}
-	subscriber := execcalls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), opts...)
-	sender := execcalls.SenderWith(httpexec.NewSender(cli.Send), opts...)
-	ctx := context.Background()
-	resp, err := subscriber.Send(ctx, execcalls.NonStreaming(execcalls.Subscribe(nil, nil)))
-	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
-	}
-	defer resp.Close()
-	var execID mesos.ExecutorID
-	update := func(id mesos.TaskID, state mesos.TaskState) error {
-		st := mesos.TaskStatus{TaskID: id, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(), ExecutorID: &execID, UUID: uuidBytes()}
-		r, err := sender.Send(ctx, execcalls.NonStreaming(execcalls.Update(st)))
-		if r != nil {
-			r.Close()
-		}
-		return err
-	}
-	acks, _ := os.OpenFile(filepath.Join(cfg.Sandbox, "acks.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	defer acks.Close()
-	for {
-		var e executor.Event
-		if err := resp.Decode(&e); err != nil {
-			return fmt.Errorf("decode: %w", err)
-		}
-		switch e.Type {
-		case executor.Event_SUBSCRIBED:
-			execID = e.Subscribed.ExecutorInfo.ExecutorID
-			b, _ := json.Marshal(map[string]any{
-				"hostname":     e.Subscribed.AgentInfo.Hostname,
-				"agent_id":     e.Subscribed.AgentInfo.GetID().GetValue(),
-				"attributes":   len(e.Subscribed.AgentInfo.Attributes),
-				"resources":    len(e.Subscribed.AgentInfo.Resources),
-				"container_id": e.Subscribed.GetContainerID().GetValue(),
-				"framework":    e.Subscribed.FrameworkInfo.GetName(),
-			})
-			_ = os.WriteFile(filepath.Join(cfg.Sandbox, "subscribed.json"), b, 0o644)
-		case executor.Event_LAUNCH:
-			if err := update(e.Launch.Task.TaskID, mesos.TASK_RUNNING); err != nil {
-				return err
-			}
-			if string(e.Launch.Task.Data) == "crash" {
-				time.Sleep(200 * time.Millisecond)
-				os.Exit(3)
-			}
-		case executor.Event_KILL:
-			if err := update(e.Kill.TaskID, mesos.TASK_KILLED); err != nil {
-				return err
-			}
-		case executor.Event_ACKNOWLEDGED:
-			fmt.Fprintf(acks, "%s\n", e.Acknowledged.TaskID.Value)
-		case executor.Event_SHUTDOWN:
-			return nil
-		}
-	}
-}
-
-func sortedEnv() []string {
-	env := os.Environ()
-	sort.Strings(env)
-	return env
-}
-
-func uuidBytes() []byte {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return b
 }
 
 // cluster is a master and one agent on loopback ports.
@@ -160,60 +63,18 @@ func startCluster(t *testing.T, opts ...clusterOpt) *cluster {
 	for _, o := range opts {
 		o(&mcfg, &acfg)
 	}
-	c := &cluster{t: t, workDir: acfg.WorkDir}
-	mln := listen(t)
-	c.master = master.New(mcfg)
-	c.masterURL = "http://" + mln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	mctx, mcancel := context.WithCancel(ctx)
-	mdone := make(chan error, 1)
-	go func() { mdone <- c.master.Serve(mctx, mln) }()
-	c.stopMaster = func() {
-		mcancel()
-		<-mdone
-		mdone <- nil
+	m := mesostest.StartMaster(t, mcfg)
+	acfg.Master = m.Addr
+	a := mesostest.StartAgent(t, acfg)
+	return &cluster{
+		t: t, master: m.Master, masterURL: m.URL, agent: a.Agent, agentAddr: a.Addr, workDir: acfg.WorkDir,
+		stop:       func() { a.Stop(); m.Stop() },
+		stopMaster: m.Stop,
 	}
-
-	acfg.Master = mln.Addr().String()
-	a, err := agent.New(acfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.agent = a
-	aln := listen(t)
-	c.agentAddr = aln.Addr().String()
-	adone := make(chan error, 1)
-	go func() { adone <- a.Serve(ctx, aln) }()
-	c.stop = func() {
-		cancel()
-		for _, ch := range []chan error{adone, mdone} {
-			select {
-			case err := <-ch:
-				if err != nil {
-					t.Errorf("server: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Errorf("server did not stop")
-			}
-		}
-	}
-	t.Cleanup(c.stop)
-	select {
-	case <-a.Registered():
-	case <-time.After(5 * time.Second):
-		t.Fatal("agent did not register")
-	}
-	return c
 }
 
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
+// listen listens on a free loopback port.
+func listen(t *testing.T) net.Listener { return mesostest.Listen(t) }
 
 // sched is a scheduler driven by mesos-go's httpsched client (protobuf).
 type sched struct {
@@ -341,21 +202,14 @@ func (s *sched) update(taskID string, timeout time.Duration) mesos.TaskStatus {
 	}
 }
 
+// testExecutor runs this test binary as mesostest's test executor.
 func testExecutor(id string) *mesos.ExecutorInfo {
-	exe, _ := os.Executable()
 	return &mesos.ExecutorInfo{
 		ExecutorID: mesos.ExecutorID{Value: id},
 		Type:       mesos.ExecutorInfo_CUSTOM,
 		Name:       ptr("test executor"),
-		Command: &mesos.CommandInfo{
-			Shell:     ptr(false),
-			Value:     ptr(exe),
-			Arguments: []string{exe, "-test.run=^$"},
-			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
-				{Name: executorEnvVar, Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("1")},
-			}},
-		},
-		Resources: mustResources("cpus:0.1;mem:32"),
+		Command:    mesostest.ExecutorCommand(mesostest.ExecutorOptions{}),
+		Resources:  mustResources("cpus:0.1;mem:32"),
 	}
 }
 
@@ -434,12 +288,5 @@ func (c *cluster) taskState(t *testing.T, fwID, taskID string) map[string]any {
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	mesostest.Eventually(t, timeout, what, func() (bool, string) { return cond(), "" })
 }

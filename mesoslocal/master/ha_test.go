@@ -1,14 +1,8 @@
 package master_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,49 +14,8 @@ import (
 
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln := listen(t)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startEtcd runs bin/etcd on free loopback ports and returns its client
-// address.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	bin, _ := filepath.Abs("../../bin/etcd")
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("KUBEMESOS_REQUIRE_BINARIES") != "" {
-			t.Fatalf("etcd binary: %v", err)
-		}
-		t.Skipf("no etcd binary at %s (make build-tools)", bin)
-	}
-	client, peer := freePort(t), freePort(t)
-	cu := fmt.Sprintf("http://127.0.0.1:%d", client)
-	pu := fmt.Sprintf("http://127.0.0.1:%d", peer)
-	cmd := exec.Command(bin, "--name", "ha-test", "--data-dir", t.TempDir(),
-		"--listen-client-urls", cu, "--advertise-client-urls", cu,
-		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
-		"--initial-cluster", "ha-test="+pu, "--log-level", "error")
-	logf, _ := os.Create(filepath.Join(t.TempDir(), "etcd.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = logf.Close() })
-	waitFor(t, 10*time.Second, "etcd health", func() bool {
-		resp, err := http.Get(cu + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return fmt.Sprintf("127.0.0.1:%d", client)
-}
 
 type haMaster struct {
 	m    *master.Master
@@ -72,27 +25,15 @@ type haMaster struct {
 
 func (h *haMaster) url() string { return "http://" + h.addr }
 
+// startHAMaster starts a master that elects a leader through the etcd at
+// the client URL etcd.
 func startHAMaster(t *testing.T, etcd, prefix string) *haMaster {
 	t.Helper()
-	ln := listen(t)
-	m := master.New(master.Config{
+	m := mesostest.StartMaster(t, master.Config{
 		Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second,
-		HA: master.HAConfig{EtcdEndpoints: []string{"http://" + etcd}, EtcdPrefix: prefix, SessionTTL: 2 * time.Second},
+		HA: master.HAConfig{EtcdEndpoints: []string{etcd}, EtcdPrefix: prefix, SessionTTL: 2 * time.Second},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = m.Serve(ctx, ln) }()
-	h := &haMaster{m: m, addr: ln.Addr().String()}
-	var once bool
-	h.stop = func() {
-		if !once {
-			once = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(h.stop)
-	return h
+	return &haMaster{m: m.Master, addr: m.Addr, stop: m.Stop}
 }
 
 func metrics(t *testing.T, base string) map[string]float64 {
@@ -140,7 +81,7 @@ func leaderOf(t *testing.T, ms []*haMaster, timeout time.Duration) *haMaster {
 }
 
 func TestHAFailoverKeepsTasks(t *testing.T) {
-	etcd := startEtcd(t)
+	etcd := mesostest.StartEtcd(t)
 	const prefix = "/mesos-ha-test"
 	ms := []*haMaster{startHAMaster(t, etcd, prefix), startHAMaster(t, etcd, prefix), startHAMaster(t, etcd, prefix)}
 	leader := leaderOf(t, ms, 10*time.Second)
@@ -189,26 +130,12 @@ func TestHAFailoverKeepsTasks(t *testing.T) {
 	for _, h := range ms {
 		list = append(list, h.addr)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	for i, spec := range []string{"etcd://" + etcd + prefix, strings.Join(list, ",")} {
-		a, err := agent.New(agent.Config{
+	for i, spec := range []string{"etcd://" + strings.TrimPrefix(etcd, "http://") + prefix, strings.Join(list, ",")} {
+		mesostest.StartAgent(t, agent.Config{
 			Master: spec, Hostname: "agent-" + strconv.Itoa(i), WorkDir: t.TempDir(),
 			Resources: "cpus:2;mem:2048;disk:1000;ports:[31000-31100]", RegistrationBackoff: 100 * time.Millisecond,
 			StatusUpdateRetryInterval: time.Second, ExecutorShutdownGracePeriod: time.Second,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln := listen(t)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = a.Serve(ctx, ln) }()
-		t.Cleanup(func() { cancel(); <-done })
-		select {
-		case <-a.Registered():
-		case <-time.After(10 * time.Second):
-			t.Fatalf("agent %s did not register", spec)
-		}
 	}
 
 	info := frameworkInfo("ha")

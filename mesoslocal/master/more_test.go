@@ -15,6 +15,8 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
 func TestExecutorCrashFailsTasksAndSendsFailure(t *testing.T) {
@@ -24,7 +26,7 @@ func TestExecutorCrashFailsTasksAndSendsFailure(t *testing.T) {
 	ei := testExecutor("exec-crash")
 	// Two tasks on one executor: the second is a LAUNCH to the running one.
 	t1 := taskInfo("c1", o, ei, "cpus:0.2;mem:64", "")
-	t2 := taskInfo("c2", o, ei, "cpus:0.2;mem:64", "crash")
+	t2 := taskInfo("c2", o, ei, "cpus:0.2;mem:64", mesostest.TaskDataCrash)
 	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(t1, t2)}.WithOffers(o.ID)))
 
 	states := map[string][]mesos.TaskState{}
@@ -60,8 +62,8 @@ func TestExecutorCrashFailsTasksAndSendsFailure(t *testing.T) {
 	if failure.GetExecutorID().GetValue() != "exec-crash" || failure.GetAgentID().GetValue() != c.agent.ID() {
 		t.Errorf("FAILURE %v", failure)
 	}
-	if st := syscallExit(failure.GetStatus()); st != 3 {
-		t.Errorf("FAILURE status %d, want exit code 3", st)
+	if st := syscallExit(failure.GetStatus()); st != mesostest.CrashExitCode {
+		t.Errorf("FAILURE status %d, want exit code %d", st, mesostest.CrashExitCode)
 	}
 	waitFor(t, 2*time.Second, "TASK_FAILED in state", func() bool {
 		task := c.taskState(t, s.fwID, "c1")
@@ -89,7 +91,7 @@ func TestExecutorEnvironmentAndSandbox(t *testing.T) {
 		t.Fatalf("got %v", st.GetState())
 	}
 	dir := sandboxDir(t, c, s.fwID, "exec-env")
-	b, err := os.ReadFile(filepath.Join(dir, "env.txt"))
+	b, err := os.ReadFile(filepath.Join(dir, mesostest.ExecutorEnvFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestExecutorEnvironmentAndSandbox(t *testing.T) {
 		"MESOS_SUBSCRIPTION_BACKOFF_MAX":       "2secs",
 		"MESOS_SLAVE_ID":                       c.agent.ID(),
 		"MESOS_SLAVE_PID":                      "slave(1)@" + c.agentAddr,
-		executorEnvVar:                         "1",
+		mesostest.ExecutorEnv:                  "1",
 	}
 	for k, v := range want {
 		if env[k] != v {
@@ -133,9 +135,9 @@ func TestExecutorEnvironmentAndSandbox(t *testing.T) {
 		}
 	}
 	var sub map[string]any
-	b, _ = os.ReadFile(filepath.Join(dir, "subscribed.json"))
+	b, _ = os.ReadFile(filepath.Join(dir, mesostest.ExecutorSubscribedFile))
 	if err := json.Unmarshal(b, &sub); err != nil {
-		t.Fatalf("subscribed.json: %v", err)
+		t.Fatalf("%s: %v", mesostest.ExecutorSubscribedFile, err)
 	}
 	if sub["hostname"] != "agent-1" || sub["agent_id"] != c.agent.ID() || sub["attributes"] != 2.0 || sub["container_id"] != filepath.Base(dir) || sub["framework"] != "env" {
 		t.Errorf("SUBSCRIBED as seen by the executor: %v", sub)

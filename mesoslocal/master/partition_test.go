@@ -2,7 +2,6 @@ package master_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
 // partitionProxy forwards TCP connections to a target until partitioned:
@@ -114,47 +114,23 @@ func startPartitionCluster(t *testing.T, mcfgFn func(*master.Config)) (*cluster,
 	if mcfgFn != nil {
 		mcfgFn(&mcfg)
 	}
-	c := &cluster{t: t, workDir: t.TempDir()}
-	mln := listen(t)
-	c.master = master.New(mcfg)
-	c.masterURL = "http://" + mln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	mdone := make(chan error, 1)
-	go func() { mdone <- c.master.Serve(ctx, mln) }()
-	proxy := newPartitionProxy(t, mln.Addr().String())
-	a, err := agent.New(agent.Config{
+	m := mesostest.StartMaster(t, mcfg)
+	workDir := t.TempDir()
+	proxy := newPartitionProxy(t, m.Addr)
+	a := mesostest.StartAgent(t, agent.Config{
 		Master:                      proxy.addr(),
 		Hostname:                    "agent-1",
-		WorkDir:                     c.workDir,
+		WorkDir:                     workDir,
 		Resources:                   "cpus:2;mem:4096;disk:20000;ports:[31000-32000]",
 		ExecutorShutdownGracePeriod: time.Second,
 		StatusUpdateRetryInterval:   time.Second,
 		RegistrationBackoff:         100 * time.Millisecond,
 		MasterPingTimeout:           time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.agent = a
-	aln := listen(t)
-	c.agentAddr = aln.Addr().String()
-	adone := make(chan error, 1)
-	go func() { adone <- a.Serve(ctx, aln) }()
-	c.stop = func() {
-		cancel()
-		for _, ch := range []chan error{adone, mdone} {
-			select {
-			case <-ch:
-			case <-time.After(5 * time.Second):
-				t.Errorf("server did not stop")
-			}
-		}
-	}
-	t.Cleanup(c.stop)
-	select {
-	case <-a.Registered():
-	case <-time.After(5 * time.Second):
-		t.Fatal("agent did not register")
+	c := &cluster{
+		t: t, master: m.Master, masterURL: m.URL, agent: a.Agent, agentAddr: a.Addr, workDir: workDir,
+		stop:       func() { a.Stop(); m.Stop() },
+		stopMaster: m.Stop,
 	}
 	return c, proxy
 }

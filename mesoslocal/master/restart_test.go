@@ -1,8 +1,6 @@
 package master_test
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
 // A restarted master learns the agent's running tasks back when the agent
@@ -61,24 +60,6 @@ func TestAgentSurvivesMasterRestart(t *testing.T) {
 func (c *cluster) restartMaster(t *testing.T, addr string) {
 	t.Helper()
 	c.stopMaster()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("listen again on %s: %v", addr, err)
-	}
-	m := master.New(master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Serve(ctx, ln) }()
-	c.master = m
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	m := mesostest.StartMasterAt(t, addr, master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second})
+	c.master, c.stopMaster = m.Master, m.Stop
 }

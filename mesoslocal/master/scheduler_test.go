@@ -11,6 +11,8 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
 func TestOffersCarryAgentResourcesAndAttributes(t *testing.T) {
@@ -89,7 +91,7 @@ func TestLaunchRunningThenKilled(t *testing.T) {
 	sandbox := sandboxDir(t, c, s.fwID, "exec-1")
 	// The executor learns of the acknowledgement.
 	waitFor(t, 5*time.Second, "ACKNOWLEDGED at the executor", func() bool {
-		b, _ := os.ReadFile(filepath.Join(sandbox, "acks.txt"))
+		b, _ := os.ReadFile(filepath.Join(sandbox, mesostest.ExecutorAcksFile))
 		return strings.Contains(string(b), "t1")
 	})
 
