@@ -2,11 +2,8 @@ package agent_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -15,131 +12,19 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
-	"github.com/mesos/mesos-go/api/v1/lib/executor"
-	execcalls "github.com/mesos/mesos-go/api/v1/lib/executor/calls"
-	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
-const executorEnvVar = "MESOSLOCAL_AGENT_TEST_EXECUTOR"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(executorEnvVar) == "1" {
-		if err := runRecoveringExecutor(); err != nil {
-			fmt.Fprintln(os.Stderr, "test executor:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	mesostest.RunExecutorIfRequested()
 	os.Exit(m.Run())
-}
-
-// runRecoveringExecutor is a custom executor on mesos-go's executor library
-// that survives agent restarts as Mesos executors do: when the agent goes
-// away and the framework checkpoints, it subscribes again (for up to
-// MESOS_RECOVERY_TIMEOUT) with its unacknowledged tasks and updates.
-// LAUNCH → TASK_RUNNING, KILL → TASK_KILLED, SHUTDOWN → exit.
-func runRecoveringExecutor() error {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return err
-	}
-	cli := httpcli.New(
-		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1/executor"),
-		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
-	)
-	opts := executor.CallOptions{execcalls.Framework(cfg.FrameworkID), execcalls.Executor(cfg.ExecutorID)}
-	subscriber := execcalls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), opts...)
-	sender := execcalls.SenderWith(httpexec.NewSender(cli.Send), opts...)
-	ctx := context.Background()
-	tasks := map[string]mesos.TaskInfo{}
-	unacked := map[string]executor.Call_Update{}
-	execID := mesos.ExecutorID{Value: cfg.ExecutorID}
-	update := func(id mesos.TaskID, state mesos.TaskState) error {
-		st := mesos.TaskStatus{TaskID: id, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(), ExecutorID: &execID, UUID: uuidBytes()}
-		unacked[string(st.UUID)] = executor.Call_Update{Status: st}
-		r, err := sender.Send(ctx, execcalls.NonStreaming(execcalls.Update(st)))
-		if r != nil {
-			r.Close()
-		}
-		return err
-	}
-	var disconnected time.Time
-	for {
-		var ts []mesos.TaskInfo
-		for _, t := range tasks {
-			ts = append(ts, t)
-		}
-		var us []executor.Call_Update
-		for _, u := range unacked {
-			us = append(us, u)
-		}
-		resp, err := subscriber.Send(ctx, execcalls.NonStreaming(execcalls.Subscribe(ts, us)))
-		if err == nil {
-			disconnected = time.Time{}
-			err = func() error {
-				defer resp.Close()
-				for {
-					var e executor.Event
-					if err := resp.Decode(&e); err != nil {
-						return err
-					}
-					switch e.Type {
-					case executor.Event_LAUNCH:
-						tasks[e.Launch.Task.TaskID.Value] = e.Launch.Task
-						if err := update(e.Launch.Task.TaskID, mesos.TASK_RUNNING); err != nil {
-							return err
-						}
-					case executor.Event_KILL:
-						if err := update(e.Kill.TaskID, mesos.TASK_KILLED); err != nil {
-							return err
-						}
-					case executor.Event_ACKNOWLEDGED:
-						delete(unacked, string(e.Acknowledged.UUID))
-					case executor.Event_SHUTDOWN:
-						os.Exit(0)
-					}
-				}
-			}()
-		}
-		if !cfg.Checkpoint {
-			return fmt.Errorf("agent connection lost: %w", err)
-		}
-		if disconnected.IsZero() {
-			disconnected = time.Now()
-		}
-		if time.Since(disconnected) > cfg.RecoveryTimeout {
-			return errors.New("agent did not come back within the recovery timeout")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func uuidBytes() []byte {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return b
-}
-
-func listenAt(t *testing.T, addr string) net.Listener {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			return ln
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("listen %s: %v", addr, err)
-	return nil
 }
 
 // env is a master and a restartable agent on loopback ports.
@@ -154,15 +39,10 @@ type env struct {
 
 func startEnv(t *testing.T, mutate func(*agent.Config)) *env {
 	t.Helper()
-	mln := listenAt(t, "127.0.0.1:0")
-	m := master.New(master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Serve(ctx, mln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	e := &env{t: t, masterURL: "http://" + mln.Addr().String(), agentAddr: "127.0.0.1:0"}
+	m := mesostest.StartMaster(t, master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second})
+	e := &env{t: t, masterURL: m.URL, agentAddr: "127.0.0.1:0"}
 	e.acfg = agent.Config{
-		Master:                      mln.Addr().String(),
+		Master:                      m.Addr,
 		Hostname:                    "agent-1",
 		WorkDir:                     t.TempDir(),
 		Resources:                   "cpus:4;mem:4096;disk:20000;ports:[31000-32000]",
@@ -181,38 +61,8 @@ func startEnv(t *testing.T, mutate func(*agent.Config)) *env {
 // address as the previous one.
 func (e *env) startAgent() {
 	e.t.Helper()
-	a, err := agent.New(e.acfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ln := listenAt(e.t, e.agentAddr)
-	e.agentAddr = ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	var once bool
-	e.stopAgent = func() {
-		if once {
-			return
-		}
-		once = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				e.t.Errorf("agent: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			e.t.Errorf("agent did not stop")
-		}
-	}
-	e.t.Cleanup(e.stopAgent)
-	e.agent = a
-	select {
-	case <-a.Registered():
-	case <-time.After(5 * time.Second):
-		e.t.Fatal("agent did not register")
-	}
+	a := mesostest.StartAgentAt(e.t, e.agentAddr, e.acfg)
+	e.agent, e.agentAddr, e.stopAgent = a.Agent, a.Addr, a.Stop
 }
 
 type sched struct {
@@ -306,18 +156,16 @@ func frameworkInfo(name string, checkpoint bool) *mesos.FrameworkInfo {
 	}
 }
 
+// testExecutor runs this test binary as mesostest's test executor, which
+// survives agent restarts as Mesos executors do: when the agent goes away and
+// the framework checkpoints, it subscribes again (for up to
+// MESOS_RECOVERY_TIMEOUT) with its unacknowledged tasks and updates.
 func testExecutor(id string) *mesos.ExecutorInfo {
-	exe, _ := os.Executable()
 	return &mesos.ExecutorInfo{
 		ExecutorID: mesos.ExecutorID{Value: id},
 		Type:       mesos.ExecutorInfo_CUSTOM,
-		Command: &mesos.CommandInfo{
-			Shell: ptr(false), Value: ptr(exe), Arguments: []string{exe, "-test.run=^$"},
-			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
-				{Name: executorEnvVar, Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("1")},
-			}},
-		},
-		Resources: resources("cpus:0.1;mem:32"),
+		Command:    mesostest.ExecutorCommand(mesostest.ExecutorOptions{Recover: true}),
+		Resources:  resources("cpus:0.1;mem:32"),
 	}
 }
 
@@ -383,12 +231,5 @@ func agentExecutors(t *testing.T, addr string) []map[string]any {
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	mesostest.Eventually(t, timeout, what, func() (bool, string) { return cond(), "" })
 }
