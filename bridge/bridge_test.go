@@ -3,23 +3,13 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
-	"github.com/mesos/mesos-go/api/v1/lib/executor"
-	execcalls "github.com/mesos/mesos-go/api/v1/lib/executor/calls"
-	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,98 +18,21 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubemesos/kubemesos/bridge"
-	"github.com/kubemesos/kubemesos/devcluster/controlplane"
 	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
-	"github.com/kubemesos/kubemesos/devcluster/proc"
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/offermatcher"
 )
 
-// The agents launch this test binary as their executor: a stand-in for the
-// kubelet-executor that binds the pod like the real one and reports it
-// RUNNING at once, without a kubelet. The real executor is exercised end to end
-// in conformance/.
-const testExecutorEnv = "KUBEMESOS_BRIDGE_TEST_EXECUTOR"
-
+// The agents launch this test binary as their executor: mesostest's test
+// executor stands in for the kubelet-executor, binding the pod like the real
+// one and reporting it RUNNING at once, without a kubelet. The real executor
+// is exercised end to end in conformance/.
 func TestMain(m *testing.M) {
-	if os.Getenv(testExecutorEnv) == "1" {
-		if err := runTestExecutor(); err != nil {
-			fmt.Fprintln(os.Stderr, "test executor:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	mesostest.RunExecutorIfRequested()
 	os.Exit(m.Run())
-}
-
-func runTestExecutor() error {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return err
-	}
-	kcfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBEMESOS_EXECUTOR_KUBECONFIG"))
-	if err != nil {
-		return err
-	}
-	client := kubernetes.NewForConfigOrDie(kcfg)
-	cli := httpcli.New(
-		httpcli.Endpoint((&url.URL{Scheme: "http", Host: cfg.AgentEndpoint, Path: "/api/v1/executor"}).String()),
-		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
-	)
-	opts := executor.CallOptions{execcalls.Framework(cfg.FrameworkID), execcalls.Executor(cfg.ExecutorID)}
-	send := execcalls.SenderWith(httpexec.NewSender(cli.Send), opts...)
-	ctx := context.Background()
-	resp, err := send.Send(ctx, execcalls.NonStreaming(execcalls.Subscribe(nil, nil)))
-	if err != nil {
-		return err
-	}
-	defer resp.Close()
-	var node string
-	n := 0
-	update := func(id mesos.TaskID, state mesos.TaskState) error {
-		n++
-		st := mesos.TaskStatus{TaskID: id, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(),
-			ExecutorID: &mesos.ExecutorID{Value: cfg.ExecutorID}, UUID: []byte(fmt.Sprintf("%s-%016d", cfg.ExecutorID, n))}
-		r, err := send.Send(ctx, execcalls.NonStreaming(execcalls.Update(st)))
-		if r != nil {
-			r.Close()
-		}
-		return err
-	}
-	for {
-		var e executor.Event
-		if err := resp.Decode(&e); err != nil {
-			return err
-		}
-		switch e.GetType() {
-		case executor.Event_SUBSCRIBED:
-			node = e.GetSubscribed().AgentInfo.Hostname
-		case executor.Event_LAUNCH:
-			t := e.GetLaunch().Task
-			ref, err := k8sapi.DecodePodRef(t.Data)
-			if err == nil {
-				err = client.CoreV1().Pods(ref.Namespace).Bind(ctx, &corev1.Binding{
-					ObjectMeta: metav1.ObjectMeta{Name: ref.Name, UID: ref.UID},
-					Target:     corev1.ObjectReference{Kind: "Node", Name: node},
-				}, metav1.CreateOptions{})
-			}
-			state := mesos.TASK_RUNNING
-			if err != nil {
-				state = mesos.TASK_FAILED
-			}
-			if err := update(t.TaskID, state); err != nil {
-				return err
-			}
-		case executor.Event_KILL:
-			if err := update(e.GetKill().TaskID, mesos.TASK_KILLED); err != nil {
-				return err
-			}
-		case executor.Event_SHUTDOWN:
-			return nil
-		}
-	}
 }
 
 type testCluster struct {
@@ -161,20 +74,14 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 
 	var ha master.HAConfig
 	if masters > 1 {
-		ha = master.HAConfig{EtcdEndpoints: []string{startEtcd(t)}, EtcdPrefix: "/mesos", SessionTTL: 2 * time.Second}
+		ha = master.HAConfig{EtcdEndpoints: []string{mesostest.StartEtcd(t)}, EtcdPrefix: "/mesos", SessionTTL: 2 * time.Second}
 	}
 	c := &testCluster{t: t, client: cp.Client()}
 	var addrs []string
 	for i := 0; i < masters; i++ {
-		m := master.New(master.Config{AllocationInterval: 100 * time.Millisecond, HeartbeatInterval: time.Second, HA: ha})
-		mln := listen(t)
-		mctx, mcancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = m.Serve(mctx, mln) }()
-		stop := sync.OnceFunc(func() { mcancel(); <-done })
-		t.Cleanup(stop)
-		c.masters = append(c.masters, testMaster{addr: mln.Addr().String(), stop: stop})
-		addrs = append(addrs, mln.Addr().String())
+		m := mesostest.StartMaster(t, master.Config{AllocationInterval: 100 * time.Millisecond, HeartbeatInterval: time.Second, HA: ha})
+		c.masters = append(c.masters, testMaster{addr: m.Addr, stop: m.Stop})
+		addrs = append(addrs, m.Addr)
 	}
 	if masters > 1 {
 		// Name a non-leader first, so clients must find the leader themselves.
@@ -193,31 +100,17 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 	if err != nil {
 		t.Fatal(err)
 	}
+	execEnv := mesostest.ExecutorOptions{BindKubeconfig: execKubeconfig}.Environment()
+	execEnv["PATH"] = os.Getenv("PATH")
 	for i, res := range agentResources {
-		a, err := agent.New(agent.Config{
+		mesostest.StartAgent(t, agent.Config{
 			Master: c.master, Hostname: fmt.Sprintf("agent-%d", i+1), WorkDir: t.TempDir(),
 			Resources: res, Attributes: fmt.Sprintf("rack:r%d", i+1),
-			ExecutorEnvironment: map[string]string{
-				testExecutorEnv:                 "1",
-				"KUBEMESOS_EXECUTOR_KUBECONFIG": execKubeconfig,
-				"PATH":                          os.Getenv("PATH"),
-			},
+			ExecutorEnvironment:         execEnv,
 			ExecutorShutdownGracePeriod: time.Second,
 			RegistrationBackoff:         100 * time.Millisecond,
 			StatusUpdateRetryInterval:   time.Second,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		aln := listen(t)
-		adone := make(chan struct{})
-		go func() { defer close(adone); _ = a.Serve(ctx, aln) }()
-		t.Cleanup(func() { cancel(); <-adone })
-		select {
-		case <-a.Registered():
-		case <-time.After(10 * time.Second):
-			t.Fatal("agent did not register")
-		}
 	}
 
 	kcfg, err := clientcmd.BuildConfigFromFlags("", bridgeKubeconfig)
@@ -281,51 +174,6 @@ type testMaster struct {
 	stop func()
 }
 
-// startEtcd runs the real etcd from bin/ on free loopback ports; it returns the client URL.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	binDir, err := controlplane.DefaultBinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controlplane.CheckBinaries(binDir, controlplane.EtcdBinary); err != nil {
-		t.Fatal(err)
-	}
-	client, peer := listen(t), listen(t)
-	cu, pu := "http://"+client.Addr().String(), "http://"+peer.Addr().String()
-	client.Close()
-	peer.Close()
-	dir := t.TempDir()
-	p, err := proc.Start(t.Context(), proc.Spec{
-		Name: "etcd", Path: filepath.Join(binDir, controlplane.EtcdBinary), LogFile: filepath.Join(dir, "etcd.log"),
-		Args: []string{"--name", "bridge-test", "--data-dir", filepath.Join(dir, "data"),
-			"--listen-client-urls", cu, "--advertise-client-urls", cu,
-			"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster", "bridge-test=" + pu},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Stop(5 * time.Second) })
-	eventually(t, 10*time.Second, "etcd healthy", func() (bool, string) {
-		resp, err := http.Get(cu + "/health")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
-	return cu
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
 func pod(name, cpu, mem string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
@@ -340,17 +188,7 @@ func pod(name, cpu, mem string) *corev1.Pod {
 
 func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, detail := f()
-		if ok {
-			return
-		}
-		last = detail
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s; last: %s", timeout, what, last)
+	mesostest.Eventually(t, timeout, what, f)
 }
 
 // tasks returns the kubemesos framework's tasks by ID, with their states.
