@@ -3,7 +3,6 @@ package demobatch_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -11,44 +10,22 @@ import (
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/demobatch"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
 
 // A batch of short command tasks runs to completion against an in-process
 // master and agent; the framework then tears itself down with every task
 // TASK_FINISHED in its completed tasks.
 func TestDemoBatchCompletes(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	mln, aln := listen(t), listen(t)
-	m := master.New(master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond})
-	a, err := agent.New(agent.Config{Master: mln.Addr().String(), Hostname: "agent-1", WorkDir: t.TempDir(), Resources: "cpus:2;mem:1024", RegistrationBackoff: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mdone, adone := make(chan error, 1), make(chan error, 1)
-	go func() { mdone <- m.Serve(ctx, mln) }()
-	go func() { adone <- a.Serve(ctx, aln) }()
-	defer func() {
-		cancel()
-		<-adone
-		<-mdone
-	}()
-	<-a.Registered()
+	m := mesostest.StartMaster(t, master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond})
+	mesostest.StartAgent(t, agent.Config{Master: m.Addr, Hostname: "agent-1", WorkDir: t.TempDir(), Resources: "cpus:2;mem:1024", RegistrationBackoff: 100 * time.Millisecond})
 
 	const n = 24 // 8 run at once: three waves
 	var progress []demobatch.Progress
-	rctx, rcancel := context.WithTimeout(ctx, 60*time.Second)
+	rctx, rcancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer rcancel()
 	p, err := demobatch.Run(rctx, demobatch.Config{
-		Master: mln.Addr().String(), Role: "batch", Tasks: n, CPUs: 0.25, Mem: 64, Duration: 200 * time.Millisecond,
+		Master: m.Addr, Role: "batch", Tasks: n, CPUs: 0.25, Mem: 64, Duration: 200 * time.Millisecond,
 		Progress: func(p demobatch.Progress) { progress = append(progress, p) },
 	})
 	if err != nil {
@@ -61,7 +38,7 @@ func TestDemoBatchCompletes(t *testing.T) {
 		t.Errorf("%d tasks of 200ms on 8 slots took only %v", n, p.Elapsed)
 	}
 
-	resp, err := http.Get("http://" + mln.Addr().String() + "/master/state")
+	resp, err := http.Get(m.URL + "/master/state")
 	if err != nil {
 		t.Fatal(err)
 	}
