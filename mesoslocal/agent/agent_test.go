@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,9 +10,6 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
@@ -65,83 +61,34 @@ func (e *env) startAgent() {
 	e.agent, e.agentAddr, e.stopAgent = a.Agent, a.Addr, a.Stop
 }
 
+// sched is a framework subscribed with mesostest.Subscribe.
 type sched struct {
-	t      *testing.T
-	caller calls.Caller
-	fwID   string
-	events chan *scheduler.Event
+	*mesostest.Scheduler
+	t    *testing.T
+	fwID string
 }
 
 func subscribe(t *testing.T, e *env, info *mesos.FrameworkInfo) *sched {
 	t.Helper()
-	cli := httpcli.New(httpcli.Endpoint(e.masterURL+"/api/v1/scheduler"), httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]))
-	caller := httpsched.NewCaller(cli)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	resp, err := caller.Call(ctx, calls.Subscribe(info))
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
-	s := &sched{t: t, caller: caller, events: make(chan *scheduler.Event, 1000)}
-	go func() {
-		defer resp.Close()
-		defer close(s.events)
-		for {
-			var ev scheduler.Event
-			if err := resp.Decode(&ev); err != nil {
-				return
-			}
-			s.events <- &ev
-		}
-	}()
-	s.fwID = s.next(scheduler.Event_SUBSCRIBED, 5*time.Second).Subscribed.FrameworkID.Value
-	return s
+	s := mesostest.Subscribe(t, e.masterURL, info)
+	return &sched{Scheduler: s, t: t, fwID: s.FrameworkID}
 }
 
 func (s *sched) next(typ scheduler.Event_Type, timeout time.Duration) *scheduler.Event {
 	s.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case e, ok := <-s.events:
-			if !ok {
-				s.t.Fatalf("event stream closed while waiting for %s", typ)
-			}
-			if e.Type == typ {
-				return e
-			}
-		case <-deadline:
-			s.t.Fatalf("no %s event within %s", typ, timeout)
-		}
-	}
+	return s.Next(typ, timeout)
 }
 
 func (s *sched) call(c *scheduler.Call) {
 	s.t.Helper()
-	c.FrameworkID = &mesos.FrameworkID{Value: s.fwID}
-	resp, err := s.caller.Call(context.Background(), c)
-	if resp != nil {
-		resp.Close()
-	}
-	if err != nil {
-		s.t.Fatalf("%s: %v", c.Type, err)
-	}
+	s.MustCall(c)
 }
 
 // update returns the next status update of taskID, acknowledging it when
 // ack is set.
 func (s *sched) update(taskID string, ack bool, timeout time.Duration) mesos.TaskStatus {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		st := s.next(scheduler.Event_UPDATE, time.Until(deadline)).Update.Status
-		if ack && len(st.UUID) > 0 {
-			s.call(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
-		}
-		if st.TaskID.Value == taskID {
-			return st
-		}
-	}
+	return s.Update(taskID, ack, timeout)
 }
 
 func frameworkInfo(name string, checkpoint bool) *mesos.FrameworkInfo {

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
@@ -76,12 +73,13 @@ func startCluster(t *testing.T, opts ...clusterOpt) *cluster {
 // listen listens on a free loopback port.
 func listen(t *testing.T) net.Listener { return mesostest.Listen(t) }
 
-// sched is a scheduler driven by mesos-go's httpsched client (protobuf).
+// sched is a framework subscribed with mesostest.Subscribe.
 type sched struct {
+	*mesostest.Scheduler
 	t      *testing.T
 	caller calls.Caller
 	fwID   string
-	events chan *scheduler.Event
+	events <-chan *scheduler.Event
 	cancel context.CancelFunc
 }
 
@@ -102,52 +100,14 @@ func frameworkInfo(name string) *mesos.FrameworkInfo {
 
 func subscribe(t *testing.T, c *cluster, info *mesos.FrameworkInfo) *sched {
 	t.Helper()
-	cli := httpcli.New(
-		httpcli.Endpoint(c.masterURL+"/api/v1/scheduler"),
-		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
-	)
-	caller := httpsched.NewCaller(cli)
-	ctx, cancel := context.WithCancel(context.Background())
-	resp, err := caller.Call(ctx, calls.Subscribe(info))
-	if err != nil {
-		cancel()
-		t.Fatalf("subscribe: %v", err)
-	}
-	s := &sched{t: t, caller: caller, events: make(chan *scheduler.Event, 100), cancel: cancel}
-	go func() {
-		defer resp.Close()
-		defer close(s.events)
-		for {
-			var e scheduler.Event
-			if err := resp.Decode(&e); err != nil {
-				return
-			}
-			s.events <- &e
-		}
-	}()
-	e := s.next(scheduler.Event_SUBSCRIBED, 5*time.Second)
-	s.fwID = e.Subscribed.FrameworkID.Value
-	t.Cleanup(func() { cancel() })
-	return s
+	s := mesostest.Subscribe(t, c.masterURL, info)
+	return &sched{Scheduler: s, t: t, caller: s.Caller, fwID: s.FrameworkID, events: s.Events, cancel: s.Cancel}
 }
 
 // next returns the next event of type typ, skipping others.
 func (s *sched) next(typ scheduler.Event_Type, timeout time.Duration) *scheduler.Event {
 	s.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case e, ok := <-s.events:
-			if !ok {
-				s.t.Fatalf("event stream closed while waiting for %s", typ)
-			}
-			if e.Type == typ {
-				return e
-			}
-		case <-deadline:
-			s.t.Fatalf("no %s event within %s", typ, timeout)
-		}
-	}
+	return s.Next(typ, timeout)
 }
 
 // none asserts that no event of type typ arrives within d.
@@ -169,40 +129,19 @@ func (s *sched) none(typ scheduler.Event_Type, d time.Duration) {
 	}
 }
 
-func (s *sched) call(c *scheduler.Call) error {
-	s.t.Helper()
-	c.FrameworkID = &mesos.FrameworkID{Value: s.fwID}
-	resp, err := s.caller.Call(context.Background(), c)
-	if resp != nil {
-		resp.Close()
-	}
-	return err
-}
+func (s *sched) call(c *scheduler.Call) error { return s.Call(c) }
 
 func (s *sched) mustCall(c *scheduler.Call) {
 	s.t.Helper()
-	if err := s.call(c); err != nil {
-		s.t.Fatalf("%s: %v", c.Type, err)
-	}
+	s.MustCall(c)
 }
 
 // update waits for an UPDATE of task, acknowledging it when it has a UUID.
 func (s *sched) update(taskID string, timeout time.Duration) mesos.TaskStatus {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		e := s.next(scheduler.Event_UPDATE, time.Until(deadline))
-		st := e.Update.Status
-		if len(st.UUID) > 0 {
-			s.mustCall(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
-		}
-		if st.TaskID.Value == taskID {
-			return st
-		}
-	}
+	return s.Update(taskID, true, timeout)
 }
 
-// testExecutor runs this test binary as mesostest's test executor.
 func testExecutor(id string) *mesos.ExecutorInfo {
 	return &mesos.ExecutorInfo{
 		ExecutorID: mesos.ExecutorID{Value: id},
