@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -96,13 +98,8 @@ func ExecutorCommand(o ExecutorOptions) *mesos.CommandInfo {
 		exe = os.Args[0]
 	}
 	env := o.Environment()
-	names := make([]string, 0, len(env))
-	for name := range env {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	vars := make([]mesos.Environment_Variable, 0, len(names))
-	for _, name := range names {
+	var vars []mesos.Environment_Variable
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		vars = append(vars, mesos.Environment_Variable{Name: name, Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr(env[name])})
 	}
 	return &mesos.CommandInfo{
