@@ -206,6 +206,21 @@ func (c *testCluster) tasks(t *testing.T) map[string]string {
 	return out
 }
 
+// allRunning reports whether the tasks of the pods with the UIDs *uids are
+// all TASK_RUNNING (it reads *uids at each call), for eventually.
+func (c *testCluster) allRunning(t *testing.T, uids *[]string) func() (bool, string) {
+	return func() (bool, string) {
+		tasks := c.tasks(t)
+		n := 0
+		for _, u := range *uids {
+			if tasks[k8sapi.TaskIDPrefix+u] == "TASK_RUNNING" {
+				n++
+			}
+		}
+		return n == len(*uids), fmt.Sprint(tasks)
+	}
+}
+
 func TestPodsBecomeTasksAndDeletionKillsThem(t *testing.T) {
 	c := startCluster(t, "cpus:2;mem:2048;ports:[31000-31100]", "cpus:2;mem:2048;ports:[31000-31100]")
 	ctx := t.Context()
@@ -311,16 +326,7 @@ func TestRestartedBridgeResumesItsFramework(t *testing.T) {
 		}
 		uids = append(uids, string(p.UID))
 	}
-	running := func() (bool, string) {
-		tasks := c.tasks(t)
-		n := 0
-		for _, u := range uids {
-			if tasks[k8sapi.TaskIDPrefix+u] == "TASK_RUNNING" {
-				n++
-			}
-		}
-		return n == len(uids), fmt.Sprint(tasks)
-	}
+	running := c.allRunning(t, &uids)
 	eventually(t, 20*time.Second, "2 tasks RUNNING", running)
 	before, err := bridge.FetchMasterState(ctx, c.master)
 	if err != nil {
@@ -421,16 +427,7 @@ func TestMasterFailover(t *testing.T) {
 	}
 	create("before-0")
 	create("before-1")
-	allRunning := func() (bool, string) {
-		tasks := c.tasks(t)
-		n := 0
-		for _, u := range uids {
-			if tasks[k8sapi.TaskIDPrefix+u] == "TASK_RUNNING" {
-				n++
-			}
-		}
-		return n == len(uids), fmt.Sprint(tasks)
-	}
+	allRunning := c.allRunning(t, &uids)
 	eventually(t, 20*time.Second, "2 tasks RUNNING", allRunning)
 	st, err := bridge.FetchMasterState(ctx, c.master)
 	if err != nil {
