@@ -24,16 +24,16 @@ func (a *Agent) serveState(w http.ResponseWriter, _ *http.Request) {
 	}
 	reserved, unreserved := a.reservedStateLocked()
 	st := map[string]any{
-		"id":         a.id,
-		"pid":        "slave(1)@" + a.endpoint(),
-		"hostname":   a.cfg.Hostname,
-		"resources":  resources.StateJSON(a.resources),
-		"reserved_resources": reserved,
+		"id":                   a.id,
+		"pid":                  "slave(1)@" + a.endpoint(),
+		"hostname":             a.cfg.Hostname,
+		"resources":            resources.StateJSON(a.resources),
+		"reserved_resources":   reserved,
 		"unreserved_resources": unreserved,
-		"attributes": resources.AttributesJSON(a.attributes),
-		"master_id":  a.masterID,
-		"connected":  a.connected,
-		"frameworks": fws,
+		"attributes":           resources.AttributesJSON(a.attributes),
+		"master_id":            a.masterID,
+		"connected":            a.connected,
+		"frameworks":           fws,
 	}
 	a.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
