@@ -35,7 +35,8 @@ down: build ## stop a cluster left by `kubemesos up`
 	$(BIN)/kubemesos down --dir .kubemesos
 
 .PHONY: vet
-vet: ## go vet
+vet: ## gofmt and go vet
+	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "not gofmt-ed: $$files"; exit 1; fi
 	$(GO) vet ./...
 
 # Packages whose tests need no root: pure logic, and integration tests against a
