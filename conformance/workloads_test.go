@@ -130,7 +130,7 @@ func TestPodLargerThanAnyAgentStaysPending(t *testing.T) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "c", Image: "kubemesos.local/busybox:latest", Command: []string{"sleep", "3600"},
 			ImagePullPolicy: corev1.PullIfNotPresent,
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500")}},
+			Resources:       corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500")}},
 		}}},
 	}
 	if _, err := cluster.client.CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
