@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,7 +142,7 @@ func (c *testCluster) startBridge() {
 	if err := feed.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	reporter := k8sapi.NewSchedulingReporter(ctx, c.bclient, "default-scheduler")
+	reporter := k8sapi.NewPodReporter(ctx, c.bclient, "default-scheduler")
 	store := k8sapi.ConfigMapFrameworkStore{Client: c.bclient, Namespace: "kubemesos-system", Name: "kubemesos-framework"}
 	policy := bridge.DefaultPolicy
 	policy.OfferTTL, policy.DeclineFor, policy.ReviveEvery = time.Second, time.Second, 200*time.Millisecond
@@ -460,5 +464,115 @@ func TestMasterFailover(t *testing.T) {
 	eventually(t, 20*time.Second, "a new pod launched through the new leader", allRunning)
 	if n := len(c.tasks(t)); n != 3 {
 		t.Fatalf("want 3 tasks, got %d", n)
+	}
+}
+
+// executorPIDs are the test executor processes the agent with agentID runs,
+// found by their environment (they are children of this test's agents).
+func executorPIDs(t *testing.T, agentID string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		vars := strings.Split(string(env), "\x00")
+		if slices.Contains(vars, "MESOS_SLAVE_ID="+agentID) && slices.Contains(vars, mesostest.ExecutorEnv+"=1") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// boundPod creates a pod and waits until its task runs; it returns the pod
+// as bound and the task's agent.
+func (c *testCluster) boundPod(t *testing.T, name string) (*corev1.Pod, string) {
+	t.Helper()
+	ctx := t.Context()
+	p, err := c.client.CoreV1().Pods("default").Create(ctx, pod(name, "250m", "64Mi"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := []string{string(p.UID)}
+	eventually(t, 20*time.Second, name+"'s task RUNNING", c.allRunning(t, &uids))
+	st, err := bridge.FetchMasterState(ctx, c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, _ := st.Framework("kubemesos")
+	for _, tk := range fw.Tasks {
+		if tk.ID == k8sapi.TaskID(p.UID) {
+			p, err = c.client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p, tk.AgentID
+		}
+	}
+	t.Fatalf("no task for %s in %+v", name, fw.Tasks)
+	return nil, ""
+}
+
+// TestExecutorCrashFailsItsPods: kill -9 of the executor makes the agent fail
+// its tasks; the bridge marks the pods Failed (so a controller replaces them)
+// with the Mesos reason.
+func TestExecutorCrashFailsItsPods(t *testing.T) {
+	c := startCluster(t, "cpus:2;mem:2048")
+	p, agentID := c.boundPod(t, "victim")
+	pids := executorPIDs(t, agentID)
+	if len(pids) == 0 {
+		t.Fatal("no executor process found")
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 20*time.Second, "the pod Failed with reason MesosTaskFailed", func() (bool, string) {
+		got, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Phase == corev1.PodFailed && got.Status.Reason == "MesosTaskFailed" &&
+				strings.Contains(got.Status.Message, "REASON_EXECUTOR_TERMINATED"),
+			fmt.Sprintf("%s %q %q", got.Status.Phase, got.Status.Reason, got.Status.Message)
+	})
+}
+
+// TestAgentGoneDeletesItsPods: an operator marks an agent gone; its tasks
+// become TASK_GONE_BY_OPERATOR and the bridge force-deletes their pods.
+func TestAgentGoneDeletesItsPods(t *testing.T) {
+	c := startCluster(t, "cpus:2;mem:2048")
+	p, agentID := c.boundPod(t, "on-doomed-agent")
+	body := fmt.Sprintf(`{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":%q}}}`, agentID)
+	resp, err := http.Post("http://"+c.masters[0].addr+"/api/v1", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("MARK_AGENT_GONE: %s", resp.Status)
+	}
+	eventually(t, 20*time.Second, "the pod force-deleted", func() (bool, string) {
+		got, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, ""
+		}
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.UID != p.UID, fmt.Sprintf("still there: %s", got.Status.Phase)
+	})
+	if tasks := c.tasks(t); tasks[k8sapi.TaskID(p.UID)] != "TASK_GONE_BY_OPERATOR" {
+		t.Fatalf("task state %q, want TASK_GONE_BY_OPERATOR", tasks[k8sapi.TaskID(p.UID)])
 	}
 }

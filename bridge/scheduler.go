@@ -46,10 +46,15 @@ type PodSource interface {
 	Changed() <-chan struct{}
 }
 
-// UnschedulableReporter tells users why a pod was not placed.
-type UnschedulableReporter interface {
+// PodReporter is how the bridge writes to pods: why one was not placed, and
+// what became of one whose task Mesos ended under it.
+type PodReporter interface {
 	Unschedulable(ctx context.Context, pod *corev1.Pod, msg string)
 	Forget(uid types.UID)
+	// Fail marks a pod Failed (its controller replaces it).
+	Fail(ctx context.Context, pod *corev1.Pod, reason, msg string) error
+	// ForceDelete deletes a pod at once (its node is gone).
+	ForceDelete(ctx context.Context, pod *corev1.Pod, msg string) error
 }
 
 // Scheduler is the bridge's loop: it owns the OfferBook and the TaskRegistry and
@@ -58,7 +63,7 @@ type Scheduler struct {
 	fw       *Framework
 	store    FrameworkStore
 	pods     PodSource
-	report   UnschedulableReporter
+	report   PodReporter
 	executor ExecutorSpec
 	policy   Policy
 
@@ -72,7 +77,7 @@ type Scheduler struct {
 
 // NewScheduler wires a scheduler; Run starts it. store may be nil (the
 // framework ID is then forgotten when the bridge stops).
-func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, report UnschedulableReporter, exec ExecutorSpec, p Policy) *Scheduler {
+func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, report PodReporter, exec ExecutorSpec, p Policy) *Scheduler {
 	return &Scheduler{
 		fw: fw, store: store, pods: pods, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now,
@@ -197,12 +202,30 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			// The pod becomes pending again only if the executor never bound it
 			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
 			s.tasks.Forget(uid)
+			s.podAfterTask(ctx, uid, st)
 		}
 	}
 	if len(st.UUID) > 0 && st.AgentID != nil {
 		if err := s.fw.call(ctx, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID)); err != nil {
 			log.Error(err, "Acknowledge", "task", taskID)
 		}
+	}
+}
+
+// podAfterTask applies to a bound pod what its ended task means for it (Action).
+func (s *Scheduler) podAfterTask(ctx context.Context, uid types.UID, st mesos.TaskStatus) {
+	pod, _ := s.pods.Get(uid)
+	var err error
+	switch Action(st, pod) {
+	case FailPod:
+		err = s.report.Fail(ctx, pod, FailureReason(st), FailureMessage(st))
+	case DeletePod:
+		err = s.report.ForceDelete(ctx, pod, FailureMessage(st))
+	default:
+		return
+	}
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Update pod after its task ended", "pod", klog.KObj(pod), "task", st.TaskID.Value)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -20,13 +21,17 @@ const (
 	ReasonFailedScheduling = "FailedScheduling"
 	ActionScheduling       = "Scheduling"
 	ReasonUnschedulable    = corev1.PodReasonUnschedulable
+	// ReasonNodeGone: the pod was force-deleted because Mesos says its agent is gone.
+	ReasonNodeGone = "NodeGone"
+	// ActionTaskEnded: the pod's Mesos task ended under it.
+	ActionTaskEnded = "MesosTaskEnded"
 )
 
-// SchedulingReporter tells users why a pod is not placed: a Warning event
+// PodReporter tells users why a pod is not placed: a Warning event
 // FailedScheduling and the pod's PodScheduled=False condition, like
 // kube-scheduler. The same message for the same pod is repeated at most every
 // Repeat.
-type SchedulingReporter struct {
+type PodReporter struct {
 	client   kubernetes.Interface
 	recorder events.EventRecorder
 	Repeat   time.Duration
@@ -39,11 +44,11 @@ type reported struct {
 	at  time.Time
 }
 
-// NewSchedulingReporter starts an event broadcaster for component (the scheduler name).
-func NewSchedulingReporter(ctx context.Context, client kubernetes.Interface, component string) *SchedulingReporter {
+// NewPodReporter starts an event broadcaster for component (the scheduler name).
+func NewPodReporter(ctx context.Context, client kubernetes.Interface, component string) *PodReporter {
 	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
 	b.StartRecordingToSink(ctx.Done())
-	return &SchedulingReporter{
+	return &PodReporter{
 		client:   client,
 		recorder: b.NewRecorder(scheme.Scheme, component),
 		Repeat:   time.Minute,
@@ -53,10 +58,10 @@ func NewSchedulingReporter(ctx context.Context, client kubernetes.Interface, com
 }
 
 // Shutdown flushes and stops the event broadcaster.
-func (r *SchedulingReporter) Shutdown() { r.stop() }
+func (r *PodReporter) Shutdown() { r.stop() }
 
 // Unschedulable reports that pod fits nowhere, for the reason in msg.
-func (r *SchedulingReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
+func (r *PodReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
 	now := time.Now()
 	if l, ok := r.last[pod.UID]; ok && l.msg == msg && now.Sub(l.at) < r.Repeat {
 		return
@@ -68,10 +73,43 @@ func (r *SchedulingReporter) Unschedulable(ctx context.Context, pod *corev1.Pod,
 	}
 }
 
-// Forget drops what was reported for a pod (it was placed or is gone).
-func (r *SchedulingReporter) Forget(uid types.UID) { delete(r.last, uid) }
+// Fail marks a pod Failed with reason and message, and says so in a Warning
+// event; its controller then replaces it. The phase is only written if the pod
+// is still the same object (UID precondition) and not already ended.
+func (r *PodReporter) Fail(ctx context.Context, pod *corev1.Pod, reason, msg string) error {
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"uid": pod.UID},
+		"status":   map[string]any{"phase": corev1.PodFailed, "reason": reason, "message": msg},
+	})
+	if err != nil {
+		return err
+	}
+	r.recorder.Eventf(pod, nil, corev1.EventTypeWarning, reason, ActionTaskEnded, msg)
+	_, err = r.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err != nil {
+		return fmt.Errorf("mark %s/%s Failed: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
 
-func (r *SchedulingReporter) setCondition(ctx context.Context, pod *corev1.Pod, msg string) error {
+// ForceDelete deletes a pod without grace (its node is gone: nothing can stop
+// its containers any more), with a Warning event saying why.
+func (r *PodReporter) ForceDelete(ctx context.Context, pod *corev1.Pod, msg string) error {
+	r.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonNodeGone, ActionTaskEnded, msg)
+	zero := int64(0)
+	err := r.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("force-delete %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// Forget drops what was reported for a pod (it was placed or is gone).
+func (r *PodReporter) Forget(uid types.UID) { delete(r.last, uid) }
+
+func (r *PodReporter) setCondition(ctx context.Context, pod *corev1.Pod, msg string) error {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Message == msg {
 			return nil

@@ -1,0 +1,72 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// PodAction is what the bridge does to a pod when its task ended.
+type PodAction int
+
+const (
+	// LeavePod: nothing to do (the pod ended by itself, is being deleted,
+	// was never bound and is pending again, or its executor reported it).
+	LeavePod PodAction = iota
+	// FailPod: the pod cannot run any more where it was placed (its task was
+	// lost, dropped, killed or failed by Mesos rather than by the pod):
+	// mark it Failed so its controller replaces it.
+	FailPod
+	// DeletePod: its agent is gone for good (TASK_GONE, TASK_GONE_BY_OPERATOR):
+	// force-delete it, as a node controller does for a deleted node.
+	DeletePod
+)
+
+// Action decides, for a terminal task status, what happens to its pod (the
+// pod with the task's UID, nil if it no longer exists). Pure: the caller acts.
+func Action(st mesos.TaskStatus, pod *corev1.Pod) PodAction {
+	if pod == nil || pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil ||
+		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return LeavePod
+	}
+	switch st.GetState() {
+	case mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
+		return DeletePod
+	case mesos.TASK_LOST, mesos.TASK_DROPPED, mesos.TASK_ERROR, mesos.TASK_KILLED:
+		return FailPod
+	case mesos.TASK_FAILED:
+		if st.GetSource() == mesos.SOURCE_EXECUTOR {
+			return LeavePod // the executor saw the pod fail and reports its phase
+		}
+		return FailPod // the executor or the agent died under the pod
+	}
+	return LeavePod
+}
+
+// FailureReason is the pod status reason for a task that ended under its pod,
+// e.g. "MesosTaskLost".
+func FailureReason(st mesos.TaskStatus) string {
+	name := strings.TrimPrefix(st.GetState().String(), "TASK_")
+	var b strings.Builder
+	b.WriteString("MesosTask")
+	for _, part := range strings.Split(strings.ToLower(name), "_") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+// FailureMessage says which task ended where and why, for the pod status.
+func FailureMessage(st mesos.TaskStatus) string {
+	msg := fmt.Sprintf("Mesos task %s on agent %s: %s", st.TaskID.Value, st.GetAgentID().GetValue(), st.GetState())
+	if st.Reason != nil {
+		msg += " (" + st.GetReason().String() + ")"
+	}
+	if m := st.GetMessage(); m != "" {
+		msg += ": " + m
+	}
+	return msg
+}
