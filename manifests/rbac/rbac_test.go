@@ -69,8 +69,8 @@ func TestManifests(t *testing.T) {
 	}{
 		{
 			role: "ClusterRole/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,
-			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}},
-			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "delete"}, {"", "secrets", "get"}, {"apps", "deployments", "create"}},
+			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"}},
+			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"}},
 		},
 		{
 			role: "Role/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,
