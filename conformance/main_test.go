@@ -27,6 +27,9 @@ var cluster struct {
 	client      kubernetes.Interface
 	kubectl     string
 	repo        string
+	// local is set when the suite brought the cluster up on this machine,
+	// so fault scenarios may kill its processes.
+	local bool
 }
 
 func TestMain(m *testing.M) {
@@ -74,7 +77,7 @@ func run(m *testing.M) int {
 			}
 			_ = os.RemoveAll(c.Dir)
 		}()
-		cluster.kubeconfig, cluster.mesosMaster = c.Kubeconfig, c.MesosMaster
+		cluster.kubeconfig, cluster.mesosMaster, cluster.local = c.Kubeconfig, c.MesosMaster, true
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.kubeconfig)
 	if err != nil {

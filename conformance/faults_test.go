@@ -1,0 +1,161 @@
+package conformance
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubemesos/kubemesos/bridge"
+	"github.com/kubemesos/kubemesos/k8sapi"
+)
+
+// executorPIDs are the kubelet-executor processes of the agent with agentID
+// on this machine, found by the environment Mesos gave them.
+func executorPIDs(t *testing.T, agentID string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), "executor") {
+			continue
+		}
+		if slices.Contains(strings.Split(string(env), "\x00"), "MESOS_SLAVE_ID="+agentID) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestExecutorKilledPodsAreReplacedAndNeverRunTwice: kill -9 of a
+// kubelet-executor takes its kubelet with it. Mesos fails its tasks, the
+// bridge marks their pods Failed, the Deployment replaces them, and the old
+// containers stop once a new executor's kubelet sees their pods Failed:
+// at the end exactly 3 pods answer and 3 tasks run.
+func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
+	if !cluster.local {
+		t.Skip("needs to kill processes of a cluster on this machine")
+	}
+	ns := namespace(t)
+	kubectl(t, "apply", "-n", ns, "-f", filepath.Join(cluster.repo, "manifests", "examples", "hello.yaml"))
+	running := func() ([]corev1.Pod, string) {
+		list, err := cluster.client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "app=hello"})
+		if err != nil {
+			return nil, err.Error()
+		}
+		var out []corev1.Pod
+		var states []string
+		for _, p := range list.Items {
+			states = append(states, fmt.Sprintf("%s:%s:%s", p.Name, p.Status.Phase, p.Spec.NodeName))
+			if p.Status.Phase == corev1.PodRunning && podReady(&p) && p.DeletionTimestamp == nil {
+				out = append(out, p)
+			}
+		}
+		return out, strings.Join(states, " ")
+	}
+	var before []corev1.Pod
+	eventually(t, 3*time.Minute, "3 Running hello pods", func() (bool, string) {
+		var detail string
+		before, detail = running()
+		return len(before) == 3, detail
+	})
+
+	// The agent of the first pod loses its executor.
+	st, err := bridge.FetchMasterState(t.Context(), cluster.mesosMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, _ := st.Framework("kubemesos")
+	agentOf := map[string]string{}
+	for _, tk := range fw.Tasks {
+		agentOf[tk.ID] = tk.AgentID
+	}
+	victimAgent := agentOf[k8sapi.TaskID(before[0].UID)]
+	var victims []corev1.Pod
+	for _, p := range before {
+		if agentOf[k8sapi.TaskID(p.UID)] == victimAgent {
+			victims = append(victims, p)
+		}
+	}
+	pids := executorPIDs(t, victimAgent)
+	if len(pids) != 1 {
+		t.Fatalf("want the one executor of agent %s, found pids %v", victimAgent, pids)
+	}
+	t.Logf("killing executor pid %d on agent %s, which runs %d of the pods", pids[0], victimAgent, len(victims))
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+
+	for _, v := range victims {
+		eventually(t, time.Minute, v.Name+" Failed by the bridge", func() (bool, string) {
+			p, err := cluster.client.CoreV1().Pods(ns).Get(t.Context(), v.Name, metav1.GetOptions{})
+			if err != nil {
+				return true, "" // gone is fine too: the ReplicaSet may have cleaned it up
+			}
+			return p.Status.Phase == corev1.PodFailed, fmt.Sprintf("%s %s", p.Status.Phase, p.Status.Reason)
+		})
+	}
+	victimUIDs := map[types.UID]bool{}
+	for _, v := range victims {
+		victimUIDs[v.UID] = true
+	}
+	eventually(t, 3*time.Minute, "3 Running replicas, none of them a killed one, each with a RUNNING task", func() (bool, string) {
+		now, detail := running()
+		if len(now) != 3 {
+			return false, detail
+		}
+		tasks := frameworkTasks(t)
+		for _, p := range now {
+			if victimUIDs[p.UID] {
+				return false, "a killed pod is still Running: " + p.Name
+			}
+			if tasks[k8sapi.TaskID(p.UID)] != "TASK_RUNNING" {
+				return false, fmt.Sprintf("%s task %q", p.Name, tasks[k8sapi.TaskID(p.UID)])
+			}
+		}
+		return true, ""
+	})
+	t.Logf("3 replicas Running again %v after the kill", time.Since(start).Round(time.Millisecond))
+
+	// The old containers are gone: their IPs no longer answer as the old pods.
+	for _, v := range victims {
+		url := "http://" + net.JoinHostPort(v.Status.PodIP, "8080") + "/"
+		eventually(t, 3*time.Minute, "the old "+v.Name+" stopped serving", func() (bool, string) {
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+			if err != nil {
+				return true, ""
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return !strings.Contains(string(body), "hello from "+v.Name), string(body)
+		})
+	}
+	tasks := frameworkTasks(t)
+	for _, v := range victims {
+		if state := tasks[k8sapi.TaskID(v.UID)]; state == "TASK_RUNNING" {
+			t.Errorf("the task of killed pod %s is still %s", v.Name, state)
+		}
+	}
+}
