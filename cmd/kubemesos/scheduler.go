@@ -97,7 +97,7 @@ func runScheduler(args []string) error {
 	if err := feed.Run(ctx); err != nil {
 		return err
 	}
-	reporter := k8sapi.NewSchedulingReporter(ctx, client, *schedName)
+	reporter := k8sapi.NewPodReporter(ctx, client, *schedName)
 	defer reporter.Shutdown()
 	policy := bridge.DefaultPolicy
 	policy.OfferTTL, policy.DeclineFor = *offerTTL, *declineFor
