@@ -212,6 +212,10 @@ func (e *Executor) eventLoop(ctx context.Context, dec encoding.Decoder, h events
 		if err := dec.Decode(&ev); err != nil {
 			return err
 		}
+		if !hasBody(&ev) {
+			klog.FromContext(ctx).Info("Malformed executor event ignored: its body is missing", "type", ev.GetType())
+			continue
+		}
 		if err := h.HandleEvent(ctx, &ev); err != nil {
 			return err
 		}
@@ -220,6 +224,27 @@ func (e *Executor) eventLoop(ctx context.Context, dec encoding.Decoder, h events
 }
 
 var errAgentError = errors.New("agent sent ERROR")
+
+// hasBody reports whether an event carries the body its type requires.
+func hasBody(ev *mesosexec.Event) bool {
+	switch ev.GetType() {
+	case mesosexec.Event_SUBSCRIBED:
+		return ev.Subscribed != nil
+	case mesosexec.Event_LAUNCH:
+		return ev.Launch != nil
+	case mesosexec.Event_LAUNCH_GROUP:
+		return ev.LaunchGroup != nil
+	case mesosexec.Event_KILL:
+		return ev.Kill != nil
+	case mesosexec.Event_ACKNOWLEDGED:
+		return ev.Acknowledged != nil
+	case mesosexec.Event_MESSAGE:
+		return ev.Message != nil
+	case mesosexec.Event_ERROR:
+		return ev.Error != nil
+	}
+	return true
+}
 
 func (e *Executor) handler(ctx context.Context) events.Handler {
 	logger := klog.FromContext(ctx)

@@ -151,3 +151,19 @@ func TestResubscribeCarriesUnacknowledged(t *testing.T) {
 		t.Fatal("executor did not resubscribe")
 	}
 }
+
+// TestMalformedEventsAreIgnored: events whose body is missing (garbage from
+// the agent) are logged and skipped; the executor keeps serving.
+func TestMalformedEventsAreIgnored(t *testing.T) {
+	a := newTestAgent(t)
+	runExecutor(t, a, New(a.mesosConfig(), fake.NewClientset(), &readyNode{}))
+	for _, typ := range []mesosexec.Event_Type{mesosexec.Event_SUBSCRIBED, mesosexec.Event_LAUNCH,
+		mesosexec.Event_LAUNCH_GROUP, mesosexec.Event_KILL, mesosexec.Event_ACKNOWLEDGED, mesosexec.Event_MESSAGE,
+		mesosexec.Event_ERROR} {
+		a.events <- mesosexec.Event{Type: typ}
+	}
+	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: "pod.after"}}}
+	if u := a.nextUpdate(t); u.TaskID.Value != "pod.after" || u.GetState() != mesos.TASK_KILLED {
+		t.Fatalf("update = %s %v, want pod.after TASK_KILLED", u.TaskID.Value, u.GetState())
+	}
+}
