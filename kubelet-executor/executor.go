@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listersv1 "k8s.io/client-go/listers/core/v1"
@@ -600,7 +602,8 @@ func (e *Executor) onKill(ctx context.Context, id mesos.TaskID, policy *mesos.Ki
 }
 
 // deletePod deletes the task's pod (only that UID) with the task's grace
-// period, and observes the result.
+// period, and observes the result. A failed delete (API server down) is
+// retried with backoff until it succeeds, the task ends or ctx ends.
 func (e *Executor) deletePod(ctx context.Context, t *podTask) {
 	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &t.ref.UID}}
 	e.mu.Lock()
@@ -609,14 +612,30 @@ func (e *Executor) deletePod(ctx context.Context, t *podTask) {
 	}
 	e.mu.Unlock()
 	pods := e.client.CoreV1().Pods(t.ref.Namespace)
-	err := pods.Delete(ctx, t.ref.Name, opts)
+	backoff := wait.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Steps: math.MaxInt32, Cap: 10 * time.Second}
+	var err error
+	for {
+		err = pods.Delete(ctx, t.ref.Name, opts)
+		if err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			break
+		}
+		klog.FromContext(ctx).Error(err, "Delete pod; retrying", "pod", t.ref.String())
+		e.mu.Lock()
+		done := t.state.Done()
+		e.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff.Step()):
+		}
+	}
 	var pod *corev1.Pod
 	switch {
-	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
-		// Gone, or replaced by a pod with another UID: ours is gone either way.
 	case err != nil:
-		klog.FromContext(ctx).Error(err, "Delete pod", "pod", t.ref.String())
-		return
+		// Gone, or replaced by a pod with another UID: ours is gone either way.
 	default:
 		p, gerr := pods.Get(ctx, t.ref.Name, metav1.GetOptions{})
 		if gerr != nil && !apierrors.IsNotFound(gerr) {

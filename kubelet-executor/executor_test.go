@@ -3,12 +3,18 @@ package kubeletexecutor
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	mesosexec "github.com/mesos/mesos-go/api/v1/lib/executor"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubemesos/kubemesos/k8sapi"
 )
@@ -165,5 +171,55 @@ func TestMalformedEventsAreIgnored(t *testing.T) {
 	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: "pod.after"}}}
 	if u := a.nextUpdate(t); u.TaskID.Value != "pod.after" || u.GetState() != mesos.TASK_KILLED {
 		t.Fatalf("update = %s %v, want pod.after TASK_KILLED", u.TaskID.Value, u.GetState())
+	}
+}
+
+// boundPodClient is a fake API server holding pod ns/p (UID u1) bound to
+// node-a, with pods/binding support.
+func boundPodClient(node string) *fake.Clientset {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u1"},
+		Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: corev1.PodPending}}
+	client := fake.NewClientset(pod)
+	client.PrependReactor("create", "pods", func(act k8stesting.Action) (bool, runtime.Object, error) {
+		if act.GetSubresource() != "binding" {
+			return false, nil, nil
+		}
+		b := act.(k8stesting.CreateAction).GetObject().(*corev1.Binding)
+		obj, err := client.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), b.Namespace, b.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		p := obj.(*corev1.Pod).DeepCopy()
+		p.Spec.NodeName = b.Target.Name
+		return true, b, client.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), p, b.Namespace)
+	})
+	return client
+}
+
+var podU1 = k8sapi.PodRef{Namespace: "ns", Name: "p", UID: "u1"}
+
+// TestKillRetriesDeleteUntilTheAPIServerAnswers: a KILL while the API server
+// fails deletes still ends in TASK_KILLED once it answers again.
+func TestKillRetriesDeleteUntilTheAPIServerAnswers(t *testing.T) {
+	a := newTestAgent(t)
+	client := boundPodClient("node-a")
+	var failures atomic.Int32
+	client.PrependReactor("delete", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures.Add(1) <= 3 {
+			return true, nil, apierrors.NewServiceUnavailable("API server down")
+		}
+		return false, nil, nil
+	})
+	runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
+	a.events <- launch(k8sapi.TaskID(podU1.UID), podU1.Encode())
+	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
+		t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())
+	}
+	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: k8sapi.TaskID(podU1.UID)}}}
+	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_KILLED {
+		t.Fatalf("update = %v %q, want TASK_KILLED", u.GetState(), u.GetMessage())
+	}
+	if n := failures.Load(); n < 4 {
+		t.Errorf("%d delete calls, want the 3 failed ones and a successful one", n)
 	}
 }
