@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"time"
+
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -15,6 +17,10 @@ type PodTask struct {
 	State   mesos.TaskState
 	// Killing is set once a KILL was sent, so it is sent once per state change.
 	Killing bool
+	// Unconfirmed is set while the master has said nothing of a task whose
+	// ACCEPT failed; the bridge asks about it until it does.
+	Unconfirmed bool
+	asked       time.Time
 }
 
 // Terminal reports whether the task reached a terminal state.

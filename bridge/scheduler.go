@@ -182,7 +182,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 		t, known := s.tasks.Get(uid)
 		switch {
 		case known:
-			t.State = st.GetState()
+			t.State, t.Unconfirmed = st.GetState(), false
 			if st.AgentID != nil {
 				t.AgentID = st.AgentID.Value
 			}
@@ -237,6 +237,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 		s.decline(ctx, ids, s.policy.DeclineFor)
 	}
 	s.killOrphans(ctx)
+	s.reconcileUnconfirmed(ctx, now)
 
 	pending := s.pendingPods()
 	if len(pending) == 0 {
@@ -291,6 +292,36 @@ func (s *Scheduler) killOrphans(ctx context.Context) {
 	})
 }
 
+// reconcileRetry is how often the bridge asks again about a task whose
+// launch was never confirmed, until the master answers.
+const reconcileRetry = 10 * time.Second
+
+// reconcile asks the master for the state of tasks (explicit reconciliation).
+func (s *Scheduler) reconcile(ctx context.Context, tasks []*PodTask) {
+	ids := make(map[string]string, len(tasks))
+	for _, t := range tasks {
+		ids[t.TaskID] = t.AgentID
+		t.asked = s.now()
+	}
+	if err := s.fw.call(ctx, calls.Reconcile(calls.ReconcileTasks(ids))); err != nil {
+		klog.FromContext(ctx).Error(err, "Explicit reconciliation", "tasks", len(ids))
+	}
+}
+
+// reconcileUnconfirmed asks again about the tasks whose ACCEPT failed and of
+// which the master has said nothing since.
+func (s *Scheduler) reconcileUnconfirmed(ctx context.Context, now time.Time) {
+	var ask []*PodTask
+	s.tasks.Each(func(t *PodTask) {
+		if t.Unconfirmed && now.Sub(t.asked) >= reconcileRetry {
+			ask = append(ask, t)
+		}
+	})
+	if len(ask) > 0 {
+		s.reconcile(ctx, ask)
+	}
+}
+
 // place matches pending pods to held offers and launches what fits.
 func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
 	log := klog.FromContext(ctx)
@@ -315,20 +346,28 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
 		}
 		exec := s.executor.executorInfo(s.fw.ID(), offerRole(o))
 		tasks := make([]mesos.TaskInfo, 0, len(as))
+		recorded := make([]*PodTask, 0, len(as))
 		for _, a := range as {
 			pod := byUID[a.Pod.UID]
 			ref := k8sapi.RefOf(pod)
 			tasks = append(tasks, podTaskInfo(a, ref, o, exec))
-			s.tasks.Launched(ref, o.AgentID.Value) // write-ahead: never launched twice
+			recorded = append(recorded, s.tasks.Launched(ref, o.AgentID.Value)) // write-ahead: never launched twice
 			s.report.Forget(pod.UID)
 		}
 		s.offers.Remove(o.ID.Value)
 		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
 			With(calls.RefuseSeconds(0))
 		if err := s.fw.call(ctx, accept); err != nil {
-			for _, a := range as {
-				s.tasks.Forget(byUID[a.Pod.UID].UID)
+			// The master may have launched the tasks all the same (only its
+			// answer was lost): keep them, so no pod is launched twice, and
+			// ask what became of them. A task the master does not know comes
+			// back TASK_GONE and its pod pending. The offer is given back in
+			// case it was not used (a decline of a used offer is ignored).
+			for _, t := range recorded {
+				t.Unconfirmed = true
 			}
+			s.reconcile(ctx, recorded)
+			s.decline(ctx, []string{o.ID.Value}, s.policy.DeclineFor)
 			if firstErr == nil {
 				firstErr = err
 			}

@@ -1,0 +1,233 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/offermatcher"
+)
+
+// fakeMaster is the Caller of a Framework in tests of the scheduler loop: it
+// records every call and fails the call types set in fail.
+type fakeMaster struct {
+	mu    sync.Mutex
+	calls []*scheduler.Call
+	fail  map[scheduler.Call_Type]error
+}
+
+func (m *fakeMaster) Call(_ context.Context, c *scheduler.Call) (mesos.Response, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, c)
+	return nil, m.fail[c.GetType()]
+}
+
+// take returns the calls of type t made since the last take, and forgets all calls.
+func (m *fakeMaster) take(t scheduler.Call_Type) []*scheduler.Call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*scheduler.Call
+	for _, c := range m.calls {
+		if c.GetType() == t {
+			out = append(out, c)
+		}
+	}
+	m.calls = nil
+	return out
+}
+
+// fakePods is a PodSource over a fixed set of pods.
+type fakePods struct{ pods map[types.UID]*corev1.Pod }
+
+func (f *fakePods) Pending() []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range f.pods {
+		if k8sapi.IsPending(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (f *fakePods) Get(uid types.UID) (*corev1.Pod, bool) {
+	p, ok := f.pods[uid]
+	return p, ok
+}
+
+func (f *fakePods) Changed() <-chan struct{} { return nil }
+
+// fakeReporter records what the scheduler reports; block makes every call
+// wait for its context to end (a hung API server).
+type fakeReporter struct {
+	block         bool
+	unschedulable []string
+	failed        []string
+}
+
+func (r *fakeReporter) wait(ctx context.Context) {
+	if r.block {
+		<-ctx.Done()
+	}
+}
+
+func (r *fakeReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
+	r.wait(ctx)
+	r.unschedulable = append(r.unschedulable, pod.Name+": "+msg)
+}
+func (r *fakeReporter) Forget(types.UID) {}
+func (r *fakeReporter) Fail(ctx context.Context, pod *corev1.Pod, reason, msg string) error {
+	r.wait(ctx)
+	r.failed = append(r.failed, pod.Name+": "+reason)
+	return ctx.Err()
+}
+func (r *fakeReporter) ForceDelete(ctx context.Context, pod *corev1.Pod, msg string) error {
+	r.wait(ctx)
+	return ctx.Err()
+}
+
+type loopTest struct {
+	s      *Scheduler
+	master *fakeMaster
+	pods   *fakePods
+	report *fakeReporter
+	offers int
+}
+
+func newLoopTest(t *testing.T, pods ...*corev1.Pod) *loopTest {
+	t.Helper()
+	fw, err := NewFramework(FrameworkOptions{Master: "127.0.0.1:1", Name: "kubemesos", Role: "kubernetes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMaster{fail: map[scheduler.Call_Type]error{}}
+	fw.caller = m
+	fw.setID("fw-1")
+	ps := &fakePods{pods: map[types.UID]*corev1.Pod{}}
+	for _, p := range pods {
+		ps.pods[p.UID] = p
+	}
+	r := &fakeReporter{}
+	s := NewScheduler(fw, nil, ps, r, ExecutorSpec{Command: "executor"}, DefaultPolicy)
+	s.subscribed = true
+	return &loopTest{s: s, master: m, pods: ps, report: r}
+}
+
+func testPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		}}}},
+	}
+}
+
+// offer hands the scheduler one more offer of a roomy agent "a1".
+func (l *loopTest) offer(t *testing.T) string {
+	t.Helper()
+	l.offers++
+	id := "o-" + string(rune('0'+l.offers))
+	o := mesos.Offer{
+		ID: mesos.OfferID{Value: id}, AgentID: mesos.AgentID{Value: "a1"}, Hostname: "a1",
+		FrameworkID: mesos.FrameworkID{Value: "fw-1"},
+		Resources:   toMesos(offermatcher.Resources{MilliCPU: 4000, MemoryMB: 4096}, nil, "kubernetes"),
+	}
+	if err := l.s.handle(t.Context(), &scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: []mesos.Offer{o}}}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (l *loopTest) update(t *testing.T, st mesos.TaskStatus) {
+	t.Helper()
+	if err := l.s.handle(t.Context(), &scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (l *loopTest) cycle(t *testing.T) {
+	t.Helper()
+	_ = l.s.cycle(t.Context())
+}
+
+func launchedTasks(accepts []*scheduler.Call) []string {
+	var ids []string
+	for _, a := range accepts {
+		for _, op := range a.GetAccept().GetOperations() {
+			for _, ti := range op.GetLaunch().GetTaskInfos() {
+				ids = append(ids, ti.TaskID.Value)
+			}
+		}
+	}
+	return ids
+}
+
+// TestAcceptFailureNeverLaunchesTwice: an ACCEPT whose answer is lost may
+// still have launched the pod. The bridge must not launch it again on the
+// next offer (Mesos would answer TASK_ERROR for the duplicate task ID, and
+// the bridge would fail the running pod); it asks the master what became of
+// the task, gives the offer back, and launches the pod again only once the
+// master says the task does not exist.
+func TestAcceptFailureNeverLaunchesTwice(t *testing.T) {
+	p := testPod("web")
+	l := newLoopTest(t, p)
+	first := l.offer(t)
+	l.master.fail[scheduler.Call_ACCEPT] = errors.New("timeout awaiting response headers")
+	l.cycle(t)
+	calls := l.master.calls
+	l.master.fail = map[scheduler.Call_Type]error{}
+	var reconciled, declined []string
+	for _, c := range calls {
+		for _, rt := range c.GetReconcile().GetTasks() {
+			reconciled = append(reconciled, rt.TaskID.Value+"@"+rt.GetAgentID().GetValue())
+		}
+		for _, id := range c.GetDecline().GetOfferIDs() {
+			declined = append(declined, id.Value)
+		}
+	}
+	if want := k8sapi.TaskID(p.UID) + "@a1"; len(reconciled) != 1 || reconciled[0] != want {
+		t.Errorf("after a failed ACCEPT, explicit reconciliation of %s expected, got %v", want, reconciled)
+	}
+	if len(declined) != 1 || declined[0] != first {
+		t.Errorf("the offer of the failed ACCEPT should be declined, got %v", declined)
+	}
+	l.master.take(0)
+
+	l.offer(t)
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 0 {
+		t.Fatalf("pod launched again while its first launch may have succeeded: %v", got)
+	}
+
+	// No answer yet (the RECONCILE may have been lost too): ask again later.
+	later := time.Now().Add(reconcileRetry)
+	l.s.now = func() time.Time { return later }
+	l.cycle(t)
+	if got := l.master.take(scheduler.Call_RECONCILE); len(got) != 1 {
+		t.Fatalf("want the unconfirmed task reconciled again, got %d RECONCILE calls", len(got))
+	}
+
+	// The master does not know the task: the pod may be launched again.
+	l.update(t, mesos.TaskStatus{
+		TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+		State: mesos.TASK_GONE.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
+	})
+	l.offer(t)
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 {
+		t.Fatalf("pod not launched again once the master said its task is gone: %v", got)
+	}
+	if len(l.report.failed) != 0 {
+		t.Fatalf("an unbound pod was failed: %v", l.report.failed)
+	}
+}
