@@ -327,7 +327,13 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 		close(e.nodeStarting)
 		return
 	}
-	name, err := e.node.Start(ctx, agent)
+	name, err := NodeName(agent)
+	if err == nil {
+		err = e.deleteOrphans(ctx, name)
+	}
+	if err == nil {
+		name, err = e.node.Start(ctx, agent)
+	}
 	close(e.nodeStarting)
 	if err != nil {
 		e.fatal <- fmt.Errorf("start node: %w", err)
@@ -361,6 +367,50 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 	}
 	close(e.nodeReady)
 	go e.resync(ctx)
+}
+
+// deleteOrphans deletes the pods bound to node that this executor has no
+// task for, before the kubelet starts. They are left by a previous executor
+// on this agent that died (Mesos ended its tasks with it, and a new executor
+// never gets them back): without a task they must not run, and their
+// containers may still be running under the cgroup root. The kubelet that
+// starts next stops them and completes the deletion. Pods that already
+// terminated and mirror pods are left alone. It retries until the API server
+// answers or ctx ends.
+func (e *Executor) deleteOrphans(ctx context.Context, node string) error {
+	logger := klog.FromContext(ctx)
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := e.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
+		if err != nil {
+			logger.Error(err, "List pods left on the node; retrying", "node", node)
+			return false, nil
+		}
+		for _, p := range list.Items {
+			if p.Spec.NodeName != node || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded ||
+				p.Status.Phase == corev1.PodFailed || p.Annotations[corev1.MirrorPodAnnotationKey] != "" {
+				continue
+			}
+			e.mu.Lock()
+			_, launched := e.tasks[k8sapi.TaskID(p.UID)]
+			e.mu.Unlock()
+			if launched {
+				continue
+			}
+			err := e.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name,
+				metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				logger.Error(err, "Delete pod left on the node without a task; retrying", "pod", klog.KObj(&p))
+				return false, nil
+			}
+			logger.Info("Deleted pod left on the node without a task", "pod", klog.KObj(&p), "uid", p.UID, "node", node)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete pods left on node %s: %w", node, err)
+	}
+	return nil
 }
 
 // onLaunch admits a task: bad data fails it at once; otherwise its pod is

@@ -47,13 +47,21 @@ type KubeletNode struct {
 
 var _ Node = &KubeletNode{}
 
+// NodeName is the name of the node of an agent: its hostname.
+func NodeName(agent mesos.AgentInfo) (string, error) {
+	if agent.GetHostname() == "" {
+		return "", errors.New("agent info has no hostname")
+	}
+	return agent.GetHostname(), nil
+}
+
 // NodeConfig derives the node's configuration from the settings and the
 // agent's info: its hostname names the node, its attributes and fault domain
 // become labels, its cpus and mem size the allocatable.
 func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Config, error) {
-	name := agent.GetHostname()
-	if name == "" {
-		return node.Config{}, errors.New("agent info has no hostname")
+	name, err := NodeName(agent)
+	if err != nil {
+		return node.Config{}, err
 	}
 	ip := s.NodeIP
 	if ip == "" {
