@@ -323,18 +323,22 @@ func (m *Master) agentsLocked() *opv1.Response_GetAgents {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	// Offered resources carry the role they are offered to, as in Mesos.
+	offeredByAgent := map[string]mesos.Resources{}
+	for _, o := range m.offers {
+		rs := offeredByAgent[o.agentID]
+		rs.Add(allocated(o.resources, o.role)...)
+		offeredByAgent[o.agentID] = rs
+	}
 	out := &opv1.Response_GetAgents{Agents: []opv1.Response_GetAgents_Agent{}, RecoveredAgents: []mesos.AgentInfo{}}
 	for _, id := range ids {
 		a := m.agents[id]
 		pid := "slave(1)@" + a.endpoint
 		info := a.info
 		info.ID = &mesos.AgentID{Value: a.id}
-		alloc, offered := u.agentUsed[a.id], u.agentOffered[a.id]
+		alloc, offered := u.agentUsed[a.id], withRole(offeredByAgent[a.id])
 		if alloc == nil {
 			alloc = mesos.Resources{}
-		}
-		if offered == nil {
-			offered = mesos.Resources{}
 		}
 		out.Agents = append(out.Agents, opv1.Response_GetAgents_Agent{
 			AgentInfo:          info,

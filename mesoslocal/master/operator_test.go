@@ -88,10 +88,27 @@ func sameShape(path string, ref, got any) []string {
 			return []string{path + " (not an array)"}
 		}
 		if len(r) > 0 && len(g) > 0 {
-			missing = append(missing, sameShape(path+"[]", r[0], g[0])...)
+			missing = append(missing, sameShape(path+"[]", r[0], sameName(r[0], g))...)
 		}
 	}
 	return missing
+}
+
+// sameName picks the element of got to compare with the reference element
+// ref: for resources (objects with a "name") the one of the same name, as
+// lists of resources come in no fixed order and differ in kinds (a ports
+// range, a cpus scalar); otherwise the first.
+func sameName(ref any, got []any) any {
+	if r, ok := ref.(map[string]any); ok {
+		if name, ok := r["name"].(string); ok {
+			for _, g := range got {
+				if gm, ok := g.(map[string]any); ok && gm["name"] == name {
+					return g
+				}
+			}
+		}
+	}
+	return got[0]
 }
 
 func TestOperatorAPIAndMetrics(t *testing.T) {
@@ -117,13 +134,17 @@ func TestOperatorAPIAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got map[string]any
-	waitFor(t, 5*time.Second, "completed task in GET_STATE", func() bool {
+	// The resources op-2 freed are offered again (the scheduler never
+	// declines), so an offer is outstanding and its resources show.
+	waitFor(t, 5*time.Second, "completed task and an outstanding offer in GET_STATE", func() bool {
 		got = operatorJSON(t, c, `{"type":"GET_STATE"}`)
 		tasks := got["get_state"].(map[string]any)["get_tasks"].(map[string]any)
 		ct, _ := tasks["completed_tasks"].([]any)
-		return len(ct) == 1
+		agents := got["get_state"].(map[string]any)["get_agents"].(map[string]any)["agents"].([]any)
+		offered, _ := agents[0].(map[string]any)["offered_resources"].([]any)
+		return len(ct) == 1 && len(offered) > 0
 	})
-	// Offers are outstanding or not depending on timing; offer_constraints
+	// The offers themselves differ in IDs and resources; offer_constraints
 	// is newer than mesos-go v0.0.11's FrameworkInfo; command tasks have no
 	// executor here; reason and message only belong to some updates.
 	rs := ref["get_state"].(map[string]any)
