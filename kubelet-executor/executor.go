@@ -25,6 +25,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -354,8 +355,8 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 		}))
 	inf := factory.Core().V1().Pods()
 	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { e.onPod(ctx, obj) },
-		UpdateFunc: func(_, obj any) { e.onPod(ctx, obj) },
+		AddFunc:    func(obj any) { e.onPod(ctx, nil, obj) },
+		UpdateFunc: func(old, obj any) { e.onPod(ctx, old, obj) },
 		DeleteFunc: func(obj any) { e.onPodDeleted(ctx, obj) },
 	})
 	e.mu.Lock()
@@ -564,15 +565,24 @@ func (e *Executor) observeLocked(t *podTask, pod *corev1.Pod) {
 	}
 }
 
-func (e *Executor) onPod(ctx context.Context, obj any) {
+// onPod observes an added or updated pod. When its name now belongs to a
+// pod with another UID (a relist after a missed delete and re-create), the
+// old UID's task observes the replacement too.
+func (e *Executor) onPod(ctx context.Context, oldObj, obj any) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if t := e.tasks[k8sapi.TaskID(pod.UID)]; t != nil && t.state.IsBound() {
-		e.observeLocked(t, pod)
+	uids := []types.UID{pod.UID}
+	if old, ok := oldObj.(*corev1.Pod); ok && old.UID != pod.UID {
+		uids = append(uids, old.UID)
+	}
+	for _, uid := range uids {
+		if t := e.tasks[k8sapi.TaskID(uid)]; t != nil && t.state.IsBound() {
+			e.observeLocked(t, pod)
+		}
 	}
 }
 

@@ -280,3 +280,24 @@ func TestOrphanPodsDeletedBeforeKubeletStarts(t *testing.T) {
 		t.Errorf("pods when the kubelet started: %q, want %q", got, want)
 	}
 }
+
+// TestPodReplacedUnderSameNameEndsTask: when the informer sees the pod's name
+// now held by a pod with another UID (as a relist after a missed delete and
+// re-create delivers it: one update), the task of the old UID ends KILLED.
+func TestPodReplacedUnderSameNameEndsTask(t *testing.T) {
+	a := newTestAgent(t)
+	client := boundPodClient("node-a")
+	runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
+	a.events <- launch(k8sapi.TaskID(podU1.UID), podU1.Encode())
+	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
+		t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())
+	}
+	replacement := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u2"},
+		Spec: corev1.PodSpec{NodeName: "node-a"}, Status: corev1.PodStatus{Phase: corev1.PodPending}}
+	if err := client.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), replacement, "ns"); err != nil {
+		t.Fatal(err)
+	}
+	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_KILLED || !strings.Contains(u.GetMessage(), "replaced") {
+		t.Fatalf("update = %v %q, want TASK_KILLED (replaced)", u.GetState(), u.GetMessage())
+	}
+}
