@@ -413,7 +413,9 @@ func minus(a, b offermatcher.Resources) offermatcher.Resources {
 	return a
 }
 
-// decline declines held offers with a refuse filter.
+// decline declines offers with a refuse filter. They leave the book only once
+// the master took the DECLINE: until then the master counts them as held, so
+// the next cycle declines them again.
 func (s *Scheduler) decline(ctx context.Context, ids []string, refuse time.Duration) {
 	if len(ids) == 0 {
 		return
@@ -422,10 +424,11 @@ func (s *Scheduler) decline(ctx context.Context, ids []string, refuse time.Durat
 	for i, id := range ids {
 		oids[i] = mesos.OfferID{Value: id}
 	}
-	s.offers.Remove(ids...)
 	if err := s.fw.call(ctx, calls.Decline(oids...).With(calls.RefuseSeconds(refuse))); err != nil {
 		klog.FromContext(ctx).Error(err, "Decline offers", "offers", ids)
+		return
 	}
+	s.offers.Remove(ids...)
 }
 
 func (s *Scheduler) declineAll(ctx context.Context, refuse time.Duration) {

@@ -231,3 +231,28 @@ func TestAcceptFailureNeverLaunchesTwice(t *testing.T) {
 		t.Fatalf("an unbound pod was failed: %v", l.report.failed)
 	}
 }
+
+// TestFailedDeclineIsRetried: an offer whose DECLINE failed is still held by
+// the framework as far as the master knows (Mesos does not rescind offers by
+// default); the bridge must decline it again, not forget it.
+func TestFailedDeclineIsRetried(t *testing.T) {
+	l := newLoopTest(t) // nothing pending: every offer is declined
+	id := l.offer(t)
+	l.master.fail[scheduler.Call_DECLINE] = errors.New("503 Service Unavailable")
+	l.cycle(t)
+	l.master.fail = map[scheduler.Call_Type]error{}
+	l.master.take(0)
+	l.cycle(t)
+	var declined []string
+	for _, c := range l.master.take(scheduler.Call_DECLINE) {
+		for _, o := range c.GetDecline().GetOfferIDs() {
+			declined = append(declined, o.Value)
+		}
+	}
+	if len(declined) != 1 || declined[0] != id {
+		t.Fatalf("want %s declined again after a failed DECLINE, got %v", id, declined)
+	}
+	if n := l.s.offers.Len(); n != 0 {
+		t.Fatalf("%d offers still held after a successful DECLINE", n)
+	}
+}
