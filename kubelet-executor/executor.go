@@ -84,6 +84,8 @@ type Executor struct {
 	outbox         []mesosexec.Call_Update
 	outboxSignal   chan struct{}
 	podLister      listersv1.PodLister
+	// admissions counts running admit calls; none starts once shuttingDown is set.
+	admissions sync.WaitGroup
 }
 
 // podTask is one launched task and its pod.
@@ -445,7 +447,11 @@ func (e *Executor) onLaunch(ctx context.Context, info mesos.TaskInfo) {
 	t := &podTask{info: info, ref: ref, state: taskstate.NewTask(ref.UID, e.killingCapableLocked()),
 		kill: make(chan struct{})}
 	e.tasks[id] = t
-	go e.admit(klog.NewContext(ctx, logger.WithValues("pod", ref.String())), t)
+	e.admissions.Add(1)
+	go func() {
+		defer e.admissions.Done()
+		e.admit(klog.NewContext(ctx, logger.WithValues("pod", ref.String())), t)
+	}()
 }
 
 func (e *Executor) killingCapableLocked() bool {
@@ -823,7 +829,6 @@ func (e *Executor) shutdown(ctx context.Context) {
 
 	e.mu.Lock()
 	e.shuttingDown = true
-	var bound []*podTask
 	for _, t := range e.tasks {
 		if !t.state.KillRequested() {
 			t.state.Killed()
@@ -833,6 +838,20 @@ func (e *Executor) shutdown(ctx context.Context) {
 			d := podBudget
 			t.grace = &d
 		}
+	}
+	e.mu.Unlock()
+	// An admission between reading and binding its pod finishes first: the
+	// pod it binds is then deleted with the others, not after the node stopped.
+	admitted := make(chan struct{})
+	go func() { e.admissions.Wait(); close(admitted) }()
+	select {
+	case <-admitted:
+	case <-time.After(time.Until(deadline)):
+		logger.Info("Pod admissions still running at the shutdown deadline")
+	}
+	e.mu.Lock()
+	var bound []*podTask
+	for _, t := range e.tasks {
 		if t.state.IsBound() {
 			bound = append(bound, t)
 		} else {
