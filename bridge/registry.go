@@ -15,7 +15,8 @@ type PodTask struct {
 	TaskID  string
 	AgentID string
 	State   mesos.TaskState
-	// Killing is set once a KILL was sent, so it is sent once per state change.
+	// Killing is set once a KILL was sent and cleared by the next status of
+	// the task, so a KILL is sent once per status heard (a lost one is retried).
 	Killing bool
 	// Unconfirmed is set while the master has said nothing of a task whose
 	// ACCEPT failed; the bridge asks about it until it does.

@@ -182,7 +182,9 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 		t, known := s.tasks.Get(uid)
 		switch {
 		case known:
-			t.State, t.Unconfirmed = st.GetState(), false
+			// Any news of the task may mean an earlier KILL was lost: the
+			// next cycle sends it again if the pod is still gone.
+			t.State, t.Unconfirmed, t.Killing = st.GetState(), false, false
 			if st.AgentID != nil {
 				t.AgentID = st.AgentID.Value
 			}

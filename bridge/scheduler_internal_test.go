@@ -256,3 +256,29 @@ func TestFailedDeclineIsRetried(t *testing.T) {
 		t.Fatalf("%d offers still held after a successful DECLINE", n)
 	}
 }
+
+// TestKillIsSentAgainAfterNews: a KILL may be lost (master failover, agent
+// disconnected). The bridge sends it once per state it hears of, so the
+// reconciliation after a re-subscription sends it again.
+func TestKillIsSentAgainAfterNews(t *testing.T) {
+	p := testPod("gone")
+	l := newLoopTest(t)
+	running := mesos.TaskStatus{
+		TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+		State: mesos.TASK_RUNNING.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
+	}
+	l.update(t, running) // adopted; its pod does not exist
+	l.cycle(t)
+	if n := len(l.master.take(scheduler.Call_KILL)); n != 1 {
+		t.Fatalf("want 1 KILL for the task of a deleted pod, got %d", n)
+	}
+	l.cycle(t)
+	if n := len(l.master.take(scheduler.Call_KILL)); n != 0 {
+		t.Fatalf("KILL repeated without news of the task: %d", n)
+	}
+	l.update(t, running) // the task still runs: the KILL was lost
+	l.cycle(t)
+	if n := len(l.master.take(scheduler.Call_KILL)); n != 1 {
+		t.Fatalf("want the KILL sent again after the task was reported still running, got %d", n)
+	}
+}
