@@ -76,9 +76,9 @@ func (f *PodFeed) Get(uid types.UID) (*corev1.Pod, bool) {
 	return objs[0].(*corev1.Pod), true
 }
 
-// Pending returns the pods waiting for a node: not bound, not being deleted, not
-// finished; highest priority first, then oldest first. The pods are the
-// informer's: callers must not modify them.
+// Pending returns the pods waiting for a node (IsPending): not bound, not
+// being deleted, not gated, not finished; highest priority first, then oldest
+// first. The pods are the informer's: callers must not modify them.
 func (f *PodFeed) Pending() []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, obj := range f.informer.GetStore().List() {
@@ -101,9 +101,11 @@ func (f *PodFeed) Pending() []*corev1.Pod {
 	return out
 }
 
-// IsPending reports whether a pod waits for a node.
+// IsPending reports whether a pod waits for a node. A pod with scheduling
+// gates does not wait yet: the API server refuses to bind it until they are
+// removed.
 func IsPending(p *corev1.Pod) bool {
-	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil &&
+	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && len(p.Spec.SchedulingGates) == 0 &&
 		p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 }
 
