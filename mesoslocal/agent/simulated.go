@@ -66,6 +66,19 @@ type Simulated struct {
 	agents     []*simAgent
 	registered chan struct{}
 	nRegistred atomic.Int64
+	// background counts the one-shot posts (pongs, executor exits) the link
+	// loops start, so Serve returns only after they ended.
+	background sync.WaitGroup
+}
+
+// goPost posts v to the master in the background, tracked by s.background.
+// Only the link loops call it, so Serve's final Wait sees every Add.
+func (s *Simulated) goPost(ctx context.Context, path string, v any) {
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		_ = s.post(ctx, path, v)
+	}()
 }
 
 // NewSimulated validates cfg and returns the agents, not yet running.
@@ -187,6 +200,7 @@ func (s *Simulated) Serve(ctx context.Context, ln net.Listener) error {
 		_ = srv.Close()
 	}
 	wg.Wait()
+	s.background.Wait()
 	s.client.CloseIdleConnections()
 	s.stream.CloseIdleConnections()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -435,7 +449,7 @@ func (a *simAgent) handleCommand(ctx context.Context, c link.Command) {
 				}
 				delete(fw.executors, c.ExecutorID)
 				ee := link.ExecutorExited{AgentID: a.id, FrameworkID: c.FrameworkID, ExecutorID: c.ExecutorID}
-				go func() { _ = a.s.post(ctx, link.PathExecutorExited, ee) }()
+				a.s.goPost(ctx, link.PathExecutorExited, ee)
 			}
 		}
 	case link.CmdShutdownFramework:

@@ -12,6 +12,5 @@ func (a *simAgent) answerLocked(ctx context.Context, c link.Command) {
 	if c.Type != link.CmdPing || a.id == "" {
 		return
 	}
-	p := link.Pong{AgentID: a.id}
-	go func() { _ = a.s.post(ctx, link.PathPong, p) }()
+	a.s.goPost(ctx, link.PathPong, link.Pong{AgentID: a.id})
 }
