@@ -194,16 +194,22 @@ func (a *Agent) handleCommand(c link.Command) {
 
 // post sends a JSON message to the master.
 func (a *Agent) post(ctx context.Context, path string, v any) error {
+	return postLink(ctx, a.client, a.masterBase()+path, path, v)
+}
+
+// postLink POSTs v as JSON to url (the master's path) and maps the master's
+// answers: 410 → errFrameworkGone, 404 → errNotRegistered.
+func postLink(ctx context.Context, client *http.Client, url, path string, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterBase()+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build %s: %w", path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("post %s: %w", path, err)
 	}

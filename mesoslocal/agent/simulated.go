@@ -582,28 +582,5 @@ func (a *simAgent) updateLoop(ctx context.Context) {
 
 // post sends a JSON message to the master.
 func (s *Simulated) post(ctx context.Context, path string, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.masterURL.String()+path, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("build %s: %w", path, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("post %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	switch resp.StatusCode {
-	case http.StatusAccepted, http.StatusOK:
-		return nil
-	case http.StatusGone:
-		return fmt.Errorf("%w: %s", errFrameworkGone, msg)
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %s", errNotRegistered, msg)
-	}
-	return fmt.Errorf("post %s: master answered %s: %s", path, resp.Status, msg)
+	return postLink(ctx, s.client, s.masterURL.String()+path, path, v)
 }
