@@ -73,14 +73,20 @@ type Scheduler struct {
 	lastRevive time.Time
 	subscribed bool
 	now        func() time.Time
+	// apiTimeout bounds the API server writes of one step of the loop.
+	apiTimeout time.Duration
 }
+
+// defaultAPITimeout bounds the Kubernetes API calls made from the scheduler
+// loop: a hung API server must not stop it from handling offers and events.
+const defaultAPITimeout = 10 * time.Second
 
 // NewScheduler wires a scheduler; Run starts it. store may be nil (the
 // framework ID is then forgotten when the bridge stops).
 func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, report PodReporter, exec ExecutorSpec, p Policy) *Scheduler {
 	return &Scheduler{
 		fw: fw, store: store, pods: pods, report: report, executor: exec, policy: p,
-		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now,
+		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 	}
 }
 
@@ -143,7 +149,10 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		sub := e.GetSubscribed()
 		s.fw.setID(sub.FrameworkID.Value)
 		if s.store != nil {
-			if err := s.store.Save(ctx, sub.FrameworkID.Value); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
+			err := s.store.Save(sctx, sub.FrameworkID.Value)
+			cancel()
+			if err != nil {
 				// Keep scheduling: only a restart of the bridge needs the stored ID.
 				log.Error(err, "Store framework ID")
 			}
@@ -217,6 +226,8 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 // podAfterTask applies to a bound pod what its ended task means for it (Action).
 func (s *Scheduler) podAfterTask(ctx context.Context, uid types.UID, st mesos.TaskStatus) {
 	pod, _ := s.pods.Get(uid)
+	ctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
+	defer cancel()
 	var err error
 	switch Action(st, pod) {
 	case FailPod:
@@ -379,11 +390,13 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
 			log.Info("Launched pod", "pod", t.Name, "task", t.TaskID.Value, "agent", o.Hostname, "offer", o.ID.Value)
 		}
 	}
+	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout) // for all reports of this cycle
+	defer cancel()
 	for _, u := range plan.Unplaced {
 		if pod, ok := byUID[u.Pod.UID]; ok {
 			msg := u.Reasons.String()
 			log.V(1).Info("Pod fits no offer", "pod", klog.KObj(pod), "reasons", msg)
-			s.report.Unschedulable(ctx, pod, msg)
+			s.report.Unschedulable(rctx, pod, msg)
 		}
 	}
 	return firstErr

@@ -282,3 +282,25 @@ func TestKillIsSentAgainAfterNews(t *testing.T) {
 		t.Fatalf("want the KILL sent again after the task was reported still running, got %d", n)
 	}
 }
+
+// TestHungAPIServerDoesNotStallTheLoop: pod status writes from the scheduler
+// loop are bounded, so an API server that accepts connections and never
+// answers cannot keep the loop from declining offers and handling events.
+func TestHungAPIServerDoesNotStallTheLoop(t *testing.T) {
+	huge := testPod("huge")
+	huge.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("64")
+	l := newLoopTest(t, huge)
+	l.report.block = true
+	l.s.apiTimeout = 100 * time.Millisecond
+	l.offer(t)
+	done := make(chan struct{})
+	go func() { l.cycle(t); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a scheduling cycle waited on a hung API server")
+	}
+	if len(l.report.unschedulable) != 1 {
+		t.Fatalf("want the unplaceable pod reported, got %v", l.report.unschedulable)
+	}
+}
