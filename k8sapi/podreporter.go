@@ -36,6 +36,7 @@ type PodReporter struct {
 	recorder events.EventRecorder
 	Repeat   time.Duration
 	last     map[types.UID]reported
+	pruned   time.Time
 	stop     func()
 }
 
@@ -66,6 +67,7 @@ func (r *PodReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg st
 	if l, ok := r.last[pod.UID]; ok && l.msg == msg && now.Sub(l.at) < r.Repeat {
 		return
 	}
+	r.prune(now)
 	r.last[pod.UID] = reported{msg: msg, at: now}
 	r.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonFailedScheduling, ActionScheduling, msg)
 	if err := r.setCondition(ctx, pod, msg); err != nil {
@@ -104,6 +106,20 @@ func (r *PodReporter) ForceDelete(ctx context.Context, pod *corev1.Pod, msg stri
 		return fmt.Errorf("force-delete %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return nil
+}
+
+// prune drops, at most once per Repeat, the reports older than Repeat: they
+// no longer hold a repeat back, and their pods may be long gone.
+func (r *PodReporter) prune(now time.Time) {
+	if now.Sub(r.pruned) < r.Repeat {
+		return
+	}
+	r.pruned = now
+	for uid, l := range r.last {
+		if now.Sub(l.at) >= r.Repeat {
+			delete(r.last, uid)
+		}
+	}
 }
 
 // Forget drops what was reported for a pod (it was placed or is gone).

@@ -1,0 +1,36 @@
+package k8sapi
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// TestReporterForgetsOldReports: what was reported of pods that were
+// deleted before they were placed does not pile up in a long-running bridge.
+func TestReporterForgetsOldReports(t *testing.T) {
+	ctx := t.Context()
+	client := fake.NewClientset()
+	r := NewPodReporter(ctx, client, "test-scheduler")
+	defer r.Shutdown()
+	r.Repeat = 50 * time.Millisecond
+	mk := func(name string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name)}}
+		if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for i := 0; i < 10; i++ {
+		r.Unschedulable(ctx, mk("gone-"+string(rune('a'+i))), "0/1 offers fit: 1 insufficient cpu")
+	}
+	time.Sleep(2 * r.Repeat)
+	r.Unschedulable(ctx, mk("new"), "0/1 offers fit: 1 insufficient cpu")
+	if n := len(r.last); n != 1 {
+		t.Fatalf("%d reports remembered, want only the one younger than Repeat", n)
+	}
+}
