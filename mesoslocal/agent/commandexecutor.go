@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -44,14 +45,35 @@ func (a *Agent) launchCommandTaskLocked(fw *frameworkState, fwID string, ti meso
 // and false is returned. Its exit is reported by executorExited.
 func (a *Agent) runCommandLocked(fw *frameworkState, r *executorRun, ti mesos.TaskInfo) bool {
 	if err := a.startLocked(fw, r, ti.GetCommand()); err != nil {
-		a.agentUpdateLocked(r, ti.TaskID, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
 		r.exited = true
 		close(r.done)
+		a.launchFailedLocked(fw, r, []mesos.TaskInfo{ti}, err)
 		return false
 	}
 	a.agentUpdateSourceLocked(r, ti.TaskID, mesos.TASK_STARTING, mesos.SOURCE_EXECUTOR, nil, "")
 	a.agentUpdateSourceLocked(r, ti.TaskID, mesos.TASK_RUNNING, mesos.SOURCE_EXECUTOR, nil, "")
 	return true
+}
+
+// launchFailedLocked reports the tasks of r, whose process could not start
+// because of err: TASK_FAILED (REASON_CONTAINER_LAUNCH_FAILED), or
+// TASK_KILLED when they were killed during the fetch; nothing when the
+// agent stopped or dropped the framework meanwhile.
+func (a *Agent) launchFailedLocked(fw *frameworkState, r *executorRun, tasks []mesos.TaskInfo, err error) {
+	if !errors.Is(err, errLaunchCancelled) {
+		for _, ti := range tasks {
+			a.agentUpdateLocked(r, ti.TaskID, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
+		}
+		return
+	}
+	if a.stopped || a.frameworks[r.fwID] != fw || fw.removed {
+		return
+	}
+	for _, ti := range tasks {
+		if t := r.tasks[ti.TaskID.Value]; t != nil && !isTerminal(t.state) {
+			a.agentUpdateLocked(r, ti.TaskID, mesos.TASK_KILLED, mesos.REASON_TASK_KILLED_DURING_LAUNCH, "Killed while its URIs were fetched")
+		}
+	}
 }
 
 // killCommandTaskLocked kills a command task: TASK_KILLING first when the

@@ -183,3 +183,52 @@ func TestFetcher(t *testing.T) {
 		t.Errorf("fetch of a missing URI: %v %v %s", states, st.GetReason(), st.GetMessage())
 	}
 }
+
+// A download that hangs does not hold the agent: its /state answers while
+// the fetch runs, and it stops promptly, cancelling the fetch.
+func TestSlowFetchDoesNotBlockAgent(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	e := startEnv(t, nil)
+	s := subscribe(t, e, frameworkInfo("slow-fetch", false))
+	ti := commandTask("slow", "true")
+	ti.Command.URIs = []mesos.CommandInfo_URI{{Value: srv.URL + "/big.tgz"}}
+	s.launch(ti)
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent did not start the download")
+	}
+	stateDone := make(chan error, 1)
+	go func() {
+		c := &http.Client{Timeout: 5 * time.Second}
+		resp, err := c.Get("http://" + e.agentAddr + "/state")
+		if err == nil {
+			resp.Body.Close()
+		}
+		stateDone <- err
+	}()
+	if err := <-stateDone; err != nil {
+		t.Fatalf("agent /state during a fetch: %v", err)
+	}
+	stopped := make(chan struct{})
+	go func() { e.stopAgent(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent did not stop during a fetch")
+	}
+}

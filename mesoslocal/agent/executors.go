@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -164,13 +163,13 @@ func (a *Agent) launch(c link.Command) {
 		r.pending = append(r.pending, tasks...)
 		if err := a.startLocked(fw, r, ei.GetCommand()); err != nil {
 			klog.ErrorS(err, "Executor launch failed", "framework", c.FrameworkID, "executor", ei.ExecutorID.Value)
-			for _, ti := range tasks {
-				a.agentUpdateLocked(r, ti.TaskID, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
-			}
+			a.launchFailedLocked(fw, r, r.pending, err)
 			r.pending = nil
 			r.exited = true
 			close(r.done)
-			delete(fw.executors, ei.ExecutorID.Value)
+			if fw.executors[ei.ExecutorID.Value] == r {
+				delete(fw.executors, ei.ExecutorID.Value)
+			}
 		}
 		return
 	}
@@ -184,6 +183,20 @@ func (a *Agent) launch(c link.Command) {
 	}
 }
 
+// errLaunchCancelled: the executor or its tasks were killed, or the agent
+// stopped or was removed, while its URIs were fetched.
+var errLaunchCancelled = errors.New("launch cancelled while fetching")
+
+// allKilled reports whether every task of r was asked to stop.
+func (r *executorRun) allKilled() bool {
+	for _, t := range r.tasks {
+		if !t.killed {
+			return false
+		}
+	}
+	return len(r.tasks) > 0
+}
+
 // startLocked prepares the sandbox, fetches URIs and starts the process of r
 // in its own process group.
 func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.CommandInfo) error {
@@ -193,8 +206,20 @@ func (a *Agent) startLocked(fw *frameworkState, r *executorRun, cmd *mesos.Comma
 	if err := a.prepareSandboxLocked(r); err != nil {
 		return err
 	}
-	if err := a.fetchURIs(context.Background(), r.dir, cmd.URIs); err != nil {
-		return err
+	if len(cmd.URIs) > 0 {
+		// A download may take minutes: the agent's lock is released
+		// meanwhile (r has no process yet, so kills and shutdowns only
+		// mark it) and the fetch ends with the agent.
+		ctx := a.runCtx
+		a.mu.Unlock()
+		err := a.fetchURIs(ctx, r.dir, cmd.URIs)
+		a.mu.Lock()
+		if a.stopped || r.shutdown || r.exited || a.frameworks[r.fwID] != fw || fw.removed || r.allKilled() {
+			return errLaunchCancelled
+		}
+		if err != nil {
+			return err
+		}
 	}
 	var c *exec.Cmd
 	if cmd.GetShell() {
