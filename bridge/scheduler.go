@@ -209,7 +209,14 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			t.State = st.GetState()
 		}
 		log.V(1).Info("Task update", "task", taskID, "state", st.GetState(), "message", st.GetMessage(), "reason", st.GetReason())
-		if isTerminal(st.GetState()) {
+		if st.GetState() == mesos.TASK_UNKNOWN {
+			// The master does not know the task, typically because its agent
+			// has not re-registered after a failover: a bound pod may still
+			// run there, so only an unbound one is forgotten (and pending again).
+			if pod, ok := s.pods.Get(uid); !ok || pod.Spec.NodeName == "" {
+				s.tasks.Forget(uid)
+			}
+		} else if isTerminal(st.GetState()) {
 			// The pod becomes pending again only if the executor never bound it
 			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
 			s.tasks.Forget(uid)
@@ -265,14 +272,34 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	}
 	if s.suppressed || (s.offers.Len() == 0 && now.Sub(s.lastRevive) >= s.policy.ReviveEvery) {
 		if err := s.fw.call(ctx, calls.Revive()); err != nil {
-			return err
+			// Held offers can still be used; the next cycle revives again.
+			klog.FromContext(ctx).Error(err, "Revive offers")
+		} else {
+			s.suppressed, s.lastRevive = false, now
 		}
-		s.suppressed, s.lastRevive = false, now
 	}
 	if s.offers.Len() == 0 {
+		s.reportNoOffers(ctx, pending, now)
 		return nil
 	}
 	return s.place(ctx, pending)
+}
+
+// MessageNoOffers is what a pod that has waited longer than the offer TTL is
+// told while Mesos offers the framework nothing at all (invariant 2: every
+// pending pod is launched or says why).
+const MessageNoOffers = "0/0 offers: Mesos offers this framework no resources (the agents' resources are in use, reserved for other roles, or filtered)"
+
+// reportNoOffers explains the wait of pods pending longer than the offer TTL
+// while no offer is held.
+func (s *Scheduler) reportNoOffers(ctx context.Context, pending []*corev1.Pod, now time.Time) {
+	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
+	defer cancel()
+	for _, p := range pending {
+		if now.Sub(p.CreationTimestamp.Time) >= s.policy.OfferTTL {
+			s.report.Unschedulable(rctx, p, MessageNoOffers)
+		}
+	}
 }
 
 // pendingPods are the pods waiting for a node that the bridge has not launched.

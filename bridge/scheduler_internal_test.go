@@ -304,3 +304,46 @@ func TestHungAPIServerDoesNotStallTheLoop(t *testing.T) {
 		t.Fatalf("want the unplaceable pod reported, got %v", l.report.unschedulable)
 	}
 }
+
+// TestNoOffersIsExplained: with no offer held, a pod pending longer than the
+// offer TTL is told why it waits (invariant 2); a newer one is not yet.
+func TestNoOffersIsExplained(t *testing.T) {
+	old, fresh := testPod("old"), testPod("fresh")
+	now := time.Now()
+	old.CreationTimestamp = metav1.NewTime(now.Add(-2 * DefaultPolicy.OfferTTL))
+	fresh.CreationTimestamp = metav1.NewTime(now)
+	l := newLoopTest(t, old, fresh)
+	l.s.now = func() time.Time { return now }
+	if err := l.s.cycle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"old: " + MessageNoOffers}; len(l.report.unschedulable) != 1 || l.report.unschedulable[0] != want[0] {
+		t.Fatalf("reports %q, want %q", l.report.unschedulable, want)
+	}
+	if len(l.master.take(scheduler.Call_REVIVE)) != 1 {
+		t.Fatal("no REVIVE while pods wait and no offer is held")
+	}
+}
+
+// TestUnknownTaskOfBoundPodIsKept: TASK_UNKNOWN (the agent has not come back
+// to a new master yet) does not make the bridge forget a task whose pod is
+// bound; for an unbound pod the task is forgotten and the pod pending again.
+func TestUnknownTaskOfBoundPodIsKept(t *testing.T) {
+	bound, unbound := testPod("bound"), testPod("unbound")
+	bound.Spec.NodeName = "agent-1"
+	l := newLoopTest(t, bound, unbound)
+	for _, p := range []*corev1.Pod{bound, unbound} {
+		l.s.tasks.Launched(k8sapi.RefOf(p), "a1")
+		l.s.update(t.Context(), mesos.TaskStatus{TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)},
+			State: mesos.TASK_UNKNOWN.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
+	}
+	if _, ok := l.s.tasks.Get(bound.UID); !ok {
+		t.Error("the task of a bound pod was forgotten on TASK_UNKNOWN")
+	}
+	if _, ok := l.s.tasks.Get(unbound.UID); ok {
+		t.Error("the task of an unbound pod was kept on TASK_UNKNOWN: it would never be launched again")
+	}
+	if len(l.report.failed) != 0 {
+		t.Errorf("pods failed on TASK_UNKNOWN: %v", l.report.failed)
+	}
+}

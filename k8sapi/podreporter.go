@@ -30,11 +30,13 @@ const (
 // PodReporter tells users why a pod is not placed: a Warning event
 // FailedScheduling and the pod's PodScheduled=False condition, like
 // kube-scheduler. The same message for the same pod is repeated at most every
-// Repeat.
+// Repeat, and a changed one (the held offers change every cycle) at most every
+// Gap.
 type PodReporter struct {
 	client   kubernetes.Interface
 	recorder events.EventRecorder
 	Repeat   time.Duration
+	Gap      time.Duration
 	last     map[types.UID]reported
 	pruned   time.Time
 	stop     func()
@@ -53,6 +55,7 @@ func NewPodReporter(ctx context.Context, client kubernetes.Interface, component 
 		client:   client,
 		recorder: b.NewRecorder(scheme.Scheme, component),
 		Repeat:   time.Minute,
+		Gap:      10 * time.Second,
 		last:     map[types.UID]reported{},
 		stop:     b.Shutdown,
 	}
@@ -64,7 +67,7 @@ func (r *PodReporter) Shutdown() { r.stop() }
 // Unschedulable reports that pod fits nowhere, for the reason in msg.
 func (r *PodReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
 	now := time.Now()
-	if l, ok := r.last[pod.UID]; ok && l.msg == msg && now.Sub(l.at) < r.Repeat {
+	if l, ok := r.last[pod.UID]; ok && (now.Sub(l.at) < r.Gap || l.msg == msg && now.Sub(l.at) < r.Repeat) {
 		return
 	}
 	r.prune(now)

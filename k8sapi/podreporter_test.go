@@ -34,3 +34,21 @@ func TestReporterForgetsOldReports(t *testing.T) {
 		t.Fatalf("%d reports remembered, want only the one younger than Repeat", n)
 	}
 }
+
+// TestReporterSpacesChangedMessages: a message that changes every cycle (the
+// held offers change) is reported at most once per Gap.
+func TestReporterSpacesChangedMessages(t *testing.T) {
+	r := NewPodReporter(t.Context(), fake.NewClientset(), "test")
+	defer r.Shutdown()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"}}
+	r.Unschedulable(t.Context(), pod, "0/1 offers fit: 1 insufficient cpu")
+	r.Unschedulable(t.Context(), pod, "0/2 offers fit: 2 insufficient cpu")
+	if got := r.last[pod.UID].msg; got != "0/1 offers fit: 1 insufficient cpu" {
+		t.Fatalf("a changed message within Gap was reported: last is %q", got)
+	}
+	r.last[pod.UID] = reported{msg: r.last[pod.UID].msg, at: time.Now().Add(-r.Gap)}
+	r.Unschedulable(t.Context(), pod, "0/2 offers fit: 2 insufficient cpu")
+	if got := r.last[pod.UID].msg; got != "0/2 offers fit: 2 insufficient cpu" {
+		t.Fatalf("a changed message after Gap was not reported: last is %q", got)
+	}
+}

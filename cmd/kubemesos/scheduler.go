@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -105,7 +106,7 @@ func runScheduler(args []string) error {
 	exec := bridge.ExecutorSpec{
 		Command:   *execCmd,
 		URIs:      uris,
-		Resources: offermatcher.Resources{MilliCPU: int64(*execCPU * 1000), MemoryMB: *execMem},
+		Resources: offermatcher.Resources{MilliCPU: int64(math.Round(*execCPU * 1000)), MemoryMB: *execMem},
 	}
 	klog.FromContext(ctx).Info("Starting", "mesosMaster", *master, "schedulerName", *schedName, "role", *role)
 	var store bridge.FrameworkStore
