@@ -141,34 +141,9 @@ func (a *Agent) subscribeExecutor(w http.ResponseWriter, req *http.Request, n wi
 	stream := wire.StartStream(w, n, nil)
 	hb := time.NewTicker(a.cfg.ExecutorHeartbeatInterval)
 	defer hb.Stop()
-	for {
-		for {
-			e, ok := box.TryPop()
-			if !ok {
-				break
-			}
-			if err := stream.Send(e); err != nil {
-				return
-			}
-		}
-		select {
-		case <-req.Context().Done():
-			return
-		case <-box.Done():
-			for {
-				e, ok := box.TryPopClosed()
-				if !ok {
-					return
-				}
-				_ = stream.Send(e)
-			}
-		case <-box.Wake():
-		case <-hb.C:
-			if err := stream.Send(&executor.Event{Type: executor.Event_HEARTBEAT}); err != nil {
-				return
-			}
-		}
-	}
+	_ = box.Pump(req.Context().Done(), hb.C, true,
+		func(e *executor.Event) error { return stream.Send(e) },
+		func() error { return stream.Send(&executor.Event{Type: executor.Event_HEARTBEAT}) })
 }
 
 func (a *Agent) prepareExecutorStatusLocked(r *executorRun, st *mesos.TaskStatus) {

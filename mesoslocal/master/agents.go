@@ -61,28 +61,8 @@ func (m *Master) serveAgentRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	ping := time.NewTicker(m.cfg.AgentPingInterval)
 	defer ping.Stop()
-	for {
-		for {
-			c, ok := box.TryPop()
-			if !ok {
-				break
-			}
-			if err := send(c); err != nil {
-				return
-			}
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-box.Done():
-			return
-		case <-box.Wake():
-		case <-ping.C:
-			if err := send(link.Command{Type: link.CmdPing}); err != nil {
-				return
-			}
-		}
-	}
+	_ = box.Pump(r.Context().Done(), ping.C, false, send,
+		func() error { return send(link.Command{Type: link.CmdPing}) })
 }
 
 // registerAgent (re-)registers an agent. An agent the master does not know

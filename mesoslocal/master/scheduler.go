@@ -74,35 +74,12 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, n wire.Negoti
 	stream := wire.StartStream(w, n, http.Header{wire.HeaderStreamID: {streamID}})
 	heartbeat := time.NewTicker(m.cfg.HeartbeatInterval)
 	defer heartbeat.Stop()
-	for {
-		for {
-			e, ok := box.TryPop()
-			if !ok {
-				break
-			}
-			if err := stream.Send(e); err != nil {
-				klog.V(2).InfoS("Scheduler stream closed", "framework", fw.id, "err", err)
-				return
-			}
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-box.Done():
-			// Drain what was queued before the close (e.g. a failover ERROR).
-			for {
-				e, ok := box.TryPopClosed()
-				if !ok {
-					return
-				}
-				_ = stream.Send(e)
-			}
-		case <-box.Wake():
-		case <-heartbeat.C:
-			if err := stream.Send(&scheduler.Event{Type: scheduler.Event_HEARTBEAT}); err != nil {
-				return
-			}
-		}
+	// Drain what was queued before a close (e.g. a failover ERROR).
+	err = box.Pump(r.Context().Done(), heartbeat.C, true,
+		func(e *scheduler.Event) error { return stream.Send(e) },
+		func() error { return stream.Send(&scheduler.Event{Type: scheduler.Event_HEARTBEAT}) })
+	if err != nil {
+		klog.V(2).InfoS("Scheduler stream closed", "framework", fw.id, "err", err)
 	}
 }
 

@@ -6,6 +6,7 @@ package mailbox
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Box is an unbounded queue of T. The zero value is not usable; use New.
@@ -110,4 +111,41 @@ func (b *Box[T]) TryPopClosed() (T, bool) {
 	b.items[0] = zero
 	b.items = b.items[1:]
 	return v, true
+}
+
+// Pump is the writer loop of a stream: it sends b's items in order until
+// done is closed, a send fails or b is closed, and calls heartbeat on every
+// tick. After Close it still sends what was queued before the close when
+// flush is set (a final ERROR or SHUTDOWN), ignoring errors. It returns the
+// error of the failed send, if any.
+func (b *Box[T]) Pump(done <-chan struct{}, tick <-chan time.Time, flush bool, send func(T) error, heartbeat func() error) error {
+	for {
+		for {
+			v, ok := b.TryPop()
+			if !ok {
+				break
+			}
+			if err := send(v); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-done:
+			return nil
+		case <-b.done:
+			for flush {
+				v, ok := b.TryPopClosed()
+				if !ok {
+					break
+				}
+				_ = send(v)
+			}
+			return nil
+		case <-b.wake:
+		case <-tick:
+			if err := heartbeat(); err != nil {
+				return err
+			}
+		}
+	}
 }
