@@ -7,6 +7,8 @@ import (
 	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +71,10 @@ func TestCommandExecutor(t *testing.T) {
 		t.Errorf("bad: states %v message %q", states, st.GetMessage())
 	}
 
-	stubborn := commandTask("stubborn", "trap '' TERM; sleep 30")
+	// The shell tells when its trap is in place; a fixed wait is too short
+	// on a loaded machine.
+	trapped := filepath.Join(t.TempDir(), "trapped")
+	stubborn := commandTask("stubborn", "trap '' TERM; touch "+trapped+"; sleep 30")
 	stubborn.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(300 * time.Millisecond)}}
 	s.launch(stubborn)
 	if st := s.update("stubborn", true, 5*time.Second); st.GetState() != mesos.TASK_STARTING {
@@ -78,7 +83,7 @@ func TestCommandExecutor(t *testing.T) {
 	if st := s.update("stubborn", true, 5*time.Second); st.GetState() != mesos.TASK_RUNNING {
 		t.Fatalf("stubborn: %v", st.GetState())
 	}
-	time.Sleep(200 * time.Millisecond) // let the shell install its trap
+	waitFor(t, 10*time.Second, "the shell's TERM trap", func() bool { _, err := os.Stat(trapped); return err == nil })
 	start := time.Now()
 	s.call(calls.Kill("stubborn", o.AgentID.Value))
 	states, _ = s.states("stubborn", 10*time.Second)
