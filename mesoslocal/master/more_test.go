@@ -204,6 +204,36 @@ func TestBadLaunchGetsTaskError(t *testing.T) {
 	}
 }
 
+// Task and executor IDs name sandbox directories on the agent: IDs that are
+// not one path component are invalid, as in Mesos.
+func TestPathLikeIDsGetTaskError(t *testing.T) {
+	c := startCluster(t)
+	s := subscribe(t, c, frameworkInfo("ids"))
+	o := s.next(scheduler.Event_OFFERS, 5*time.Second).Offers.Offers[0]
+	escape := taskInfo("../../../escape", o, nil, "cpus:0.1;mem:32", "")
+	escape.Command = &mesos.CommandInfo{Shell: ptr(true), Value: ptr("true")}
+	ex := testExecutor("x")
+	ex.ExecutorID.Value = ".."
+	dotdot := taskInfo("dotdot-executor", o, ex, "cpus:0.1;mem:32", "")
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(escape, dotdot)}.WithOffers(o.ID)))
+	for _, id := range []string{"../../../escape", "dotdot-executor"} {
+		if st := s.update(id, 3*time.Second); st.GetState() != mesos.TASK_ERROR || st.GetReason() != mesos.REASON_TASK_INVALID {
+			t.Errorf("%s: %v %v %s, want TASK_ERROR REASON_TASK_INVALID", id, st.GetState(), st.GetReason(), st.GetMessage())
+		}
+	}
+	sub := `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"bad-id","id":{"value":"a/b"}}}}`
+	req, _ := http.NewRequest(http.MethodPost, c.masterURL+"/api/v1/scheduler", strings.NewReader(sub))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("SUBSCRIBE with framework ID a/b: %s, want 400", resp.Status)
+	}
+}
+
 func TestExplicitAndImplicitReconcile(t *testing.T) {
 	c := startCluster(t)
 	s := subscribe(t, c, frameworkInfo("reconcile"))

@@ -1,9 +1,12 @@
 package master
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -57,9 +60,11 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, n wire.Negoti
 		wire.WriteError(w, wire.Errorf(http.StatusBadRequest, "'framework_id' differs from 'subscribe.framework_info.id'"))
 		return
 	}
-	if info.GetID() != nil && info.GetID().GetValue() == "" {
-		wire.WriteError(w, wire.Errorf(http.StatusBadRequest, "'framework_info.id' must not be empty"))
-		return
+	if info.GetID() != nil {
+		if err := validateID(info.GetID().GetValue()); err != nil {
+			wire.WriteError(w, wire.Errorf(http.StatusBadRequest, "'framework_info.id' is invalid: %v", err))
+			return
+		}
 	}
 
 	box := mailbox.New[*scheduler.Event]()
@@ -373,9 +378,31 @@ func launchTasks(op mesos.Offer_Operation) []mesos.TaskInfo {
 // validateTaskLocked checks a task as Mesos' master validation does (the
 // parts that matter here) and returns the resources it consumes from the
 // offer: its own and, for a new executor, the executor's.
+// validateID checks a task or executor ID as Mesos' common validation does:
+// the agent names sandbox directories after them, so they must be usable
+// as one path component.
+func validateID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("ID must not be empty")
+	case len(id) > 255:
+		return errors.New("ID must not be greater than 255 characters")
+	case id == "." || id == "..":
+		return fmt.Errorf("'%s' is disallowed", id)
+	case strings.ContainsAny(id, "/\\"):
+		return errors.New("'/' and '\\' are disallowed")
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) {
+			return errors.New("non-printable characters are disallowed")
+		}
+	}
+	return nil
+}
+
 func (m *Master) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, pool mesos.Resources, launching map[string]*link.Command) (mesos.Resources, error) {
-	if ti.TaskID.Value == "" {
-		return nil, fmt.Errorf("Task ID must not be empty")
+	if err := validateID(ti.TaskID.Value); err != nil {
+		return nil, fmt.Errorf("Task ID '%s' is invalid: %w", ti.TaskID.Value, err)
 	}
 	if t := fw.tasks[ti.TaskID.Value]; t != nil && !t.terminal {
 		return nil, fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value)
@@ -391,8 +418,8 @@ func (m *Master) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo,
 	}
 	needed := resourcesSum(ti.Resources)
 	if ti.Executor != nil {
-		if ti.Executor.ExecutorID.Value == "" {
-			return nil, fmt.Errorf("Executor ID must not be empty")
+		if err := validateID(ti.Executor.ExecutorID.Value); err != nil {
+			return nil, fmt.Errorf("Executor ID '%s' is invalid: %w", ti.Executor.ExecutorID.Value, err)
 		}
 		if ti.Executor.GetFrameworkID() != nil && ti.Executor.GetFrameworkID().GetValue() != fw.id {
 			return nil, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ti.Executor.GetFrameworkID().GetValue(), fw.id)

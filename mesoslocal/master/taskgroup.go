@@ -58,8 +58,8 @@ func (m *Master) validateTaskGroupLocked(fw *framework, a *agent, ei *mesos.Exec
 		return nil, fmt.Errorf("Task group is empty")
 	}
 	// The executor.
-	if ei.ExecutorID.Value == "" {
-		return nil, fmt.Errorf("Executor ID must not be empty")
+	if err := validateID(ei.ExecutorID.Value); err != nil {
+		return nil, fmt.Errorf("Executor ID '%s' is invalid: %w", ei.ExecutorID.Value, err)
 	}
 	if ei.GetType() != mesos.ExecutorInfo_DEFAULT {
 		return nil, fmt.Errorf("'ExecutorInfo.type' must be 'DEFAULT' for a task group, not '%s'", ei.GetType())
@@ -88,8 +88,8 @@ func (m *Master) validateTaskGroupLocked(fw *framework, a *agent, ei *mesos.Exec
 		ti := &tasks[i]
 		id := ti.TaskID.Value
 		switch {
-		case id == "":
-			return nil, fmt.Errorf("Task ID must not be empty")
+		case validateID(id) != nil:
+			return nil, fmt.Errorf("Task ID '%s' is invalid: %w", id, validateID(id))
 		case ids[id]:
 			return nil, fmt.Errorf("Task group has duplicate task ID: %s", id)
 		case ti.Executor != nil:
