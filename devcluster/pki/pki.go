@@ -20,6 +20,8 @@ import (
 
 	clientcmdv1 "k8s.io/client-go/tools/clientcmd/api/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubemesos/kubemesos/internal/atomicfile"
 )
 
 // Validity is how long issued certificates are valid.
@@ -181,10 +183,10 @@ func FileName(name string) string {
 // WriteFiles writes the certificate and key PEM files (the key with mode
 // 0600), creating their directories, and records the paths.
 func (kp *KeyPair) WriteFiles(certFile, keyFile string) error {
-	if err := writeFile(certFile, kp.CertPEM, 0o644); err != nil {
+	if err := atomicfile.Write(certFile, kp.CertPEM, 0o644); err != nil {
 		return err
 	}
-	if err := writeFile(keyFile, kp.KeyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyFile, kp.KeyPEM, 0o600); err != nil {
 		return err
 	}
 	kp.CertFile, kp.KeyFile = certFile, keyFile
@@ -278,10 +280,10 @@ func NewServiceAccountKey(dir string) (*ServiceAccountKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal service-account public key: %w", err)
 	}
-	if err := writeFile(sa.PrivateKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), 0o600); err != nil {
+	if err := atomicfile.Write(sa.PrivateKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFile(sa.PublicKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644); err != nil {
+	if err := atomicfile.Write(sa.PublicKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644); err != nil {
 		return nil, err
 	}
 	return sa, nil
@@ -313,7 +315,7 @@ func WriteKubeconfig(path, serverURL string, ca *CA, cert *KeyPair) error {
 	if err != nil {
 		return fmt.Errorf("encode kubeconfig: %w", err)
 	}
-	return writeFile(path, b, 0o600)
+	return atomicfile.Write(path, b, 0o600)
 }
 
 func newKeyPair(der []byte, key *ecdsa.PrivateKey) (*KeyPair, error) {
@@ -349,31 +351,4 @@ func keyID(pub *ecdsa.PublicKey) []byte {
 	}
 	sum := sha256.Sum256(b)
 	return sum[:20]
-}
-
-// writeFile writes atomically (temp file + rename) so a reader never sees half a key.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create dir for %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

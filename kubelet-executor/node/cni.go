@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/kubemesos/kubemesos/internal/atomicfile"
 )
 
 // CNIVersion is the CNI spec version of the written configs; containerd 1.6
@@ -69,36 +71,8 @@ func WriteCNIConfig(c Config) error {
 	if err := os.MkdirAll(c.IPAMDataDir(), 0o755); err != nil {
 		return fmt.Errorf("IPAM data dir: %w", err)
 	}
-	if err := writeFileAtomic(c.CNIConfPath(), list, 0o644); err != nil {
+	if err := atomicfile.Write(c.CNIConfPath(), list, 0o644); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(c.CNIConfDir, "99-loopback.conf"), lo, 0o644)
-}
-
-// writeFileAtomic writes data next to path and renames it into place, so a
-// reader (containerd watches the CNI dir) never sees half a file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(c.CNIConfDir, "99-loopback.conf"), lo, 0o644)
 }

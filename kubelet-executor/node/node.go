@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/internal/atomicfile"
 )
 
 // Prepare brings the host side of the node up, once, before the kubelet
@@ -36,14 +38,14 @@ func Prepare(ctx context.Context, c Config, host Host) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.KubeletConfigPath(), kc, 0o644); err != nil {
+	if err := atomicfile.Write(c.KubeletConfigPath(), kc, 0o644); err != nil {
 		return err
 	}
 	pc, err := KubeProxyConfigYAML(c)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.ProxyConfigPath(), pc, 0o644); err != nil {
+	if err := atomicfile.Write(c.ProxyConfigPath(), pc, 0o644); err != nil {
 		return err
 	}
 	klog.FromContext(ctx).Info("Node prepared", "node", c.NodeName, "cni", c.CNIConfPath(),

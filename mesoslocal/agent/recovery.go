@@ -17,6 +17,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"k8s.io/klog/v2"
 
+	"github.com/kubemesos/kubemesos/internal/atomicfile"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
 )
 
@@ -134,7 +135,7 @@ func (a *Agent) checkpointLoop(ctx context.Context, interval time.Duration) {
 		if bytes.Equal(b, last) {
 			return
 		}
-		if err := writeFileAtomic(a.checkpointPath(), b); err != nil {
+		if err := atomicfile.Write(a.checkpointPath(), b, 0o644); err != nil {
 			klog.ErrorS(err, "Writing the agent checkpoint failed")
 			return
 		}
@@ -151,20 +152,6 @@ func (a *Agent) checkpointLoop(ctx context.Context, interval time.Duration) {
 			write()
 		}
 	}
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create checkpoint dir: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename checkpoint: %w", err)
-	}
-	return nil
 }
 
 // removeCheckpoint forgets the checkpointed state (the agent was removed

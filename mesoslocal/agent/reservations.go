@@ -11,6 +11,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"k8s.io/klog/v2"
 
+	"github.com/kubemesos/kubemesos/internal/atomicfile"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/resources"
 )
@@ -37,7 +38,7 @@ func (a *Agent) checkpointResources(c link.Command) {
 		err = os.MkdirAll(filepath.Dir(a.resourcesCheckpointPath()), 0o755)
 	}
 	if err == nil {
-		err = writeFileAtomic(a.resourcesCheckpointPath(), b)
+		err = atomicfile.Write(a.resourcesCheckpointPath(), b, 0o644)
 	}
 	if err != nil {
 		klog.ErrorS(err, "Checkpointing resources failed")
