@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -467,32 +464,6 @@ func TestMasterFailover(t *testing.T) {
 	}
 }
 
-// executorPIDs are the test executor processes the agent with agentID runs,
-// found by their environment (they are children of this test's agents).
-func executorPIDs(t *testing.T, agentID string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		vars := strings.Split(string(env), "\x00")
-		if slices.Contains(vars, "MESOS_SLAVE_ID="+agentID) && slices.Contains(vars, mesostest.ExecutorEnv+"=1") {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // boundPod creates a pod and waits until its task runs; it returns the pod
 // as bound and the task's agent.
 func (c *testCluster) boundPod(t *testing.T, name string) (*corev1.Pod, string) {
@@ -528,7 +499,7 @@ func (c *testCluster) boundPod(t *testing.T, name string) (*corev1.Pod, string) 
 func TestExecutorCrashFailsItsPods(t *testing.T) {
 	c := startCluster(t, "cpus:2;mem:2048")
 	p, agentID := c.boundPod(t, "victim")
-	pids := executorPIDs(t, agentID)
+	pids := mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+agentID, mesostest.ExecutorEnv+"=1")
 	if len(pids) == 0 {
 		t.Fatal("no executor process found")
 	}

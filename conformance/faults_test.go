@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,33 +18,8 @@ import (
 
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
-
-// executorPIDs are the kubelet-executor processes of the agent with agentID
-// on this machine, found by the environment Mesos gave them.
-func executorPIDs(t *testing.T, agentID string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), "executor") {
-			continue
-		}
-		if slices.Contains(strings.Split(string(env), "\x00"), "MESOS_SLAVE_ID="+agentID) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
 
 // TestExecutorKilledPodsAreReplacedAndNeverRunTwice: kill -9 of a
 // kubelet-executor takes its kubelet with it. Mesos fails its tasks, the
@@ -98,13 +71,22 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 			victims = append(victims, p)
 		}
 	}
-	pids := executorPIDs(t, victimAgent)
-	if len(pids) != 1 {
-		t.Fatalf("want the one executor of agent %s, found pids %v", victimAgent, pids)
+	// The executor of that agent; its kubelet and kube-proxy carry the same
+	// environment but must die with it, not be killed here.
+	var pids []int
+	for _, pid := range mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+victimAgent, "MESOS_EXECUTOR_ID="+k8sapi.ExecutorID) {
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "kubemesos" {
+			pids = append(pids, pid)
+		}
 	}
-	t.Logf("killing executor pid %d on agent %s, which runs %d of the pods", pids[0], victimAgent, len(victims))
-	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	if len(pids) != 1 {
+		t.Fatalf("want the one executor process of agent %s, found %v", victimAgent, pids)
+	}
+	t.Logf("killing executor pids %v on agent %s, which runs %d of the pods", pids, victimAgent, len(victims))
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
 	}
 	start := time.Now()
 
