@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/resources"
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/wire"
 )
 
 // Config configures an Agent.
@@ -213,17 +214,7 @@ func (a *Agent) Handler() http.Handler {
 // Serve runs the agent on ln until ctx ends; then it kills its executors'
 // process groups and returns.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
-		if a.cfg.IP == "" {
-			a.cfg.IP = tcp.IP.String()
-			if tcp.IP.IsUnspecified() {
-				a.cfg.IP = "127.0.0.1"
-			}
-		}
-		if a.cfg.Port == 0 {
-			a.cfg.Port = tcp.Port
-		}
-	}
+	a.cfg.IP, a.cfg.Port = wire.Advertised(ln, a.cfg.IP, a.cfg.Port)
 	if err := os.MkdirAll(a.cfg.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}

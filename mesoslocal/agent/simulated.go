@@ -23,6 +23,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/resources"
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/wire"
 )
 
 // SimulatedConfig configures a Simulated: Count agents in one process, for
@@ -162,17 +163,7 @@ func (s *Simulated) IDs() []string {
 // Serve runs the agents until ctx ends. ln serves /health and /state (a
 // summary of every simulated agent).
 func (s *Simulated) Serve(ctx context.Context, ln net.Listener) error {
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
-		if s.cfg.IP == "" {
-			s.cfg.IP = tcp.IP.String()
-			if tcp.IP.IsUnspecified() {
-				s.cfg.IP = "127.0.0.1"
-			}
-		}
-		if s.cfg.Port == 0 {
-			s.cfg.Port = tcp.Port
-		}
-	}
+	s.cfg.IP, s.cfg.Port = wire.Advertised(ln, s.cfg.IP, s.cfg.Port)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/state", s.serveState)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/mailbox"
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/wire"
 )
 
 // Version is the Mesos version the master reports.
@@ -146,17 +147,7 @@ func (m *Master) Handler() http.Handler {
 // stream and agent link and returns. The advertised address defaults to
 // ln's.
 func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
-		if m.cfg.IP == "" {
-			m.cfg.IP = tcp.IP.String()
-			if tcp.IP.IsUnspecified() {
-				m.cfg.IP = "127.0.0.1"
-			}
-		}
-		if m.cfg.Port == 0 {
-			m.cfg.Port = tcp.Port
-		}
-	}
+	m.cfg.IP, m.cfg.Port = wire.Advertised(ln, m.cfg.IP, m.cfg.Port)
 	close(m.ready)
 	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)

@@ -132,7 +132,21 @@ func (m *Master) markUnreachableLocked(a *agent, now time.Time) {
 	m.rescindOffersLocked(func(o *offer) bool { return o.agentID == a.id }, true)
 	ua := &unreachableAgent{agent: a, since: now}
 	msg := fmt.Sprintf("Agent %s is unreachable", a.info.GetHostname())
-	unreachableTime := &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
+	m.endAgentTasksLocked(a, mesos.TASK_UNREACHABLE, mesos.REASON_AGENT_REMOVED, msg,
+		&mesos.TimeInfo{Nanoseconds: now.UnixNano()},
+		func(_ *framework, t *task) { ua.tasks = append(ua.tasks, t) })
+	delete(m.agents, a.id)
+	delete(m.part.lastSeen, a.id)
+	m.part.unreachable[a.id] = ua
+}
+
+// endAgentTasksLocked takes agent a's tasks out of their frameworks: those
+// already ended go to completed tasks; each live one gets state from
+// SOURCE_MASTER with reason and msg (and unreachable, if set, as its
+// unreachable time), then is handed to then, and its framework is told —
+// TASK_LOST if the framework is not PARTITION_AWARE, as in Mesos.
+func (m *Master) endAgentTasksLocked(a *agent, state mesos.TaskState, reason mesos.TaskStatus_Reason, msg string,
+	unreachable *mesos.TimeInfo, then func(*framework, *task)) {
 	for _, fw := range m.sortedFrameworksLocked() {
 		for _, tid := range sortedTaskIDs(fw) {
 			t := fw.tasks[tid]
@@ -144,30 +158,27 @@ func (m *Master) markUnreachableLocked(a *agent, now time.Time) {
 				m.addCompletedLocked(fw, t)
 				continue
 			}
-			t.task.State = mesos.TASK_UNREACHABLE.Enum()
+			t.task.State = state.Enum()
 			st := mesos.TaskStatus{
 				TaskID:          t.task.TaskID,
-				State:           mesos.TASK_UNREACHABLE.Enum(),
+				State:           state.Enum(),
 				Source:          mesos.SOURCE_MASTER.Enum(),
-				Reason:          mesos.REASON_AGENT_REMOVED.Enum(),
+				Reason:          reason.Enum(),
 				Message:         &msg,
 				AgentID:         &mesos.AgentID{Value: a.id},
 				ExecutorID:      t.task.ExecutorID,
 				Timestamp:       ptr(nowSeconds()),
-				UnreachableTime: unreachableTime,
+				UnreachableTime: unreachable,
 			}
 			t.latest = st
 			t.task.Statuses = append(t.task.Statuses, mesos.TaskStatus{TaskID: st.TaskID, State: st.State, Timestamp: st.Timestamp})
-			ua.tasks = append(ua.tasks, t)
+			then(fw, t)
 			if !fw.partitionAware() {
 				st.State = mesos.TASK_LOST.Enum()
 			}
 			m.sendUpdateLocked(fw, st)
 		}
 	}
-	delete(m.agents, a.id)
-	delete(m.part.lastSeen, a.id)
-	m.part.unreachable[a.id] = ua
 }
 
 // removeUnreachableLocked forgets an unreachable agent for good: its tasks
@@ -221,38 +232,10 @@ func (m *Master) removeAgentLocked(a *agent, state mesos.TaskState, reason mesos
 	a.box = nil
 	a.active = false
 	m.rescindOffersLocked(func(o *offer) bool { return o.agentID == a.id }, true)
-	for _, fw := range m.sortedFrameworksLocked() {
-		for _, tid := range sortedTaskIDs(fw) {
-			t := fw.tasks[tid]
-			if t.task.AgentID.Value != a.id {
-				continue
-			}
-			delete(fw.tasks, tid)
-			if t.terminal {
-				m.addCompletedLocked(fw, t)
-				continue
-			}
-			t.terminal = true
-			t.task.State = state.Enum()
-			st := mesos.TaskStatus{
-				TaskID:     t.task.TaskID,
-				State:      state.Enum(),
-				Source:     mesos.SOURCE_MASTER.Enum(),
-				Reason:     reason.Enum(),
-				Message:    &msg,
-				AgentID:    &mesos.AgentID{Value: a.id},
-				ExecutorID: t.task.ExecutorID,
-				Timestamp:  ptr(nowSeconds()),
-			}
-			t.latest = st
-			t.task.Statuses = append(t.task.Statuses, mesos.TaskStatus{TaskID: st.TaskID, State: st.State, Timestamp: st.Timestamp})
-			m.addCompletedLocked(fw, t)
-			if !fw.partitionAware() {
-				st.State = mesos.TASK_LOST.Enum()
-			}
-			m.sendUpdateLocked(fw, st)
-		}
-	}
+	m.endAgentTasksLocked(a, state, reason, msg, nil, func(fw *framework, t *task) {
+		t.terminal = true
+		m.addCompletedLocked(fw, t)
+	})
 	delete(m.agents, a.id)
 	delete(m.part.lastSeen, a.id)
 	m.part.gone[a.id] = time.Now()

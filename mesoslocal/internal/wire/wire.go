@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 
@@ -175,4 +176,25 @@ func (s *Stream) Send(m encoding.Marshaler) error {
 		f.Flush()
 	}
 	return nil
+}
+
+// Advertised is the address a server listening on ln announces: ip and port
+// where they are set, otherwise the listener's (127.0.0.1 for an unspecified
+// IP, as a Mesos process bound to 0.0.0.0 without --advertise_ip would not
+// know better).
+func Advertised(ln net.Listener, ip string, port int) (string, int) {
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return ip, port
+	}
+	if ip == "" {
+		ip = tcp.IP.String()
+		if tcp.IP.IsUnspecified() {
+			ip = "127.0.0.1"
+		}
+	}
+	if port == 0 {
+		port = tcp.Port
+	}
+	return ip, port
 }
