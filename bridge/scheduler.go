@@ -28,6 +28,9 @@ type Policy struct {
 	ReviveEvery time.Duration
 	// MinPod is what a pod without requests is given.
 	MinPod offermatcher.Resources
+	// RelaunchBackoff is the first wait before a pod whose task ended before
+	// the pod was bound is launched again; it doubles up to MaxRelaunchBackoff.
+	RelaunchBackoff, MaxRelaunchBackoff time.Duration
 }
 
 // DefaultPolicy is the policy of `kubemesos scheduler` without flags.
@@ -37,6 +40,9 @@ var DefaultPolicy = Policy{
 	IdleDeclineFor: 30 * time.Second,
 	ReviveEvery:    2 * time.Second,
 	MinPod:         offermatcher.Resources{MilliCPU: 10, MemoryMB: 16},
+
+	RelaunchBackoff:    time.Second,
+	MaxRelaunchBackoff: time.Minute,
 }
 
 // PodSource is the Kubernetes side the scheduler reads: pods of its scheduler name.
@@ -75,6 +81,14 @@ type Scheduler struct {
 	now        func() time.Time
 	// apiTimeout bounds the API server writes of one step of the loop.
 	apiTimeout time.Duration
+	// backoff holds back pods whose last launch failed before they were bound.
+	backoff map[types.UID]relaunch
+}
+
+// relaunch is when a pod may be launched again, and the wait that led there.
+type relaunch struct {
+	at    time.Time
+	delay time.Duration
 }
 
 // defaultAPITimeout bounds the Kubernetes API calls made from the scheduler
@@ -87,6 +101,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, report Po
 	return &Scheduler{
 		fw: fw, store: store, pods: pods, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
+		backoff: map[types.UID]relaunch{},
 	}
 }
 
@@ -221,6 +236,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
 			s.tasks.Forget(uid)
 			s.podAfterTask(ctx, uid, st)
+			s.backOffRelaunch(ctx, uid, st)
 		}
 	}
 	if len(st.UUID) > 0 && st.AgentID != nil {
@@ -303,14 +319,54 @@ func (s *Scheduler) reportNoOffers(ctx context.Context, pending []*corev1.Pod, n
 }
 
 // pendingPods are the pods waiting for a node that the bridge has not launched.
+// A pod that is backing off is left out; entries of pods no longer pending
+// are dropped.
 func (s *Scheduler) pendingPods() []*corev1.Pod {
+	now := s.now()
 	var out []*corev1.Pod
+	waiting := map[types.UID]bool{}
 	for _, p := range s.pods.Pending() {
-		if _, launched := s.tasks.Get(p.UID); !launched {
-			out = append(out, p)
+		if _, launched := s.tasks.Get(p.UID); launched {
+			continue
+		}
+		if b, ok := s.backoff[p.UID]; ok {
+			waiting[p.UID] = true
+			if now.Before(b.at) {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	for uid := range s.backoff {
+		if !waiting[uid] {
+			delete(s.backoff, uid)
 		}
 	}
 	return out
+}
+
+// backOffRelaunch delays the next launch of a pod whose task ended before the
+// pod was bound (the executor could not start, the bind was refused, …), so a
+// pod that cannot start does not churn Mesos every cycle, and tells the user
+// why. Ends that are no fault of the launch (a reconciliation answer for a
+// task the master never saw, a stale offer) are retried at once.
+func (s *Scheduler) backOffRelaunch(ctx context.Context, uid types.UID, st mesos.TaskStatus) {
+	pod, ok := s.pods.Get(uid)
+	if !ok || !k8sapi.IsPending(pod) {
+		return
+	}
+	switch st.GetReason() {
+	case mesos.REASON_RECONCILIATION, mesos.REASON_INVALID_OFFERS:
+		return
+	}
+	delay := s.policy.RelaunchBackoff
+	if b, ok := s.backoff[uid]; ok {
+		delay = min(2*b.delay, s.policy.MaxRelaunchBackoff)
+	}
+	s.backoff[uid] = relaunch{at: s.now().Add(delay), delay: delay}
+	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
+	defer cancel()
+	s.report.Unschedulable(rctx, pod, fmt.Sprintf("%s; launching again in %v", FailureMessage(st), delay))
 }
 
 // killOrphans kills the tasks whose pod no longer exists.

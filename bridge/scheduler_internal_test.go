@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -345,5 +346,49 @@ func TestUnknownTaskOfBoundPodIsKept(t *testing.T) {
 	}
 	if len(l.report.failed) != 0 {
 		t.Errorf("pods failed on TASK_UNKNOWN: %v", l.report.failed)
+	}
+}
+
+// TestFailedLaunchBacksOff: a task that ends before its pod was bound (here
+// the executor could not bind it) holds the pod back for RelaunchBackoff,
+// doubling on each failure, and says why; then the pod is launched again.
+func TestFailedLaunchBacksOff(t *testing.T) {
+	p := testPod("stubborn")
+	l := newLoopTest(t, p)
+	now := time.Now()
+	l.s.now = func() time.Time { return now }
+	fail := func() {
+		l.update(t, mesos.TaskStatus{
+			TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+			State: mesos.TASK_FAILED.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(), Message: proto("bind refused"),
+		})
+	}
+	launches := func() int {
+		l.offer(t)
+		l.cycle(t)
+		return len(launchedTasks(l.master.take(scheduler.Call_ACCEPT)))
+	}
+	if n := launches(); n != 1 {
+		t.Fatalf("first launch: %d tasks", n)
+	}
+	fail()
+	if n := launches(); n != 0 {
+		t.Fatal("launched again at once after a failed launch")
+	}
+	if len(l.report.unschedulable) == 0 || !strings.Contains(l.report.unschedulable[len(l.report.unschedulable)-1], "bind refused; launching again in 1s") {
+		t.Fatalf("the user is not told why: %q", l.report.unschedulable)
+	}
+	now = now.Add(DefaultPolicy.RelaunchBackoff)
+	if n := launches(); n != 1 {
+		t.Fatal("not launched again after the backoff")
+	}
+	fail()
+	now = now.Add(DefaultPolicy.RelaunchBackoff)
+	if n := launches(); n != 0 {
+		t.Fatal("the second backoff did not double")
+	}
+	now = now.Add(DefaultPolicy.RelaunchBackoff)
+	if n := launches(); n != 1 {
+		t.Fatal("not launched again after the doubled backoff")
 	}
 }
