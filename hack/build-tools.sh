@@ -11,7 +11,7 @@ k8s_version=$(grep -oE 'k8s.io/kubernetes v[0-9.]+' go.mod | head -1 | cut -d' '
 minor=$(echo "$k8s_version" | cut -d. -f2)
 pin=$(cat go.mod go.sum etcd/main.go "$self" | sha256sum | cut -c1-16)
 cache=${KUBEMESOS_TOOLS_CACHE:-$HOME/.cache/kubemesos/tools}/$pin
-bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd)
+bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd agnhost sample-apiserver)
 mkdir -p "$root/bin"
 if [ "$(cat "$root/bin/.tools-pin" 2>/dev/null)" = "$pin" ]; then
   ok=1; for b in "${bins[@]}"; do [ -x "$root/bin/$b" ] || ok=0; done
@@ -21,8 +21,14 @@ ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.i
 mkdir -p "$cache"
 for b in "${bins[@]}"; do
   if [ ! -x "$cache/$b" ]; then
-    pkg=k8s.io/kubernetes/cmd/$b
-    [ "$b" = etcd ] && pkg=./etcd
+    case $b in
+      etcd) pkg=./etcd ;;
+      # The upstream test servers (admission and conversion webhooks, an
+      # aggregated API server) that end-to-end tests run in pods.
+      agnhost) pkg=k8s.io/kubernetes/test/images/agnhost ;;
+      sample-apiserver) pkg=k8s.io/sample-apiserver ;;
+      *) pkg=k8s.io/kubernetes/cmd/$b ;;
+    esac
     echo "tools: building $b ($k8s_version)"
     CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$cache/$b.tmp" "$pkg"
     mv "$cache/$b.tmp" "$cache/$b"
