@@ -30,6 +30,9 @@ var cluster struct {
 	// local is set when the suite brought the cluster up on this machine,
 	// so fault scenarios may kill its processes.
 	local bool
+	// network and hosts are the local cluster's addressing and hosts.
+	network node.Network
+	hosts   []node.State
 }
 
 func TestMain(m *testing.M) {
@@ -56,13 +59,15 @@ func run(m *testing.M) int {
 		defer cancel()
 		start := time.Now()
 		// Its own network and names, so a `kubemesos up` on the same machine is untouched.
+		network := node.Network{Bridge: "kme2e0", Gateway: netip.MustParsePrefix("10.201.0.1/24"),
+			PodCIDRs: netip.MustParsePrefix("10.245.0.0/16"), ServiceCIDR: netip.MustParsePrefix("10.97.0.0/16")}
 		c, err := devcluster.Up(ctx, devcluster.Config{
 			Agents:      2,
 			AgentPrefix: "e2e-agent-",
-			Network: node.Network{Bridge: "kme2e0", Gateway: netip.MustParsePrefix("10.201.0.1/24"),
-				PodCIDRs: netip.MustParsePrefix("10.245.0.0/16")},
-			Dir:       filepath.Join(os.TempDir(), fmt.Sprintf("kubemesos-e2e-%d", os.Getpid())),
-			Kubemesos: filepath.Join(repo, "bin", "kubemesos"),
+			Network:     network,
+			Dir:         filepath.Join(os.TempDir(), fmt.Sprintf("kubemesos-e2e-%d", os.Getpid())),
+			Kubemesos:   filepath.Join(repo, "bin", "kubemesos"),
+			TestImages:  true,
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "conformance: bring up a local cluster:", err)
@@ -78,6 +83,7 @@ func run(m *testing.M) int {
 			_ = os.RemoveAll(c.Dir)
 		}()
 		cluster.kubeconfig, cluster.mesosMaster, cluster.local = c.Kubeconfig, c.MesosMaster, true
+		cluster.network, cluster.hosts = network, c.Hosts
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.kubeconfig)
 	if err != nil {

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -33,7 +34,10 @@ func namespace(t *testing.T) string {
 		return err == nil, fmt.Sprint(err)
 	})
 	t.Cleanup(func() {
-		_ = cluster.client.CoreV1().Namespaces().Delete(t.Context(), name, metav1.DeleteOptions{})
+		// t.Context() is done by the time cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = cluster.client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	})
 	return name
 }

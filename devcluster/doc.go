@@ -3,10 +3,13 @@
 //
 // Up starts, in order:
 //
-//  1. the Switch (devcluster/node): bridge km0 with 10.200.0.1/24, IP
+//  1. the Switch (devcluster/node): an `unreachable` route for each of the
+//     cluster's ranges (agents' network, pod CIDRs, Service CIDR) so that no
+//     packet for them leaves the machine, bridge km0 with 10.200.0.1/24, IP
 //     forwarding, and the sysctls the kubelet changes recorded for Down;
 //  2. the control plane (devcluster/controlplane): etcd, kube-apiserver on
-//     10.200.0.1 and kube-controller-manager;
+//     10.200.0.1 (calling webhooks and aggregated APIs at their endpoints'
+//     pod IPs, docs/networking.md) and kube-controller-manager;
 //  3. a Mesos master (`kubemesos mesos-master`) on 10.200.0.1:5050;
 //  4. per agent i: a host (network namespace km-agent-<i>, 10.200.0.(10+i),
 //     pod CIDR 10.244.i.0/24, its own containerd with the dev images
@@ -22,5 +25,8 @@
 // every step, from which Down(ctx, dir) tears everything down after a crash:
 // processes by recorded PID only (and only while their command line still
 // matches), pod sandboxes through CRI, containerd, mounts, network devices,
-// namespaces, cgroups, and the sysctls are restored.
+// namespaces, cgroups and routes, and the sysctls are restored.
+//
+// With Config.TestImages, the test-server images (agnhost, the sample API
+// server, etcd; devcluster/images) are imported into every agent too.
 package devcluster

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +61,10 @@ type Config struct {
 	Verbosity int
 	// StartTimeout bounds Up; default 5 minutes.
 	StartTimeout time.Duration
+	// TestImages also imports the test-server images (images.TestServers:
+	// agnhost, the sample API server, etcd) built from BinDir into every
+	// agent, for end-to-end tests.
+	TestImages bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -92,6 +97,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Network.Bridge == "" {
 		c.Network = node.DefaultNetwork()
+	}
+	if !c.Network.ServiceCIDR.IsValid() {
+		c.Network.ServiceCIDR = netip.MustParsePrefix(controlplane.DefaultServiceCIDR)
 	}
 	if c.AgentPrefix == "" {
 		c.AgentPrefix = "agent-"
@@ -273,6 +281,13 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TestImages {
+		servers, err := images.BuildTestServers(cfg.BinDir, filepath.Join(c.Dir, "images"))
+		if err != nil {
+			return err
+		}
+		archives = append(archives, servers...)
+	}
 	logger.Info("Images built", "count", len(archives), "took", time.Since(start).Round(time.Millisecond))
 
 	sw, err := node.SetupSwitch(ctx, cfg.Network)
@@ -291,6 +306,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 		BindAddress:       gw,
 		ControllerManager: true,
 		ClusterCIDR:       cfg.Network.PodCIDRs.String(),
+		ServiceCIDR:       cfg.Network.ServiceCIDR.String(),
 		StartTimeout:      cfg.StartTimeout,
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +136,17 @@ func TestUpDown(t *testing.T) {
 	if len(st.Hosts) != 1 || len(st.Agents) != 1 || st.Master == nil || st.Bridge == nil || len(st.ControlPlane) != 3 || st.Switch == nil {
 		t.Fatalf("state = %+v", st)
 	}
+	// The Service CIDR, the pod CIDRs and the agents' network each have a
+	// floor route while the cluster is up.
+	floors := map[string]bool{}
+	for _, r := range st.Switch.Routes {
+		floors[r.Prefix] = routeExists(t, r)
+	}
+	for _, p := range []string{controlplane.DefaultServiceCIDR, "10.246.0.0/16", "10.202.0.0/24"} {
+		if !floors[p] {
+			t.Errorf("no unreachable route for %s while the cluster is up (recorded %v)", p, st.Switch.Routes)
+		}
+	}
 
 	restCfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
@@ -186,9 +199,32 @@ func TestUpDown(t *testing.T) {
 	if m, _ := node.MountsUnder(dir); len(m) > 0 {
 		t.Errorf("mounts remain: %v", m)
 	}
+	for _, r := range st.Switch.Routes {
+		if routeExists(t, r) {
+			t.Errorf("route %v remains after Down", r)
+		}
+	}
 	for k, v := range st.Switch.Sysctls {
 		if got, _ := node.ReadSysctl(k); got != v {
 			t.Errorf("sysctl %s = %s, was %s before Up", k, got, v)
 		}
 	}
+}
+
+// routeExists reports whether the machine's main table has floor route r.
+func routeExists(t *testing.T, r node.FloorRoute) bool {
+	t.Helper()
+	out, err := exec.Command("ip", "route", "show", "table", "main", "exact", r.Prefix).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip route show %s: %v: %s", r.Prefix, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		for i := 0; len(f) > 0 && f[0] == "unreachable" && i+1 < len(f); i++ {
+			if f[i] == "metric" && f[i+1] == strconv.Itoa(r.Metric) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -376,6 +376,11 @@ func (c *ControlPlane) startAPIServer(ctx, life context.Context, serving, kubele
 			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 			"--proxy-client-cert-file=" + frontProxy.CertFile,
 			"--proxy-client-key-file=" + frontProxy.KeyFile,
+			// Webhooks, CRD conversion webhooks and aggregated API servers
+			// are called at their Services' endpoints (pod IPs, routed to
+			// the hosts), not at ClusterIPs: no kube-proxy serves the Service
+			// CIDR where the API server runs (docs/networking.md).
+			"--enable-aggregator-routing=true",
 			"--profiling=false",
 			"--v=1",
 		}

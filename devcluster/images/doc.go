@@ -8,11 +8,16 @@
 // its full reference. Layers are reproducible: the same inputs give the same
 // digests.
 //
-// Two images exist:
+// The dev cluster's own images:
 //
 //   - kubemesos.local/busybox:latest — Debian's static busybox with a symlink
 //     per applet (sh, sleep, httpd, wget, ...), for examples and tests.
 //   - kubemesos.local/pause:latest — the pod sandbox image: a static Go
 //     program (hack/images/pause) that reaps zombies and exits on SIGTERM or
 //     SIGINT.
+//
+// The test-server images (TestServers) each hold one upstream program that
+// `make tools` builds from the pinned k8s.io/kubernetes module, at the path
+// its upstream image uses: agnhost (webhooks, conversion webhooks and the
+// other end-to-end servers), the sample API server and etcd.
 package images

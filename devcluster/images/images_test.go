@@ -209,3 +209,48 @@ func TestArchiveName(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildTestServers(t *testing.T) {
+	if _, err := os.Stat(DefaultBusybox); err != nil {
+		t.Skip("needs busybox-static as a static binary to package")
+	}
+	// Any static binary stands in for the programs make tools builds.
+	bin := t.TempDir()
+	for _, s := range TestServers {
+		if err := os.Symlink(DefaultBusybox, filepath.Join(bin, s.Binary)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	archives, err := BuildTestServers(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(archives) != len(TestServers) {
+		t.Fatalf("%d archives for %d servers", len(archives), len(TestServers))
+	}
+	for i, a := range archives {
+		s := TestServers[i]
+		cfg, entries := checkLayout(t, a)
+		if a.Ref != s.Ref {
+			t.Errorf("archive %d is %s, want %s", i, a.Ref, s.Ref)
+		}
+		if len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != s.Path {
+			t.Errorf("%s: entrypoint %v, want [%s]", s.Ref, cfg.Config.Entrypoint, s.Path)
+		}
+		h := entries[s.Path[1:]]
+		if h == nil || h.Typeflag != tar.TypeReg || h.Mode&0o111 == 0 {
+			t.Fatalf("%s: %s missing or not executable: %+v", s.Ref, s.Path, h)
+		}
+		for d := filepath.Dir(s.Path[1:]); d != "."; d = filepath.Dir(d) {
+			if p := entries[d]; p == nil || p.Typeflag != tar.TypeDir {
+				t.Errorf("%s: parent %s of %s missing", s.Ref, d, s.Path)
+			}
+		}
+	}
+	if _, err := BuildTestServers(t.TempDir(), t.TempDir()); err == nil {
+		t.Error("no error for a bin directory without the programs")
+	}
+	if _, err := Program("x", DefaultBusybox, "relative/path"); err == nil {
+		t.Error("no error for a relative path in the image")
+	}
+}

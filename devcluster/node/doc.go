@@ -13,7 +13,10 @@
 // crash: pod sandboxes are removed through CRI before containerd stops, the
 // leftover shims of that containerd are ended, mounts under the host's
 // directories are unmounted, the veth, namespace and route are deleted and the
-// cgroup roots removed. TeardownSwitch deletes the bridge and restores the
+// cgroup roots removed. SetupSwitch also gives every range of the cluster
+// (agents' network, pod CIDRs, Service CIDR) an `unreachable` floor route, so
+// that nothing for them takes the machine's default route (FloorRoute).
+// TeardownSwitch deletes the bridge and the floor routes and restores the
 // sysctls recorded by SetupSwitch (ip_forward, and those the kubelet changes:
 // vm.overcommit_memory, kernel.panic, kernel.panic_on_oops). Switches that
 // are up at the same time (two clusters, tests in parallel) share the values

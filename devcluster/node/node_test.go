@@ -394,8 +394,10 @@ func TestOverlappingSwitches(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = WriteSysctl("kernel.panic", orig) })
-	a := Network{Bridge: "kmt1", Gateway: netip.MustParsePrefix("10.203.0.1/24"), PodCIDRs: netip.MustParsePrefix("10.247.0.0/16")}
-	b := Network{Bridge: "kmt2", Gateway: netip.MustParsePrefix("10.204.0.1/24"), PodCIDRs: netip.MustParsePrefix("10.248.0.0/16")}
+	// Two clusters with one Service CIDR, as tests in parallel have.
+	svc := netip.MustParsePrefix("10.99.0.0/16")
+	a := Network{Bridge: "kmt1", Gateway: netip.MustParsePrefix("10.203.0.1/24"), PodCIDRs: netip.MustParsePrefix("10.247.0.0/16"), ServiceCIDR: svc}
+	b := Network{Bridge: "kmt2", Gateway: netip.MustParsePrefix("10.204.0.1/24"), PodCIDRs: netip.MustParsePrefix("10.248.0.0/16"), ServiceCIDR: svc}
 	sa, err := SetupSwitch(ctx, a)
 	t.Cleanup(func() { _ = TeardownSwitch(ctx, sa) })
 	if err != nil {
@@ -413,8 +415,29 @@ func TestOverlappingSwitches(t *testing.T) {
 	if sb.Sysctls["kernel.panic"] != orig {
 		t.Fatalf("second switch recorded kernel.panic=%s, the machine had %s", sb.Sysctls["kernel.panic"], orig)
 	}
+	if len(sa.Routes) != 3 || len(sb.Routes) != 3 {
+		t.Fatalf("floor routes: %v and %v, want 3 each", sa.Routes, sb.Routes)
+	}
+	if sa.Routes[2].Prefix != svc.String() || sb.Routes[2].Prefix != svc.String() || sa.Routes[2].Metric == sb.Routes[2].Metric {
+		t.Fatalf("Service CIDR floors %v and %v: want one each, with different metrics", sa.Routes[2], sb.Routes[2])
+	}
+	for _, r := range append(append([]FloorRoute(nil), sa.Routes...), sb.Routes...) {
+		if !hasFloorRoute(t, r) {
+			t.Errorf("route %v missing", r)
+		}
+	}
 	if err := TeardownSwitch(ctx, sa); err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range sa.Routes {
+		if hasFloorRoute(t, r) {
+			t.Errorf("route %v of the switch torn down remains", r)
+		}
+	}
+	for _, r := range sb.Routes {
+		if !hasFloorRoute(t, r) {
+			t.Errorf("route %v of the switch still up was removed", r)
+		}
 	}
 	if v, _ := ReadSysctl("kernel.panic"); v != changed {
 		t.Errorf("kernel.panic = %s while another switch is up, want it left at %s", v, changed)
@@ -431,4 +454,57 @@ func TestOverlappingSwitches(t *testing.T) {
 	if _, err := os.Stat(SwitchRegistry); err == nil {
 		t.Errorf("%s remains after the last switch", SwitchRegistry)
 	}
+	for _, r := range sb.Routes {
+		if hasFloorRoute(t, r) {
+			t.Errorf("route %v remains after the last switch", r)
+		}
+	}
+}
+
+// TestFloorRoutesOfACrashedSwitch: a switch whose cluster crashed before
+// saving its state (nothing but the registry knows its routes) and whose
+// bridge is gone has its routes removed by the next switch set up.
+func TestFloorRoutesOfACrashedSwitch(t *testing.T) {
+	requireHostTools(t)
+	ctx := context.Background()
+	crashed := Network{Bridge: "kmt3", Gateway: netip.MustParsePrefix("10.205.0.1/24"), PodCIDRs: netip.MustParsePrefix("10.249.0.0/16"), ServiceCIDR: netip.MustParsePrefix("10.98.0.0/16")}
+	st, err := SetupSwitch(ctx, crashed)
+	t.Cleanup(func() { _ = TeardownSwitch(ctx, st) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The crash: the bridge goes (as after a reboot of its namespace or a
+	// manual cleanup), the state with the routes is lost.
+	if err := run(ctx, "ip", "link", "del", crashed.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	next := testNetwork()
+	sn, err := SetupSwitch(ctx, next)
+	t.Cleanup(func() { _ = TeardownSwitch(ctx, sn) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Routes {
+		if hasFloorRoute(t, r) {
+			t.Errorf("route %v of the crashed switch remains", r)
+		}
+	}
+	if err := TeardownSwitch(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hasFloorRoute reports whether the main table holds r.
+func hasFloorRoute(t *testing.T, r FloorRoute) bool {
+	t.Helper()
+	rs, err := routesFor(context.Background(), r.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rs {
+		if e.Type == "unreachable" && e.Metric == r.Metric {
+			return true
+		}
+	}
+	return false
 }

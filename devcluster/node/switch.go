@@ -23,14 +23,19 @@ type Network struct {
 	Gateway netip.Prefix
 	// PodCIDRs holds every host's pod CIDR: host i gets the i-th /24 in it.
 	PodCIDRs netip.Prefix
+	// ServiceCIDR is the cluster's ClusterIP range; when set, SetupSwitch
+	// keeps it on the machine too (see FloorRoute).
+	ServiceCIDR netip.Prefix
 }
 
-// DefaultNetwork is km0 with 10.200.0.1/24 and pod CIDRs in 10.244.0.0/16.
+// DefaultNetwork is km0 with 10.200.0.1/24, pod CIDRs in 10.244.0.0/16 and
+// Services in 10.96.0.0/16.
 func DefaultNetwork() Network {
 	return Network{
-		Bridge:   "km0",
-		Gateway:  netip.MustParsePrefix("10.200.0.1/24"),
-		PodCIDRs: netip.MustParsePrefix("10.244.0.0/16"),
+		Bridge:      "km0",
+		Gateway:     netip.MustParsePrefix("10.200.0.1/24"),
+		PodCIDRs:    netip.MustParsePrefix("10.244.0.0/16"),
+		ServiceCIDR: netip.MustParsePrefix("10.96.0.0/16"),
 	}
 }
 
@@ -80,13 +85,18 @@ type SwitchState struct {
 	// FirewallRule is the iptables FORWARD rule (without -A/-D) that keeps the
 	// hosts' traffic on the bridge; empty when none was added.
 	FirewallRule []string `json:"firewallRule,omitempty"`
+	// Routes are the floor routes that keep the cluster's ranges on the
+	// machine.
+	Routes []FloorRoute `json:"routes,omitempty"`
 }
 
-// SetupSwitch records HostSysctls, creates the bridge with the gateway
-// address (or reuses it), enables IP forwarding and keeps forwarded traffic
-// from the bridge on the bridge, so the hosts reach each other and the
-// machine but nothing beyond it. The returned state is complete even when an
-// error is returned, so TeardownSwitch can undo a partial setup.
+// SetupSwitch records HostSysctls, gives every cluster range an
+// `unreachable` floor route (FloorRoute), creates the bridge with the
+// gateway address (or reuses it), enables IP forwarding and keeps forwarded
+// traffic from the bridge on the bridge, so the hosts reach each other and
+// the machine but nothing beyond it, and no packet for a cluster address
+// takes the machine's default route. The returned state is complete even when
+// an error is returned, so TeardownSwitch can undo a partial setup.
 func SetupSwitch(ctx context.Context, n Network) (SwitchState, error) {
 	st := SwitchState{Bridge: n.Bridge, Gateway: n.Gateway.String()}
 	unlock, err := lockSwitches()
@@ -94,7 +104,19 @@ func SetupSwitch(ctx context.Context, n Network) (SwitchState, error) {
 		return st, err
 	}
 	defer unlock()
-	if st.Sysctls, err = registerSwitch(n.Bridge); err != nil {
+	if st.Sysctls, err = registerSwitch(ctx, n.Bridge); err != nil {
+		return st, err
+	}
+	// The floor routes come first and are recorded before they exist, so
+	// that nothing for the cluster's ranges leaves the machine at any time
+	// and a crash half-way leaves nothing unrecorded.
+	if st.Routes, err = planFloorRoutes(ctx, n); err != nil {
+		return st, err
+	}
+	if err := writeRegistryEntry(n.Bridge, registryEntry{Routes: st.Routes}); err != nil {
+		return st, err
+	}
+	if err := addFloorRoutes(ctx, st.Routes); err != nil {
 		return st, err
 	}
 	if !linkExists(n.Bridge) {
@@ -126,10 +148,21 @@ func SetupSwitch(ctx context.Context, n Network) (SwitchState, error) {
 	return st, nil
 }
 
-// TeardownSwitch removes the firewall rule and the bridge and restores the
-// recorded sysctls. It does nothing that is already undone.
-func TeardownSwitch(ctx context.Context, st SwitchState) error {
+// TeardownSwitch removes the firewall rule, the bridge and the floor routes
+// and restores the recorded sysctls. It does nothing that is already undone.
+func TeardownSwitch(ctx context.Context, st SwitchState) (err error) {
 	var errs []error
+	// The registry knows the routes of a setup that crashed before its state
+	// was saved.
+	routes := st.Routes
+	if st.Bridge != "" {
+		routes = append(routes, readRegistryEntry(st.Bridge).Routes...)
+	}
+	defer func() {
+		// Last: while the bridge and the hosts' routes go, the floor keeps
+		// the ranges on the machine.
+		err = errors.Join(err, deleteFloorRoutes(ctx, routes))
+	}()
 	if len(st.FirewallRule) > 0 {
 		for run(ctx, "iptables", append([]string{"-w", "-C"}, st.FirewallRule...)...) == nil {
 			if err := run(ctx, "iptables", append([]string{"-w", "-D"}, st.FirewallRule...)...); err != nil {
@@ -148,7 +181,7 @@ func TeardownSwitch(ctx context.Context, st SwitchState) error {
 		return errors.Join(append(errs, err)...)
 	}
 	defer unlock()
-	if others := unregisterSwitch(st.Bridge); len(others) > 0 {
+	if others := unregisterSwitch(ctx, st.Bridge); len(others) > 0 {
 		// The sysctls are machine-wide: the last switch restores them.
 		klog.FromContext(ctx).V(1).Info("Other switches are up; sysctls stay", "others", others)
 		return errors.Join(errs...)
@@ -195,11 +228,11 @@ func lockSwitches() (func(), error) {
 
 // registerSwitch records bridge as up and returns the original sysctls:
 // recorded now when no other switch is up, else those the first recorded.
-func registerSwitch(bridge string) (map[string]string, error) {
+func registerSwitch(ctx context.Context, bridge string) (map[string]string, error) {
 	orig := map[string]string{}
 	path := filepath.Join(SwitchRegistry, originalsFile)
 	b, err := os.ReadFile(path)
-	if err == nil && len(liveSwitches(bridge)) > 0 && json.Unmarshal(b, &orig) == nil && len(orig) == len(HostSysctls) {
+	if err == nil && len(liveSwitches(ctx, bridge)) > 0 && json.Unmarshal(b, &orig) == nil && len(orig) == len(HostSysctls) {
 		// Another switch is up: its originals are the machine's.
 	} else {
 		orig = map[string]string{}
@@ -215,18 +248,18 @@ func registerSwitch(bridge string) (map[string]string, error) {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(SwitchRegistry, bridge), nil, 0o644); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
+	if err := writeRegistryEntry(bridge, readRegistryEntry(bridge)); err != nil {
+		return nil, err
 	}
 	return orig, nil
 }
 
 // unregisterSwitch forgets bridge and returns the other switches still up.
-func unregisterSwitch(bridge string) []string {
+func unregisterSwitch(ctx context.Context, bridge string) []string {
 	if bridge != "" {
 		_ = os.Remove(filepath.Join(SwitchRegistry, bridge))
 	}
-	others := liveSwitches(bridge)
+	others := liveSwitches(ctx, bridge)
 	if len(others) == 0 {
 		_ = os.RemoveAll(SwitchRegistry)
 	}
@@ -234,8 +267,8 @@ func unregisterSwitch(bridge string) []string {
 }
 
 // liveSwitches lists the registered switches other than except whose bridge
-// exists; entries of bridges gone (a crash) are dropped.
-func liveSwitches(except string) []string {
+// exists; entries of bridges gone (a crash) are dropped with their routes.
+func liveSwitches(ctx context.Context, except string) []string {
 	ents, err := os.ReadDir(SwitchRegistry)
 	if err != nil {
 		return nil
@@ -249,6 +282,9 @@ func liveSwitches(except string) []string {
 		if linkExists(name) {
 			live = append(live, name)
 		} else {
+			if err := deleteFloorRoutes(ctx, readRegistryEntry(name).Routes); err != nil {
+				klog.FromContext(ctx).Error(err, "Removing the routes of a switch that is gone", "bridge", name)
+			}
 			_ = os.Remove(filepath.Join(SwitchRegistry, name))
 		}
 	}
