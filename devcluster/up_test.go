@@ -228,3 +228,123 @@ func routeExists(t *testing.T, r node.FloorRoute) bool {
 	}
 	return false
 }
+
+// upCrashNetwork is TestDownAfterUpIsKilled's cluster network.
+var upCrashNetwork = node.Network{
+	Bridge:      "kmk0",
+	Gateway:     netip.MustParsePrefix("10.206.0.1/24"),
+	PodCIDRs:    netip.MustParsePrefix("10.250.0.0/16"),
+	ServiceCIDR: netip.MustParsePrefix("10.95.0.0/16"),
+}
+
+// TestUpProcess is not a test: TestDownAfterUpIsKilled runs the test binary
+// with KUBEMESOS_TEST_UP_DIR to bring a cluster up in a process it can kill.
+func TestUpProcess(t *testing.T) {
+	dir := os.Getenv("KUBEMESOS_TEST_UP_DIR")
+	if dir == "" {
+		t.Skip("helper process of TestDownAfterUpIsKilled")
+	}
+	_, err := Up(context.Background(), Config{
+		Agents: 1, Dir: dir, BinDir: os.Getenv("KUBEMESOS_TEST_UP_BIN"), Kubemesos: os.Getenv("KUBEMESOS_TEST_UP_KUBEMESOS"),
+		AgentPrefix: "kmk-agent-", Network: upCrashNetwork,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "up"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {} // until killed
+}
+
+// TestDownAfterUpIsKilled: the process running a cluster is killed with
+// SIGKILL; the floor routes stay (nothing for the cluster's ranges leaves
+// the machine meanwhile), and `down` of its directory then removes them with
+// everything else.
+func TestDownAfterUpIsKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole cluster")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	binDir, err := controlplane.DefaultBinDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := preflight(Config{BinDir: binDir}); err != nil {
+		t.Skip(err)
+	}
+	root, err := controlplane.FindRepoRoot()
+	if err != nil {
+		t.Skip(err)
+	}
+	kubemesos := filepath.Join(t.TempDir(), "kubemesos")
+	build := exec.Command("go", "build", "-o", kubemesos, "./cmd/kubemesos")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build kubemesos: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	up := exec.Command(os.Args[0], "-test.run=^TestUpProcess$", "-test.v")
+	up.Env = append(os.Environ(), "KUBEMESOS_TEST_UP_DIR="+dir, "KUBEMESOS_TEST_UP_BIN="+binDir, "KUBEMESOS_TEST_UP_KUBEMESOS="+kubemesos)
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "up.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Stdout, up.Stderr = logFile, logFile
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = up.Process.Kill()
+		_ = Down(context.Background(), dir)
+	})
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "up")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || up.ProcessState != nil {
+			t.Fatalf("the cluster did not come up; log:\n%s", proc.Tail(logFile.Name(), 3000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := up.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = up.Wait()
+
+	st, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Switch == nil || len(st.Switch.Routes) != 3 {
+		t.Fatalf("recorded switch %+v: want 3 floor routes", st.Switch)
+	}
+	for _, r := range st.Switch.Routes {
+		if !routeExists(t, r) {
+			t.Errorf("route %v gone after the crash, before down", r)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := Down(ctx, dir); err != nil {
+		t.Fatalf("Down after the crash: %v", err)
+	}
+	for _, r := range st.Switch.Routes {
+		if routeExists(t, r) {
+			t.Errorf("route %v remains after down", r)
+		}
+	}
+	for _, link := range []string{upCrashNetwork.Bridge, st.Hosts[0].HostVeth} {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", link)); err == nil {
+			t.Errorf("link %s remains", link)
+		}
+	}
+	for _, p := range append(append(st.ControlPlane, st.Agents...), *st.Master, *st.Bridge) {
+		if proc.Alive(p.PID) && cmdlineHas(p.PID, p.Marker) {
+			t.Errorf("%s (pid %d) still runs", p.Name, p.PID)
+		}
+	}
+}
