@@ -1,0 +1,47 @@
+// Package podtask is the contract between the bridge, which launches one
+// Mesos task per pod, and the kubelet-executor, which runs it. Both import
+// it, and so do the tests that check one against the other; it uses Mesos'
+// protobuf types and Kubernetes' API types and validation, never a
+// Kubernetes client.
+//
+// What each side may assume:
+//
+// Identity. A pod's task ID is TaskID(pod UID), "pod.<uid>"; UIDFromTaskID
+// inverts it and rejects every other task ID. The task name is
+// "<namespace>/<name>". One pod has one task ID for its whole life, so a pod
+// launched twice would collide in Mesos instead of running twice.
+//
+// Task data. PodRef.TaskInfo fills in ID, name, data and labels; the data is
+// PodRef.Encode (JSON namespace, name, uid) and nothing else: TaskInfo is
+// public in Mesos' state endpoints, so the spec, and any secret in it, stays
+// in the API server. DecodeTask is what an executor calls on LAUNCH: it
+// accepts only a complete reference whose UID is the one of the task ID, and
+// wraps ErrBadTaskData (ErrTaskIDMismatch for a task of another pod)
+// otherwise. The bridge may assume an executor never runs a pod under a task
+// ID that is not the pod's.
+//
+// Executor. Every agent's kubelet-executor has the executor ID ExecutorID.
+//
+// Status data. A status of a pod with IPs carries StatusData (JSON podIP,
+// podIPs). Readers must accept statuses without data.
+//
+// Terminal states. After a state for which IsTerminal holds, no further
+// status of that task follows and the pod no longer runs under it.
+// TASK_UNREACHABLE and TASK_UNKNOWN are not terminal.
+//
+// Node labels. NodeLabels is the one derivation of the labels an agent's
+// Node will carry, from what offers and the executor's AgentInfo both hold
+// (Agent: hostname, attributes, fault domain): valid attributes the kubelet
+// may set, topology.kubernetes.io/region and zone, kubernetes.io/hostname =
+// NodeName, kubernetes.io/os and arch (declared by attributes of those names,
+// or DefaultOS and DefaultArch). The bridge matches pods against these
+// before the Node exists (AgentOfOffer); the executor registers the Node
+// with them (AgentOfInfo) and refuses to bring up a node whose host is
+// another platform than the labels say (CheckPlatform). So the bridge may
+// assume that a pod it places on an offer's agent will find exactly these
+// labels on the Node, and the executor may assume the pods it is given were
+// matched against them. Labels added to the Node later by others (kubectl
+// label, controllers) are not part of the contract.
+//
+// See README.md beside this file for the pipeline and a glossary.
+package podtask
