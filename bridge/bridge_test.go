@@ -21,18 +21,20 @@ import (
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
 	"github.com/kubemesos/kubemesos/k8sapi"
+	kubeletexecutor "github.com/kubemesos/kubemesos/kubelet-executor"
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/master"
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // The agents launch this test binary as their executor: mesostest's test
 // executor stands in for the kubelet-executor, binding the pod like the real
-// one and reporting it RUNNING at once, without a kubelet. The real executor
-// is exercised end to end in conformance/.
+// one (bindPod) and reporting it RUNNING at once, without a kubelet. The real
+// executor is exercised end to end in conformance/.
 func TestMain(m *testing.M) {
-	mesostest.RunExecutorIfRequested()
+	mesostest.RunExecutorIfRequested(bindPod)
 	os.Exit(m.Run())
 }
 
@@ -101,7 +103,8 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	execEnv := mesostest.ExecutorOptions{BindKubeconfig: execKubeconfig}.Environment()
+	execEnv := mesostest.ExecutorOptions{}.Environment()
+	execEnv[kubeletexecutor.EnvExecutorKubeconfig] = execKubeconfig
 	execEnv["PATH"] = os.Getenv("PATH")
 	for i, res := range agentResources {
 		mesostest.StartAgent(t, agent.Config{
@@ -214,7 +217,7 @@ func (c *testCluster) allRunning(t *testing.T, uids *[]string) func() (bool, str
 		tasks := c.tasks(t)
 		n := 0
 		for _, u := range *uids {
-			if tasks[k8sapi.TaskIDPrefix+u] == "TASK_RUNNING" {
+			if tasks[podtask.TaskIDPrefix+u] == "TASK_RUNNING" {
 				n++
 			}
 		}
@@ -241,7 +244,7 @@ func TestPodsBecomeTasksAndDeletionKillsThem(t *testing.T) {
 		}
 		bound := 0
 		for _, p := range pods.Items {
-			if p.Spec.NodeName != "" && tasks[k8sapi.TaskID(p.UID)] == "TASK_RUNNING" {
+			if p.Spec.NodeName != "" && tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING" {
 				bound++
 			}
 		}
@@ -265,7 +268,7 @@ func TestPodsBecomeTasksAndDeletionKillsThem(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "web-0's task KILLED", func() (bool, string) {
 		tasks := c.tasks(t)
-		return tasks[k8sapi.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprintf("tasks %v", tasks)
+		return tasks[podtask.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprintf("tasks %v", tasks)
 	})
 }
 
@@ -354,7 +357,7 @@ func TestRestartedBridgeResumesItsFramework(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "p-0's task KILLED by the restarted bridge", func() (bool, string) {
 		tasks := c.tasks(t)
-		return tasks[k8sapi.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprint(tasks)
+		return tasks[podtask.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprint(tasks)
 	})
 }
 
@@ -481,7 +484,7 @@ func (c *testCluster) boundPod(t *testing.T, name string) (*corev1.Pod, string) 
 	}
 	fw, _ := st.Framework("kubemesos")
 	for _, tk := range fw.Tasks {
-		if tk.ID == k8sapi.TaskID(p.UID) {
+		if tk.ID == podtask.TaskID(p.UID) {
 			p, err = c.client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -543,7 +546,7 @@ func TestAgentGoneDeletesItsPods(t *testing.T) {
 		}
 		return got.UID != p.UID, fmt.Sprintf("still there: %s", got.Status.Phase)
 	})
-	if tasks := c.tasks(t); tasks[k8sapi.TaskID(p.UID)] != "TASK_GONE_BY_OPERATOR" {
-		t.Fatalf("task state %q, want TASK_GONE_BY_OPERATOR", tasks[k8sapi.TaskID(p.UID)])
+	if tasks := c.tasks(t); tasks[podtask.TaskID(p.UID)] != "TASK_GONE_BY_OPERATOR" {
+		t.Fatalf("task state %q, want TASK_GONE_BY_OPERATOR", tasks[podtask.TaskID(p.UID)])
 	}
 }

@@ -6,12 +6,12 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // PodTask is what the bridge knows of a task it launched for a pod.
 type PodTask struct {
-	Pod     k8sapi.PodRef
+	Pod     podtask.PodRef
 	TaskID  string
 	AgentID string
 	State   mesos.TaskState
@@ -25,16 +25,7 @@ type PodTask struct {
 }
 
 // Terminal reports whether the task reached a terminal state.
-func (t PodTask) Terminal() bool { return isTerminal(t.State) }
-
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR,
-		mesos.TASK_LOST, mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
+func (t PodTask) Terminal() bool { return podtask.IsTerminal(t.State) }
 
 // TaskRegistry is every task the bridge launched and has not yet seen end, by pod UID.
 // A pod in the registry is never launched again (invariant 1: a pod never runs twice).
@@ -47,8 +38,8 @@ type TaskRegistry struct {
 func NewTaskRegistry() *TaskRegistry { return &TaskRegistry{tasks: map[types.UID]*PodTask{}} }
 
 // Launched records a task the bridge is about to launch.
-func (r *TaskRegistry) Launched(pod k8sapi.PodRef, agentID string) *PodTask {
-	t := &PodTask{Pod: pod, TaskID: k8sapi.TaskID(pod.UID), AgentID: agentID, State: mesos.TASK_STAGING}
+func (r *TaskRegistry) Launched(pod podtask.PodRef, agentID string) *PodTask {
+	t := &PodTask{Pod: pod, TaskID: podtask.TaskID(pod.UID), AgentID: agentID, State: mesos.TASK_STAGING}
 	r.tasks[pod.UID] = t
 	return t
 }

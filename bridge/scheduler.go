@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // Policy is how the bridge treats offers and pods.
@@ -202,7 +203,7 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	log := klog.FromContext(ctx)
 	taskID := st.TaskID.Value
-	if uid, ok := k8sapi.UIDFromTaskID(taskID); ok {
+	if uid, ok := podtask.UIDFromTaskID(taskID); ok {
 		t, known := s.tasks.Get(uid)
 		switch {
 		case known:
@@ -212,13 +213,13 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			if st.AgentID != nil {
 				t.AgentID = st.AgentID.Value
 			}
-		case !isTerminal(st.GetState()) && st.AgentID != nil:
+		case !podtask.IsTerminal(st.GetState()) && st.AgentID != nil:
 			// A task launched before a restart of the bridge, or whose ACCEPT
 			// answer was lost: adopt it so it is never launched twice.
 			pod, _ := s.pods.Get(uid)
-			ref := k8sapi.PodRef{UID: uid}
+			ref := podtask.PodRef{UID: uid}
 			if pod != nil {
-				ref = k8sapi.RefOf(pod)
+				ref = podtask.RefOf(pod)
 			}
 			t = s.tasks.Launched(ref, st.AgentID.Value)
 			t.State = st.GetState()
@@ -231,7 +232,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			if pod, ok := s.pods.Get(uid); !ok || pod.Spec.NodeName == "" {
 				s.tasks.Forget(uid)
 			}
-		} else if isTerminal(st.GetState()) {
+		} else if podtask.IsTerminal(st.GetState()) {
 			// The pod becomes pending again only if the executor never bound it
 			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
 			s.tasks.Forget(uid)
@@ -445,7 +446,7 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
 		recorded := make([]*PodTask, 0, len(as))
 		for _, a := range as {
 			pod := byUID[a.Pod.UID]
-			ref := k8sapi.RefOf(pod)
+			ref := podtask.RefOf(pod)
 			tasks = append(tasks, podTaskInfo(a, ref, o, exec))
 			recorded = append(recorded, s.tasks.Launched(ref, o.AgentID.Value)) // write-ahead: never launched twice
 			s.report.Forget(pod.UID)
@@ -494,10 +495,11 @@ func (s *Scheduler) placementOffers(held []mesos.Offer) []offermatcher.Offer {
 		if !hasExecutor(o) {
 			res = minus(res, s.executor.Resources)
 		}
-		labels, _ := k8sapi.NodeLabels(o.Hostname, o.Attributes)
+		agent := podtask.AgentOfOffer(&o)
+		labels, _ := podtask.NodeLabels(agent) // skipped attributes are the executor's to log
 		out = append(out, offermatcher.Offer{
-			ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname,
-			Attributes: labels, Resources: res,
+			ID: o.ID.Value, AgentID: o.AgentID.Value, NodeName: podtask.NodeName(agent.Hostname),
+			Labels: labels, Resources: res,
 		})
 	}
 	return out

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // fakeMaster is the Caller of a Framework in tests of the scheduler loop: it
@@ -196,7 +197,7 @@ func TestAcceptFailureNeverLaunchesTwice(t *testing.T) {
 			declined = append(declined, id.Value)
 		}
 	}
-	if want := k8sapi.TaskID(p.UID) + "@a1"; len(reconciled) != 1 || reconciled[0] != want {
+	if want := podtask.TaskID(p.UID) + "@a1"; len(reconciled) != 1 || reconciled[0] != want {
 		t.Errorf("after a failed ACCEPT, explicit reconciliation of %s expected, got %v", want, reconciled)
 	}
 	if len(declined) != 1 || declined[0] != first {
@@ -220,7 +221,7 @@ func TestAcceptFailureNeverLaunchesTwice(t *testing.T) {
 
 	// The master does not know the task: the pod may be launched again.
 	l.update(t, mesos.TaskStatus{
-		TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+		TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: mesos.TASK_GONE.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
 	})
 	l.offer(t)
@@ -265,7 +266,7 @@ func TestKillIsSentAgainAfterNews(t *testing.T) {
 	p := testPod("gone")
 	l := newLoopTest(t)
 	running := mesos.TaskStatus{
-		TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+		TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: mesos.TASK_RUNNING.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
 	}
 	l.update(t, running) // adopted; its pod does not exist
@@ -334,8 +335,8 @@ func TestUnknownTaskOfBoundPodIsKept(t *testing.T) {
 	bound.Spec.NodeName = "agent-1"
 	l := newLoopTest(t, bound, unbound)
 	for _, p := range []*corev1.Pod{bound, unbound} {
-		l.s.tasks.Launched(k8sapi.RefOf(p), "a1")
-		l.s.update(t.Context(), mesos.TaskStatus{TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)},
+		l.s.tasks.Launched(podtask.RefOf(p), "a1")
+		l.s.update(t.Context(), mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)},
 			State: mesos.TASK_UNKNOWN.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
 	}
 	if _, ok := l.s.tasks.Get(bound.UID); !ok {
@@ -359,7 +360,7 @@ func TestFailedLaunchBacksOff(t *testing.T) {
 	l.s.now = func() time.Time { return now }
 	fail := func() {
 		l.update(t, mesos.TaskStatus{
-			TaskID: mesos.TaskID{Value: k8sapi.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+			TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
 			State: mesos.TASK_FAILED.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(), Message: proto("bind refused"),
 		})
 	}

@@ -5,8 +5,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
-	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // ExecutorSpec is how the bridge asks Mesos to start the kubelet-executor on an agent.
@@ -25,7 +25,7 @@ func (e ExecutorSpec) executorInfo(frameworkID, role string) mesos.ExecutorInfo 
 	shell := true
 	info := mesos.ExecutorInfo{
 		Type:        mesos.ExecutorInfo_CUSTOM,
-		ExecutorID:  mesos.ExecutorID{Value: k8sapi.ExecutorID},
+		ExecutorID:  mesos.ExecutorID{Value: podtask.ExecutorID},
 		FrameworkID: &mesos.FrameworkID{Value: frameworkID},
 		Name:        proto("kubemesos kubelet-executor"),
 		Command:     &mesos.CommandInfo{Value: &cmd, Shell: &shell},
@@ -54,7 +54,7 @@ func offerRole(o mesos.Offer) string {
 // which case its resources are already taken and must not be asked for again.
 func hasExecutor(o mesos.Offer) bool {
 	for _, id := range o.ExecutorIDs {
-		if id.Value == k8sapi.ExecutorID {
+		if id.Value == podtask.ExecutorID {
 			return true
 		}
 	}
@@ -62,22 +62,14 @@ func hasExecutor(o mesos.Offer) bool {
 }
 
 // podTaskInfo is the TaskInfo of one assignment on offer o.
-func podTaskInfo(a offermatcher.Assignment, pod k8sapi.PodRef, o mesos.Offer, exec mesos.ExecutorInfo) mesos.TaskInfo {
+func podTaskInfo(a offermatcher.Assignment, pod podtask.PodRef, o mesos.Offer, exec mesos.ExecutorInfo) mesos.TaskInfo {
 	res := a.Pod.Resources
 	res.Ports = nil
-	return mesos.TaskInfo{
-		Name:      pod.TaskName(),
-		TaskID:    mesos.TaskID{Value: k8sapi.TaskID(pod.UID)},
-		AgentID:   o.AgentID,
-		Resources: toMesos(res, a.Ports, offerRole(o)),
-		Executor:  &exec,
-		Data:      pod.Encode(),
-		Labels: &mesos.Labels{Labels: []mesos.Label{
-			{Key: k8sapi.LabelNamespace, Value: proto(pod.Namespace)},
-			{Key: k8sapi.LabelName, Value: proto(pod.Name)},
-			{Key: k8sapi.LabelUID, Value: proto(string(pod.UID))},
-		}},
-	}
+	ti := pod.TaskInfo()
+	ti.AgentID = o.AgentID
+	ti.Resources = toMesos(res, a.Ports, offerRole(o))
+	ti.Executor = &exec
+	return ti
 }
 
 // toMesos renders resources (and single ports) as Mesos resources allocated to role.

@@ -5,8 +5,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
-	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 func scalarRes(name string, v float64, role string) mesos.Resource {
@@ -59,7 +59,7 @@ func TestToMesosMergesAdjacentPorts(t *testing.T) {
 }
 
 func TestPodTaskInfoCarriesOnlyThePodReference(t *testing.T) {
-	ref := k8sapi.PodRef{Namespace: "ns", Name: "web-0", UID: "u-1"}
+	ref := podtask.PodRef{Namespace: "ns", Name: "web-0", UID: "u-1"}
 	offer := mesos.Offer{
 		ID: mesos.OfferID{Value: "O1"}, AgentID: mesos.AgentID{Value: "S1"}, Hostname: "agent-1",
 		AllocationInfo: &mesos.Resource_AllocationInfo{Role: proto("kubernetes")},
@@ -74,11 +74,11 @@ func TestPodTaskInfoCarriesOnlyThePodReference(t *testing.T) {
 	if ti.TaskID.Value != "pod.u-1" || ti.Name != "ns/web-0" || ti.AgentID.Value != "S1" {
 		t.Fatalf("identity wrong: %+v", ti)
 	}
-	back, err := k8sapi.DecodePodRef(ti.Data)
+	back, err := podtask.DecodePodRef(ti.Data)
 	if err != nil || back != ref {
 		t.Fatalf("data does not round-trip: %v %v", back, err)
 	}
-	if ti.Executor.ExecutorID.Value != k8sapi.ExecutorID || ti.Executor.GetCommand().GetValue() != "/opt/kubemesos executor" {
+	if ti.Executor.ExecutorID.Value != podtask.ExecutorID || ti.Executor.GetCommand().GetValue() != "/opt/kubemesos executor" {
 		t.Fatalf("executor: %+v", ti.Executor)
 	}
 	if got := fromMesos(ti.Resources); got.MilliCPU != 500 || got.MemoryMB != 256 || len(got.Ports) != 1 || got.Ports[0].Begin != 8080 {
@@ -94,7 +94,7 @@ func TestHasExecutor(t *testing.T) {
 	if hasExecutor(o) {
 		t.Fatal("another executor is not ours")
 	}
-	o.ExecutorIDs = append(o.ExecutorIDs, mesos.ExecutorID{Value: k8sapi.ExecutorID})
+	o.ExecutorIDs = append(o.ExecutorIDs, mesos.ExecutorID{Value: podtask.ExecutorID})
 	if !hasExecutor(o) {
 		t.Fatal("our executor not seen")
 	}

@@ -17,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubemesos/kubemesos/bridge"
-	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // TestExecutorKilledPodsAreReplacedAndNeverRunTwice: kill -9 of a
@@ -64,17 +64,17 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 	for _, tk := range fw.Tasks {
 		agentOf[tk.ID] = tk.AgentID
 	}
-	victimAgent := agentOf[k8sapi.TaskID(before[0].UID)]
+	victimAgent := agentOf[podtask.TaskID(before[0].UID)]
 	var victims []corev1.Pod
 	for _, p := range before {
-		if agentOf[k8sapi.TaskID(p.UID)] == victimAgent {
+		if agentOf[podtask.TaskID(p.UID)] == victimAgent {
 			victims = append(victims, p)
 		}
 	}
 	// The executor of that agent; its kubelet and kube-proxy carry the same
 	// environment but must die with it, not be killed here.
 	var pids []int
-	for _, pid := range mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+victimAgent, "MESOS_EXECUTOR_ID="+k8sapi.ExecutorID) {
+	for _, pid := range mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+victimAgent, "MESOS_EXECUTOR_ID="+podtask.ExecutorID) {
 		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "kubemesos" {
 			pids = append(pids, pid)
 		}
@@ -113,8 +113,8 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 			if victimUIDs[p.UID] {
 				return false, "a killed pod is still Running: " + p.Name
 			}
-			if tasks[k8sapi.TaskID(p.UID)] != "TASK_RUNNING" {
-				return false, fmt.Sprintf("%s task %q", p.Name, tasks[k8sapi.TaskID(p.UID)])
+			if tasks[podtask.TaskID(p.UID)] != "TASK_RUNNING" {
+				return false, fmt.Sprintf("%s task %q", p.Name, tasks[podtask.TaskID(p.UID)])
 			}
 		}
 		return true, ""
@@ -136,7 +136,7 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 	}
 	tasks := frameworkTasks(t)
 	for _, v := range victims {
-		if state := tasks[k8sapi.TaskID(v.UID)]; state == "TASK_RUNNING" {
+		if state := tasks[podtask.TaskID(v.UID)]; state == "TASK_RUNNING" {
 			t.Errorf("the task of killed pod %s is still %s", v.Name, state)
 		}
 	}

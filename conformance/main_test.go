@@ -16,8 +16,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/devcluster"
-	"github.com/kubemesos/kubemesos/devcluster/controlplane"
 	"github.com/kubemesos/kubemesos/devcluster/node"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 // cluster is what every scenario talks to.
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	repo, err := controlplane.FindRepoRoot()
+	repo, err := bindir.FindRepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		return 1

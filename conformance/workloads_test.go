@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // namespace creates a namespace for one test and deletes it afterwards.
@@ -103,7 +104,7 @@ func TestDeploymentRunsAsMesosTasks(t *testing.T) {
 		tasks := frameworkTasks(t)
 		n := 0
 		for uid := range uids {
-			if tasks[k8sapi.TaskID(uid)] == "TASK_RUNNING" {
+			if tasks[podtask.TaskID(uid)] == "TASK_RUNNING" {
 				n++
 			}
 		}
@@ -119,7 +120,7 @@ func TestDeploymentRunsAsMesosTasks(t *testing.T) {
 		tasks := frameworkTasks(t)
 		killed := 0
 		for uid := range uids {
-			if tasks[k8sapi.TaskID(uid)] == "TASK_KILLED" {
+			if tasks[podtask.TaskID(uid)] == "TASK_KILLED" {
 				killed++
 			}
 		}
@@ -163,7 +164,7 @@ func TestPodLargerThanAnyAgentStaysPending(t *testing.T) {
 	if p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" {
 		t.Fatalf("want Pending and unbound, got %s on %q", p.Status.Phase, p.Spec.NodeName)
 	}
-	if _, launched := frameworkTasks(t)[k8sapi.TaskID(p.UID)]; launched {
+	if _, launched := frameworkTasks(t)[podtask.TaskID(p.UID)]; launched {
 		t.Fatal("a pod that fits no agent was launched")
 	}
 }

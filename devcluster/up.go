@@ -22,6 +22,7 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/images"
 	"github.com/kubemesos/kubemesos/devcluster/node"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 // Defaults of Config.
@@ -43,7 +44,7 @@ type Config struct {
 	Agents int
 	// Dir holds everything of the cluster; default DefaultDir.
 	Dir string
-	// BinDir holds the Kubernetes binaries; default controlplane.DefaultBinDir().
+	// BinDir holds the Kubernetes binaries; default bindir.Default().
 	BinDir string
 	// Kubemesos is the kubemesos binary run for the master, the agents, the
 	// bridge and (by the agents) the executor; default os.Executable().
@@ -83,7 +84,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.Dir = dir
 	if c.BinDir == "" {
-		if c.BinDir, err = controlplane.DefaultBinDir(); err != nil {
+		if c.BinDir, err = bindir.Default(); err != nil {
 			return c, err
 		}
 	}
@@ -208,7 +209,7 @@ func preflight(cfg Config) error {
 	if _, err := os.Stat(images.DefaultBusybox); err != nil {
 		return fmt.Errorf("devcluster: busybox-static is needed for the images: %w", err)
 	}
-	if err := controlplane.CheckBinaries(cfg.BinDir, "etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy"); err != nil {
+	if err := bindir.Check(cfg.BinDir, "etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy"); err != nil {
 		return fmt.Errorf("devcluster: %w", err)
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/controlplane"
 	"github.com/kubemesos/kubemesos/devcluster/node"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 func TestExecutorEnv(t *testing.T) {
@@ -87,14 +88,14 @@ func TestUpDown(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	binDir, err := controlplane.DefaultBinDir()
+	binDir, err := bindir.Default()
 	if err != nil {
 		t.Skip(err)
 	}
 	if err := preflight(Config{BinDir: binDir}); err != nil {
 		t.Skip(err)
 	}
-	root, err := controlplane.FindRepoRoot()
+	root, err := bindir.FindRepoRoot()
 	if err != nil {
 		t.Skip(err)
 	}
@@ -268,14 +269,14 @@ func TestDownAfterUpIsKilled(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	binDir, err := controlplane.DefaultBinDir()
+	binDir, err := bindir.Default()
 	if err != nil {
 		t.Skip(err)
 	}
 	if err := preflight(Config{BinDir: binDir}); err != nil {
 		t.Skip(err)
 	}
-	root, err := controlplane.FindRepoRoot()
+	root, err := bindir.FindRepoRoot()
 	if err != nil {
 		t.Skip(err)
 	}

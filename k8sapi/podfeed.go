@@ -115,6 +115,3 @@ func priority(p *corev1.Pod) int32 {
 	}
 	return 0
 }
-
-// RefOf is the pod reference a task carries.
-func RefOf(p *corev1.Pod) PodRef { return PodRef{Namespace: p.Namespace, Name: p.Name, UID: p.UID} }

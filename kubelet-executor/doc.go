@@ -1,6 +1,6 @@
 // Package kubeletexecutor is the Mesos custom executor that runs pods with a
 // real kubelet: one executor per agent per framework (executor ID
-// k8sapi.ExecutorID), one Mesos task per pod.
+// podtask.ExecutorID), one Mesos task per pod.
 //
 // Executor adapts the Mesos v1 executor API (mesos-go, application/x-protobuf)
 // to Kubernetes: it subscribes to its agent, brings the node up through a

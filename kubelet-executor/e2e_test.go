@@ -26,8 +26,8 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
 	"github.com/kubemesos/kubemesos/devcluster/images"
 	devnode "github.com/kubemesos/kubemesos/devcluster/node"
-	"github.com/kubemesos/kubemesos/k8sapi"
-	"github.com/kubemesos/kubemesos/kubelet-executor/taskstate"
+	"github.com/kubemesos/kubemesos/internal/bindir"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // runAsExecutorEnv makes the test binary act as `kubemesos executor`, so the
@@ -82,7 +82,7 @@ func TestEndToEndKubelet(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(binDir, "kubelet")); err != nil {
-		if os.Getenv(cptest.RequireBinariesEnv) == "1" {
+		if os.Getenv(bindir.RequireEnv) == "1" {
 			t.Fatalf("kubelet binary: %v", err)
 		}
 		t.Skipf("no kubelet in %s (hack/build-tools.sh builds it): %v", binDir, err)
@@ -127,7 +127,14 @@ func TestEndToEndKubelet(t *testing.T) {
 	agent.srv.Listener = ln
 	agent.srv.Start()
 	agent.agent.Hostname = nodeName
-	agent.agent.Attributes = []mesos.Attribute{{Name: "rack", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: "r1"}}}
+	agent.agent.Attributes = []mesos.Attribute{
+		{Name: "rack", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: "r1"}},
+		{Name: "kubernetes.io/role", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: "master"}}, // restricted: skipped
+	}
+	agent.agent.Domain = &mesos.DomainInfo{FaultDomain: &mesos.DomainInfo_FaultDomain{
+		Region: mesos.DomainInfo_FaultDomain_RegionInfo{Name: "e2e"},
+		Zone:   mesos.DomainInfo_FaultDomain_ZoneInfo{Name: "e2e-a"},
+	}}
 	agent.agent.Resources = []mesos.Resource{
 		{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1}},
 		{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1024}},
@@ -145,7 +152,7 @@ func TestEndToEndKubelet(t *testing.T) {
 	sandbox := t.TempDir()
 	env := []string{
 		runAsExecutorEnv + "=1", "PATH=" + os.Getenv("PATH"),
-		"MESOS_AGENT_ENDPOINT=" + agent.endpoint(), "MESOS_FRAMEWORK_ID=fw", "MESOS_EXECUTOR_ID=" + k8sapi.ExecutorID,
+		"MESOS_AGENT_ENDPOINT=" + agent.endpoint(), "MESOS_FRAMEWORK_ID=fw", "MESOS_EXECUTOR_ID=" + podtask.ExecutorID,
 		"MESOS_DIRECTORY=" + sandbox, "MESOS_SANDBOX=" + sandbox, "MESOS_CHECKPOINT=1",
 		"MESOS_RECOVERY_TIMEOUT=15mins", "MESOS_SUBSCRIPTION_BACKOFF_MAX=2secs",
 		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=10secs",
@@ -214,8 +221,8 @@ func TestEndToEndKubelet(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	taskID := k8sapi.TaskID(pod.UID)
-	ref := k8sapi.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
+	taskID := podtask.TaskID(pod.UID)
+	ref := podtask.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
 	agent.events <- launch(taskID, ref.Encode())
 
 	waitState := func(want mesos.TaskState, within time.Duration) mesos.TaskStatus {
@@ -231,7 +238,7 @@ func TestEndToEndKubelet(t *testing.T) {
 				if u.GetState() == want {
 					return u
 				}
-				if taskstate.IsTerminal(u.GetState()) {
+				if podtask.IsTerminal(u.GetState()) {
 					t.Fatalf("task ended %v (%q) while waiting for %v", u.GetState(), u.GetMessage(), want)
 				}
 			case err := <-exited:
@@ -267,8 +274,17 @@ func TestEndToEndKubelet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Labels["rack"] != "r1" {
-		t.Errorf("node labels %v lack rack=r1 from the agent's attributes", n.Labels)
+	want, _ := podtask.NodeLabels(podtask.AgentOfInfo(&agent.agent))
+	for k, v := range want {
+		if n.Labels[k] != v {
+			t.Errorf("node label %s = %q, the contract says %q (node labels %v)", k, n.Labels[k], v, n.Labels)
+		}
+	}
+	if n.Labels["rack"] != "r1" || n.Labels["topology.kubernetes.io/zone"] != "e2e-a" {
+		t.Errorf("node labels %v lack rack=r1 and the zone from the agent", n.Labels)
+	}
+	if _, ok := n.Labels["kubernetes.io/role"]; ok {
+		t.Errorf("node carries the restricted attribute kubernetes.io/role: %v", n.Labels)
 	}
 	if cpu := n.Status.Allocatable.Cpu(); cpu.MilliValue() != 1000 {
 		t.Errorf("node allocatable cpu = %v, want the agent's 1 cpu", cpu)

@@ -2,7 +2,6 @@ package kubeletexecutor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,14 +33,13 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
-	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/kubelet-executor/taskstate"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // Messages of statuses that are not derived from a pod.
 const (
 	MessageTaskGroupsUnsupported = "the kubelet-executor runs one pod per task; task groups are not supported"
-	MessageTaskIDMismatch        = "task ID does not match the pod UID in its data"
 	MessageUnknownTask           = "task is not known to this executor"
 	MessageShutdown              = "executor shut down"
 )
@@ -91,7 +89,7 @@ type Executor struct {
 // podTask is one launched task and its pod.
 type podTask struct {
 	info  mesos.TaskInfo
-	ref   k8sapi.PodRef
+	ref   podtask.PodRef
 	state *taskstate.Task
 	kill  chan struct{} // closed on KILL
 	grace *time.Duration
@@ -395,7 +393,7 @@ func (e *Executor) deleteOrphans(ctx context.Context, node string) error {
 				continue
 			}
 			e.mu.Lock()
-			_, launched := e.tasks[k8sapi.TaskID(p.UID)]
+			_, launched := e.tasks[podtask.TaskID(p.UID)]
 			e.mu.Unlock()
 			if launched {
 				continue
@@ -428,12 +426,7 @@ func (e *Executor) onLaunch(ctx context.Context, info mesos.TaskInfo) {
 		return
 	}
 	e.unackedTasks[id] = info
-	ref, err := k8sapi.DecodePodRef(info.GetData())
-	if err == nil {
-		if uid, ok := k8sapi.UIDFromTaskID(id); !ok || uid != ref.UID {
-			err = fmt.Errorf("%w: %s", k8sapi.ErrBadTaskData, MessageTaskIDMismatch)
-		}
-	}
+	ref, err := podtask.DecodeTask(info)
 	if err != nil {
 		logger.Info("Rejecting task with bad data", "err", err)
 		e.sendStatusLocked(info.TaskID, taskstate.Report{State: mesos.TASK_FAILED, Message: err.Error()},
@@ -586,7 +579,7 @@ func (e *Executor) onPod(ctx context.Context, oldObj, obj any) {
 		uids = append(uids, old.UID)
 	}
 	for _, uid := range uids {
-		if t := e.tasks[k8sapi.TaskID(uid)]; t != nil && t.state.IsBound() {
+		if t := e.tasks[podtask.TaskID(uid)]; t != nil && t.state.IsBound() {
 			e.observeLocked(t, pod)
 		}
 	}
@@ -602,7 +595,7 @@ func (e *Executor) onPodDeleted(ctx context.Context, obj any) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if t := e.tasks[k8sapi.TaskID(pod.UID)]; t != nil && t.state.IsBound() {
+	if t := e.tasks[podtask.TaskID(pod.UID)]; t != nil && t.state.IsBound() {
 		e.observeLocked(t, nil)
 	}
 }
@@ -736,12 +729,6 @@ func (e *Executor) unackedTaskList() []mesos.TaskInfo {
 	return out
 }
 
-// statusData is the JSON in TaskStatus.data of pod tasks.
-type statusData struct {
-	PodIP  string   `json:"podIP,omitempty"`
-	PodIPs []string `json:"podIPs,omitempty"`
-}
-
 // sendStatusLocked records an update as unacknowledged and queues it for the
 // agent. Updates are sent in order; one that fails to send is still part of
 // the next SUBSCRIBE's unacknowledged updates.
@@ -760,8 +747,7 @@ func (e *Executor) sendStatusLocked(id mesos.TaskID, r taskstate.Report, reason 
 		st.Message = ptr.To(r.Message)
 	}
 	if len(r.PodIPs) > 0 {
-		data, _ := json.Marshal(statusData{PodIP: r.PodIPs[0], PodIPs: r.PodIPs})
-		st.Data = data
+		st.Data = podtask.StatusDataOf(r.PodIPs).Encode()
 		var addrs []mesos.NetworkInfo_IPAddress
 		for _, ip := range r.PodIPs {
 			addrs = append(addrs, mesos.NetworkInfo_IPAddress{IPAddress: ptr.To(ip)})

@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // runExecutor runs ex until the test ends; the returned channel is closed
@@ -58,11 +58,11 @@ func TestBadTaskDataFails(t *testing.T) {
 		data         []byte
 		msg          string
 	}{
-		{"not JSON", "pod.u1", []byte("\x00garbage"), k8sapi.ErrBadTaskData.Error()},
-		{"no data", "pod.u2", nil, k8sapi.ErrBadTaskData.Error()},
+		{"not JSON", "pod.u1", []byte("\x00garbage"), podtask.ErrBadTaskData.Error()},
+		{"no data", "pod.u2", nil, podtask.ErrBadTaskData.Error()},
 		{"missing uid", "pod.u3", []byte(`{"namespace":"ns","name":"p"}`), "uid are required"},
-		{"task ID of another pod", "pod.other", k8sapi.PodRef{Namespace: "ns", Name: "p", UID: "u4"}.Encode(),
-			MessageTaskIDMismatch},
+		{"task ID of another pod", "pod.other", podtask.PodRef{Namespace: "ns", Name: "p", UID: "u4"}.Encode(),
+			podtask.ErrTaskIDMismatch.Error()},
 	}
 	a := newTestAgent(t)
 	client := fake.NewClientset()
@@ -198,7 +198,7 @@ func boundPodClient(node string) *fake.Clientset {
 	return client
 }
 
-var podU1 = k8sapi.PodRef{Namespace: "ns", Name: "p", UID: "u1"}
+var podU1 = podtask.PodRef{Namespace: "ns", Name: "p", UID: "u1"}
 
 // TestKillRetriesDeleteUntilTheAPIServerAnswers: a KILL while the API server
 // fails deletes still ends in TASK_KILLED once it answers again.
@@ -213,11 +213,11 @@ func TestKillRetriesDeleteUntilTheAPIServerAnswers(t *testing.T) {
 		return false, nil, nil
 	})
 	runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
-	a.events <- launch(k8sapi.TaskID(podU1.UID), podU1.Encode())
+	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
 		t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())
 	}
-	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: k8sapi.TaskID(podU1.UID)}}}
+	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: podtask.TaskID(podU1.UID)}}}
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_KILLED {
 		t.Fatalf("update = %v %q, want TASK_KILLED", u.GetState(), u.GetMessage())
 	}
@@ -288,7 +288,7 @@ func TestPodReplacedUnderSameNameEndsTask(t *testing.T) {
 	a := newTestAgent(t)
 	client := boundPodClient("node-a")
 	runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
-	a.events <- launch(k8sapi.TaskID(podU1.UID), podU1.Encode())
+	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
 		t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())
 	}
@@ -339,7 +339,7 @@ func TestShutdownDuringAdmissionLeavesNoBoundPod(t *testing.T) {
 	})
 	node := &stopCheckNode{client: client}
 	done, _ := runExecutor(t, a, New(a.mesosConfig(), client, node))
-	a.events <- launch(k8sapi.TaskID(podU1.UID), podU1.Encode())
+	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
 	select {
 	case <-inGet:
 	case <-time.After(10 * time.Second):

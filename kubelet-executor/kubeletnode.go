@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/kubelet-executor/node"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // Node is the Kubernetes node behind an executor. The Executor calls Start
@@ -47,19 +49,30 @@ type KubeletNode struct {
 
 var _ Node = &KubeletNode{}
 
-// NodeName is the name of the node of an agent: its hostname.
+// NodeName is the name of the node of an agent: its hostname, canonical as
+// the kubelet makes it (podtask.NodeName).
 func NodeName(agent mesos.AgentInfo) (string, error) {
-	if agent.GetHostname() == "" {
+	name := podtask.NodeName(agent.GetHostname())
+	if name == "" {
 		return "", errors.New("agent info has no hostname")
 	}
-	return agent.GetHostname(), nil
+	return name, nil
 }
 
 // NodeConfig derives the node's configuration from the settings and the
-// agent's info: its hostname names the node, its attributes and fault domain
-// become labels, its cpus and mem size the allocatable.
+// agent's info: its hostname names the node, its cpus and mem size the
+// allocatable, and the node gets the labels of the pod↔task contract
+// (podtask.NodeLabels, the ones the bridge matched pods against). The
+// kubelet sets hostname, os and arch itself; the rest are its --node-labels.
+// An agent whose declared (or default) platform is not this host's is
+// refused (podtask.ErrPlatformMismatch): its Node would not have the labels
+// pods were placed by.
 func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Config, error) {
 	name, err := NodeName(agent)
+	if err != nil {
+		return node.Config{}, err
+	}
+	labels, err := nodeLabels(ctx, agent, runtime.GOOS, runtime.GOARCH)
 	if err != nil {
 		return node.Config{}, err
 	}
@@ -96,7 +109,7 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 		CNIConfDir: s.CNIConfDir, CNIBinDir: s.CNIBinDir, BinDir: s.BinDir,
 		Kubeconfig: s.Kubeconfig, ProxyKubeconfig: s.ProxyKubeconfig, ClusterCIDR: s.ClusterCIDR, ClientCA: s.ClientCA, CRISocket: s.CRISocket, CgroupRoot: cgroupRoot,
 		ClusterDNS: s.ClusterDNS, ClusterDomain: s.ClusterDomain,
-		Labels: node.Labels(ctx, agent), Resources: res, LogDir: s.Mesos.Sandbox,
+		Labels: labels, Resources: res, LogDir: s.Mesos.Sandbox,
 	}
 	return c, c.Validate()
 }
@@ -187,4 +200,25 @@ func (n *KubeletNode) Stop(ctx context.Context) error {
 	}
 	n.started = false
 	return node.Teardown(ctx, n.cfg)
+}
+
+// nodeLabels are the contract's labels of the agent's Node less the ones the
+// kubelet sets itself, after checking that the kubelet on this goos/goarch
+// host will set the platform labels the contract says. Skipped attributes
+// are logged.
+func nodeLabels(ctx context.Context, agent mesos.AgentInfo, goos, goarch string) (map[string]string, error) {
+	labels, skipped := podtask.NodeLabels(podtask.AgentOfInfo(&agent))
+	for _, s := range skipped {
+		klog.FromContext(ctx).Info("Agent attribute is not a node label; skipped",
+			"attribute", s.Name, "value", s.Value, "reason", s.Reason, "detail", s.Detail)
+	}
+	if err := podtask.CheckPlatform(labels, goos, goarch); err != nil {
+		return nil, fmt.Errorf("node of agent %s: %w", agent.GetHostname(), err)
+	}
+	for k := range labels {
+		if podtask.SetByKubelet(k) {
+			delete(labels, k)
+		}
+	}
+	return labels, nil
 }

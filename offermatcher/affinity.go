@@ -90,7 +90,7 @@ func (c *compiledReq) matches(o *offerState) bool {
 	var v string
 	var ok bool
 	if c.field {
-		v, ok = o.offer.Hostname, true
+		v, ok = o.offer.NodeName, true
 	} else {
 		v, ok = o.label(c.key)
 	}

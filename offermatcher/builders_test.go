@@ -96,7 +96,7 @@ func (b *podBuilder) Obj() *corev1.Pod { return b.pod.DeepCopy() }
 type offerBuilder struct{ o Offer }
 
 func makeOffer(id string) *offerBuilder {
-	return &offerBuilder{o: Offer{ID: id, AgentID: "agent-" + id, Hostname: "host-" + id, Attributes: map[string]string{}}}
+	return &offerBuilder{o: Offer{ID: id, AgentID: "agent-" + id, NodeName: "host-" + id, Labels: map[string]string{corev1.LabelHostname: "host-" + id}}}
 }
 
 func (b *offerBuilder) Res(milliCPU, memMB int64) *offerBuilder {
@@ -115,12 +115,12 @@ func (b *offerBuilder) Ports(begin, end uint32) *offerBuilder {
 }
 
 func (b *offerBuilder) Attr(k, v string) *offerBuilder {
-	b.o.Attributes[k] = v
+	b.o.Labels[k] = v
 	return b
 }
 
 func (b *offerBuilder) Agent(agentID, hostname string) *offerBuilder {
-	b.o.AgentID, b.o.Hostname = agentID, hostname
+	b.o.AgentID, b.o.NodeName, b.o.Labels[corev1.LabelHostname] = agentID, hostname, hostname
 	return b
 }
 

@@ -13,7 +13,7 @@
 // checks (cpu, memory, disk, host ports, node selector, required node
 // affinity) rules out offers, and a score chooses among the ones left. Labels
 // are matched against the labels the node will have once the pod's kubelet
-// registers it: the agent's attributes plus kubernetes.io/hostname, so agents
-// without a Node object yet still match. See README.md for the pipeline and
-// the scoring choice.
+// registers it (Offer.Labels, from podtask.NodeLabels), so agents without a
+// Node object yet still match. See README.md for the pipeline and the
+// scoring choice.
 package offermatcher

@@ -30,9 +30,9 @@ func ExampleMatch() {
 	min := offermatcher.Resources{MilliCPU: 10, MemoryMB: 16}
 	pods := []offermatcher.PodRequest{offermatcher.FromPod(web, min), offermatcher.FromPod(db, min)}
 	offers := []offermatcher.Offer{
-		{ID: "o1", AgentID: "a1", Hostname: "node-1", Attributes: map[string]string{"disk": "hdd"},
+		{ID: "o1", AgentID: "a1", NodeName: "node-1", Labels: map[string]string{"kubernetes.io/hostname": "node-1", "disk": "hdd"},
 			Resources: offermatcher.Resources{MilliCPU: 4000, MemoryMB: 8192, Ports: []offermatcher.PortRange{{Begin: 31000, End: 32000}}}},
-		{ID: "o2", AgentID: "a2", Hostname: "node-2", Attributes: map[string]string{"disk": "ssd"},
+		{ID: "o2", AgentID: "a2", NodeName: "node-2", Labels: map[string]string{"kubernetes.io/hostname": "node-2", "disk": "ssd"},
 			Resources: offermatcher.Resources{MilliCPU: 250, MemoryMB: 8192}},
 	}
 

@@ -4,12 +4,11 @@ package offermatcher
 type Offer struct {
 	ID       string // Mesos offer ID
 	AgentID  string
-	Hostname string // the future node name
-	// Attributes are the agent's attributes (text and scalar rendered as
-	// strings) and any other labels the node will carry, e.g. the fault
-	// domain as topology.kubernetes.io/region and zone.
-	Attributes map[string]string
-	Resources  Resources
+	NodeName string // the future node name (what matchFields metadata.name matches)
+	// Labels are every label the agent's node will carry (podtask.NodeLabels):
+	// attributes, fault domain, kubernetes.io/hostname, os and arch.
+	Labels    map[string]string
+	Resources Resources
 }
 
 // Assignment places one pod on one offer.
@@ -113,10 +112,7 @@ func (o *offerState) take(p *podState) {
 
 // label is the value of a label the offer's node will have.
 func (o *offerState) label(key string) (string, bool) {
-	if key == HostnameLabel {
-		return o.offer.Hostname, true
-	}
-	v, ok := o.offer.Attributes[key]
+	v, ok := o.offer.Labels[key]
 	return v, ok
 }
 

@@ -36,10 +36,10 @@ func genOffers(t *rapid.T) []Offer {
 	offers := make([]Offer, n)
 	for i := range offers {
 		o := Offer{
-			ID:         fmt.Sprint("o", i),
-			AgentID:    fmt.Sprint("agent", rapid.IntRange(0, 3).Draw(t, "agent")),
-			Hostname:   fmt.Sprint("host", i),
-			Attributes: map[string]string{},
+			ID:       fmt.Sprint("o", i),
+			AgentID:  fmt.Sprint("agent", rapid.IntRange(0, 3).Draw(t, "agent")),
+			NodeName: fmt.Sprint("host", i),
+			Labels:   map[string]string{corev1.LabelHostname: fmt.Sprint("host", i)},
 			Resources: Resources{
 				// rapid favours small draws; draw what the agent has in use so
 				// that offers are mostly large and pods pile onto them.
@@ -50,7 +50,7 @@ func genOffers(t *rapid.T) []Offer {
 			},
 		}
 		if z := rapid.IntRange(-1, len(zones)-1).Draw(t, "zone"); z >= 0 {
-			o.Attributes["zone"] = zones[z]
+			o.Labels["zone"] = zones[z]
 		}
 		offers[i] = o
 	}
@@ -188,7 +188,7 @@ func TestMatchProperties(t *testing.T) {
 
 		model := map[string]*modelOffer{}
 		for _, o := range offers {
-			z, ok := o.Attributes["zone"]
+			z, ok := o.Labels["zone"]
 			// A negative amount offers nothing.
 			model[o.ID] = &modelOffer{cpu: max(o.Resources.MilliCPU, 0), mem: o.Resources.MemoryMB, disk: o.Resources.DiskMB,
 				ports: portSet(o.Resources.Ports), zone: z, hasZone: ok}

@@ -85,7 +85,7 @@ func TestMatch(t *testing.T) {
 			[]Offer{makeOffer("o1").Res(8000, 8192).Attr("zone", "a").Obj(), makeOffer("o2").Res(1000, 1024).Attr("zone", "b").Obj()},
 			map[string]string{"default/a": "o2"}},
 		{"node selector on the hostname label",
-			[]PodRequest{makeReq("a", 100, 10).Selector(HostnameLabel, "host-o2").Obj()},
+			[]PodRequest{makeReq("a", 100, 10).Selector(corev1.LabelHostname, "host-o2").Obj()},
 			[]Offer{makeOffer("o1").Res(8000, 8192).Obj(), makeOffer("o2").Res(1000, 1024).Obj()},
 			map[string]string{"default/a": "o2"}},
 		{"node selector: all pairs must match",
@@ -153,7 +153,7 @@ func TestMatch(t *testing.T) {
 		{"affinity on the node name field and the hostname label",
 			[]PodRequest{
 				makeReq("field", 100, 10).Affinity(NodeSelectorTerm{Fields: []NodeRequirement{nreq(NodeNameField, in, "host-o2")}}).Obj(),
-				makeReq("label", 100, 10).Affinity(term(nreq(HostnameLabel, notIn, "host-o1"))).Obj(),
+				makeReq("label", 100, 10).Affinity(term(nreq(corev1.LabelHostname, notIn, "host-o1"))).Obj(),
 			},
 			[]Offer{makeOffer("o1").Res(8000, 8192).Obj(), makeOffer("o2").Res(1000, 1024).Obj()},
 			map[string]string{"default/field": "o2", "default/label": "o2"}},

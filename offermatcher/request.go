@@ -9,10 +9,6 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 )
 
-// HostnameLabel is the node label every kubelet sets to its node name; here
-// the node name is the agent's hostname, so this label matches Offer.Hostname.
-const HostnameLabel = corev1.LabelHostname
-
 // NodeNameField is the only node field node affinity's matchFields may name.
 const NodeNameField = "metadata.name"
 

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubemesos/kubemesos/bridge"
-	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 func init() {
@@ -64,7 +64,7 @@ func runStatus(args []string) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAMESPACE\tPOD\tPHASE\tPOD IP\tNODE\tMESOS TASK\tTASK STATE\tAGENT")
 	for _, p := range pods.Items {
-		id := k8sapi.TaskID(p.UID)
+		id := podtask.TaskID(p.UID)
 		t, ok := tasks[id]
 		taskState, agent := "-", "-"
 		if ok {

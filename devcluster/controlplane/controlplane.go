@@ -24,6 +24,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/devcluster/pki"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 	"github.com/kubemesos/kubemesos/manifests/rbac"
 )
 
@@ -60,7 +61,7 @@ type Options struct {
 	// Dir holds all state, certificates, logs and kubeconfigs. Required.
 	Dir string
 	// BinDir holds etcd, kube-apiserver and kube-controller-manager.
-	// Default: DefaultBinDir().
+	// Default: bindir.Default().
 	BinDir string
 	// BindAddress is the address the API server listens on and advertises;
 	// `kubemesos up` passes the host address that agents' network
@@ -143,7 +144,7 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 	if o.ControllerManager {
 		bins = append(bins, ControllerManagerBinary)
 	}
-	if err := CheckBinaries(o.BinDir, bins...); err != nil {
+	if err := bindir.Check(o.BinDir, bins...); err != nil {
 		return nil, err
 	}
 	log := klog.FromContext(ctx).WithValues("dir", o.Dir)
@@ -189,7 +190,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.Dir = dir
 	if o.BinDir == "" {
-		if o.BinDir, err = DefaultBinDir(); err != nil {
+		if o.BinDir, err = bindir.Default(); err != nil {
 			return o, err
 		}
 	}

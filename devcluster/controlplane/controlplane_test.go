@@ -21,6 +21,7 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/controlplane"
 	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 	"github.com/kubemesos/kubemesos/manifests/rbac"
 )
 
@@ -258,7 +259,7 @@ func TestControlPlane(t *testing.T) {
 }
 
 func TestStopOnContextEnd(t *testing.T) {
-	if err := controlplane.CheckBinaries(binDir(t), controlplane.EtcdBinary, controlplane.APIServerBinary); err != nil {
+	if err := bindir.Check(binDir(t), controlplane.EtcdBinary, controlplane.APIServerBinary); err != nil {
 		t.Skip(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -287,7 +288,7 @@ func TestStopOnContextEnd(t *testing.T) {
 }
 
 func binDir(t *testing.T) string {
-	d, err := controlplane.DefaultBinDir()
+	d, err := bindir.Default()
 	if err != nil {
 		t.Skip(err)
 	}

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 )
@@ -178,37 +176,6 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want error containing %q", err, tc.errSub)
 			}
 		})
-	}
-}
-
-func TestLabels(t *testing.T) {
-	text := func(name, v string) mesos.Attribute {
-		return mesos.Attribute{Name: name, Type: mesos.TEXT, Text: &mesos.Value_Text{Value: v}}
-	}
-	scalar := func(name string, v float64) mesos.Attribute {
-		return mesos.Attribute{Name: name, Type: mesos.SCALAR, Scalar: &mesos.Value_Scalar{Value: v}}
-	}
-	agent := mesos.AgentInfo{
-		Hostname: "agent-1",
-		Attributes: []mesos.Attribute{
-			text("rack", "r1"),
-			scalar("gpus.count", 2),
-			scalar("weight", 1.5),
-			text("bad key!", "x"),                    // invalid key
-			text("owner", "has spaces"),              // invalid value
-			text("kubernetes.io/role", "master"),     // kubelet may not set it
-			text("node.kubernetes.io/pool", "batch"), // allowed namespace
-			{Name: "cores", Type: mesos.SET, Set: &mesos.Value_Set{Item: []string{"a"}}}, // no single value
-		},
-		Domain: &mesos.DomainInfo{FaultDomain: &mesos.DomainInfo_FaultDomain{
-			Region: mesos.DomainInfo_FaultDomain_RegionInfo{Name: "eu"},
-			Zone:   mesos.DomainInfo_FaultDomain_ZoneInfo{Name: "eu-1a"},
-		}},
-	}
-	want := map[string]string{"rack": "r1", "gpus.count": "2", "weight": "1.5", "node.kubernetes.io/pool": "batch",
-		LabelRegion: "eu", LabelZone: "eu-1a"}
-	if got := Labels(context.Background(), agent); !reflect.DeepEqual(got, want) {
-		t.Errorf("Labels = %v, want %v", got, want)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 func TestKubeProxyConfiguration(t *testing.T) {
@@ -103,7 +103,7 @@ func TestKubeProxyAcceptsConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv(cptest.RequireBinariesEnv) == "1" {
+		if os.Getenv(bindir.RequireEnv) == "1" {
 			t.Fatalf("kube-proxy binary: %v", err)
 		}
 		t.Skipf("no kube-proxy (hack/build-tools.sh builds it): %v", err)

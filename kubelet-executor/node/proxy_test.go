@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 // inNetNSEnv tells the re-executed test binary that it runs in a fresh
@@ -35,7 +35,7 @@ func TestCleanupProxyRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(bin, "kube-proxy")); err != nil {
-		if os.Getenv(cptest.RequireBinariesEnv) == "1" {
+		if os.Getenv(bindir.RequireEnv) == "1" {
 			t.Fatalf("kube-proxy binary: %v", err)
 		}
 		t.Skipf("no kube-proxy (hack/build-tools.sh builds it): %v", err)

@@ -8,6 +8,8 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // Messages shown to Mesos operators and frameworks for outcomes that are not
@@ -75,17 +77,7 @@ type Report struct {
 }
 
 // Terminal reports whether no further status follows this one.
-func (r Report) Terminal() bool { return IsTerminal(r.State) }
-
-// IsTerminal reports whether a Mesos task state is final.
-func IsTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR,
-		mesos.TASK_LOST, mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
+func (r Report) Terminal() bool { return podtask.IsTerminal(r.State) }
 
 func (r Report) equal(o Report) bool {
 	if r.State != o.State || r.Message != o.Message || len(r.PodIPs) != len(o.PodIPs) {

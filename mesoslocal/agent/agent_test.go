@@ -19,7 +19,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	mesostest.RunExecutorIfRequested()
+	mesostest.RunExecutorIfRequested(nil)
 	os.Exit(m.Run())
 }
 

@@ -10,14 +10,16 @@
 // RunExecutorIfRequested first in its TestMain, and launches tasks with
 // ExecutorCommand (or gives the agent ExecutorOptions.Environment) so that the
 // binary acts as the executor instead of running tests. Its behaviour is
-// selected by environment variables (ExecutorEnv, RecoverEnv,
-// BindKubeconfigEnv) and by the task's data (TaskDataCrash, TaskDataFinish):
+// selected by environment variables (ExecutorEnv, RecoverEnv), by the task's
+// data (TaskDataCrash, TaskDataFinish) and by the LaunchFunc the test package
+// passes to RunExecutorIfRequested:
 //
 //   - every LAUNCH is answered with TASK_RUNNING, every KILL with TASK_KILLED,
 //     SHUTDOWN ends the process with exit status 0;
-//   - with BindKubeconfigEnv, a launched task's data is a k8sapi pod reference
-//     and the pod is bound to the agent's hostname first (TASK_FAILED if that
-//     fails), as the kubelet-executor does;
+//   - with a LaunchFunc, every other launched task is first handed to it
+//     (TASK_FAILED if it fails): the bridge's tests bind the task's pod there,
+//     as the kubelet-executor does, so this package knows nothing of
+//     Kubernetes;
 //   - with RecoverEnv, a checkpointing executor that loses its agent
 //     subscribes again, with its unacknowledged tasks and updates, until
 //     MESOS_RECOVERY_TIMEOUT; without it, it exits with status 1;

@@ -9,26 +9,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubemesos/kubemesos/devcluster/controlplane"
-	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 // EtcdStartTimeout is how long StartEtcd waits for etcd to report healthy.
 const EtcdStartTimeout = 15 * time.Second
 
-// StartEtcd runs the real etcd from controlplane.DefaultBinDir on free
+const (
+	etcdBinary   = "etcd" // as hack/tools builds it into bin/
+	logTailBytes = 4000   // how much of etcd's log a failed test prints
+)
+
+// StartEtcd runs the real etcd from bindir.Default on free
 // loopback ports, in a temporary directory, until the test ends, and returns
 // its client URL ("http://127.0.0.1:port") once /health answers OK. Without
-// the binary the test is skipped, or fails when cptest.RequireBinariesEnv is
+// the binary the test is skipped, or fails when bindir.RequireEnv is
 // "1". A failed test logs the tail of etcd's log.
 func StartEtcd(t testing.TB) (clientURL string) {
 	t.Helper()
-	binDir, err := controlplane.DefaultBinDir()
+	binDir, err := bindir.Default()
 	if err == nil {
-		err = controlplane.CheckBinaries(binDir, controlplane.EtcdBinary)
+		err = bindir.Check(binDir, etcdBinary)
 	}
-	if errors.Is(err, controlplane.ErrBinaryMissing) && os.Getenv(cptest.RequireBinariesEnv) != "1" {
+	if errors.Is(err, bindir.ErrMissing) && os.Getenv(bindir.RequireEnv) != "1" {
 		t.Skipf("etcd not available: %v", err)
 	}
 	if err != nil {
@@ -40,7 +44,7 @@ func StartEtcd(t testing.TB) (clientURL string) {
 	// Stopped by its cleanup, after those of the masters started later.
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := proc.Start(ctx, proc.Spec{
-		Name: "etcd", Path: filepath.Join(binDir, controlplane.EtcdBinary), LogFile: logFile,
+		Name: "etcd", Path: filepath.Join(binDir, etcdBinary), LogFile: logFile,
 		Args: []string{"--name", "mesostest", "--data-dir", filepath.Join(dir, "data"),
 			"--listen-client-urls", cu, "--advertise-client-urls", cu,
 			"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster", "mesostest=" + pu},
@@ -53,8 +57,8 @@ func StartEtcd(t testing.TB) (clientURL string) {
 		_ = p.Stop(5 * time.Second)
 		cancel()
 		if t.Failed() {
-			if tail := proc.Tail(logFile, cptest.LogTailBytes); tail != "" {
-				t.Logf("--- last %d bytes of %s ---\n%s", cptest.LogTailBytes, logFile, tail)
+			if tail := proc.Tail(logFile, logTailBytes); tail != "" {
+				t.Logf("--- last %d bytes of %s ---\n%s", logTailBytes, logFile, tail)
 			}
 		}
 	})

@@ -21,12 +21,6 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/kubemesos/kubemesos/k8sapi"
 )
 
 // Environment variables that select the test executor's behaviour.
@@ -37,12 +31,6 @@ const (
 	// RecoverEnv set to "1" makes a checkpointing executor subscribe again
 	// after losing its agent, until MESOS_RECOVERY_TIMEOUT.
 	RecoverEnv = "MESOSTEST_EXECUTOR_RECOVER"
-	// BindKubeconfigEnv names a kubeconfig: each launched task's data is then
-	// a k8sapi pod reference, and the pod is bound to the agent's hostname
-	// before TASK_RUNNING. It is the variable the kubelet-executor reads its
-	// API credentials from, so an agent configured as in a real cluster
-	// drives the test executor the same way.
-	BindKubeconfigEnv = "KUBEMESOS_EXECUTOR_KUBECONFIG"
 )
 
 // Task data the test executor acts on.
@@ -73,8 +61,6 @@ const (
 type ExecutorOptions struct {
 	// Recover sets RecoverEnv.
 	Recover bool
-	// BindKubeconfig sets BindKubeconfigEnv.
-	BindKubeconfig string
 }
 
 // Environment is the environment that makes the test binary run as the test
@@ -83,9 +69,6 @@ func (o ExecutorOptions) Environment() map[string]string {
 	env := map[string]string{ExecutorEnv: "1"}
 	if o.Recover {
 		env[RecoverEnv] = "1"
-	}
-	if o.BindKubeconfig != "" {
-		env[BindKubeconfigEnv] = o.BindKubeconfig
 	}
 	return env
 }
@@ -110,15 +93,21 @@ func ExecutorCommand(o ExecutorOptions) *mesos.CommandInfo {
 	}
 }
 
+// LaunchFunc is what a test package's executor does with a launched task
+// (other than TaskDataCrash and TaskDataFinish) before it reports the task
+// TASK_RUNNING; an error reports TASK_FAILED with the error's text instead.
+// agent is the AgentInfo of the executor's SUBSCRIBED event.
+type LaunchFunc func(ctx context.Context, agent mesos.AgentInfo, task mesos.TaskInfo) error
+
 // RunExecutorIfRequested returns at once unless ExecutorEnv is "1"; then it
 // runs the test executor and exits the process: status 0 after SHUTDOWN,
 // CrashExitCode on TaskDataCrash, 1 on any error (printed to stderr). Call it
-// first in TestMain.
-func RunExecutorIfRequested() {
+// first in TestMain. onLaunch, if not nil, acts on every other launched task.
+func RunExecutorIfRequested(onLaunch LaunchFunc) {
 	if os.Getenv(ExecutorEnv) != "1" {
 		return
 	}
-	if err := runExecutor(context.Background()); err != nil {
+	if err := runExecutor(context.Background(), onLaunch); err != nil {
 		fmt.Fprintln(os.Stderr, "test executor:", err)
 		os.Exit(1)
 	}
@@ -134,15 +123,15 @@ type testExecutor struct {
 	execID     mesos.ExecutorID
 	subscriber execcalls.Sender
 	sender     execcalls.Sender
-	pods       kubernetes.Interface // nil unless BindKubeconfigEnv is set
+	onLaunch   LaunchFunc // may be nil
 	acks       *os.File
-	node       string // the agent's hostname, from SUBSCRIBED
+	agent      mesos.AgentInfo // from SUBSCRIBED
 
 	tasks   map[string]mesos.TaskInfo
 	unacked map[string]executor.Call_Update
 }
 
-func runExecutor(ctx context.Context) error {
+func runExecutor(ctx context.Context, onLaunch LaunchFunc) error {
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return fmt.Errorf("executor config: %w", err)
@@ -162,17 +151,9 @@ func runExecutor(ctx context.Context) error {
 		execID:     mesos.ExecutorID{Value: cfg.ExecutorID},
 		subscriber: execcalls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), opts...),
 		sender:     execcalls.SenderWith(httpexec.NewSender(cli.Send), opts...),
+		onLaunch:   onLaunch,
 		tasks:      map[string]mesos.TaskInfo{},
 		unacked:    map[string]executor.Call_Update{},
-	}
-	if kubeconfig := os.Getenv(BindKubeconfigEnv); kubeconfig != "" {
-		kcfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return fmt.Errorf("kubeconfig: %w", err)
-		}
-		if x.pods, err = kubernetes.NewForConfig(kcfg); err != nil {
-			return fmt.Errorf("API client: %w", err)
-		}
 	}
 	if x.acks, err = os.OpenFile(filepath.Join(cfg.Sandbox, ExecutorAcksFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 		return fmt.Errorf("acks file: %w", err)
@@ -232,7 +213,7 @@ func (x *testExecutor) handle(ctx context.Context, e *executor.Event) error {
 	switch e.GetType() {
 	case executor.Event_SUBSCRIBED:
 		sub := e.GetSubscribed()
-		x.node = sub.AgentInfo.Hostname
+		x.agent = sub.AgentInfo
 		b, err := json.Marshal(map[string]any{
 			"hostname":     sub.AgentInfo.Hostname,
 			"agent_id":     sub.AgentInfo.GetID().GetValue(),
@@ -278,24 +259,12 @@ func (x *testExecutor) launch(ctx context.Context, task mesos.TaskInfo) error {
 			return err
 		}
 		return x.update(ctx, task.TaskID, mesos.TASK_FINISHED, "")
-	case x.pods != nil:
-		if err := x.bind(ctx, task); err != nil {
+	case x.onLaunch != nil:
+		if err := x.onLaunch(ctx, x.agent, task); err != nil {
 			return x.update(ctx, task.TaskID, mesos.TASK_FAILED, err.Error())
 		}
 	}
 	return x.update(ctx, task.TaskID, mesos.TASK_RUNNING, "")
-}
-
-// bind binds the pod named by the task's data to the agent's node.
-func (x *testExecutor) bind(ctx context.Context, task mesos.TaskInfo) error {
-	ref, err := k8sapi.DecodePodRef(task.Data)
-	if err != nil {
-		return err
-	}
-	return x.pods.CoreV1().Pods(ref.Namespace).Bind(ctx, &corev1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Name: ref.Name, UID: ref.UID},
-		Target:     corev1.ObjectReference{Kind: "Node", Name: x.node},
-	}, metav1.CreateOptions{})
 }
 
 // update sends a status update, kept until it is acknowledged.

@@ -14,13 +14,11 @@ import (
 
 	"github.com/kubemesos/kubemesos/devcluster/controlplane"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 // LogTailBytes is how much of each component's log a failed test prints.
 const LogTailBytes = 4000
-
-// RequireBinariesEnv, when "1", turns a skip for missing binaries into a failure.
-const RequireBinariesEnv = "KUBEMESOS_REQUIRE_BINARIES"
 
 // Option adjusts the Options a control plane starts with.
 type Option func(*controlplane.Options)
@@ -46,7 +44,7 @@ func Start(t testing.TB, opts ...Option) *controlplane.ControlPlane {
 		o.Dir = t.TempDir()
 	}
 	c, err := controlplane.Start(t.Context(), o)
-	if errors.Is(err, controlplane.ErrBinaryMissing) && os.Getenv(RequireBinariesEnv) != "1" {
+	if errors.Is(err, bindir.ErrMissing) && os.Getenv(bindir.RequireEnv) != "1" {
 		t.Skipf("real control plane not available: %v", err)
 	}
 	if err != nil {

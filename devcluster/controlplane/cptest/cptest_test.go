@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 func TestSkipsWhenBinariesMissing(t *testing.T) {
-	t.Setenv(controlplane.BinDirEnv, t.TempDir())
-	t.Setenv(RequireBinariesEnv, "")
+	t.Setenv(bindir.Env, t.TempDir())
+	t.Setenv(bindir.RequireEnv, "")
 	var sub *testing.T
 	t.Run("start", func(t *testing.T) {
 		sub = t
@@ -33,7 +33,7 @@ func TestHelperRequired(t *testing.T) {
 
 func TestFailsWhenBinariesRequired(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRequired$", "-test.v")
-	cmd.Env = append(os.Environ(), "CPTEST_HELPER=1", RequireBinariesEnv+"=1", controlplane.BinDirEnv+"="+t.TempDir())
+	cmd.Env = append(os.Environ(), "CPTEST_HELPER=1", bindir.RequireEnv+"=1", bindir.Env+"="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("helper passed with binaries required and missing:\n%s", out)

@@ -1,4 +1,4 @@
-package controlplane
+package bindir
 
 import (
 	"bufio"
@@ -12,12 +12,16 @@ import (
 // Module is the path of the repository's Go module.
 const Module = "github.com/kubemesos/kubemesos"
 
-// BinDirEnv overrides where the Kubernetes binaries are looked up.
-const BinDirEnv = "KUBEMESOS_BIN_DIR"
+// Env overrides where the Kubernetes binaries are looked up.
+const Env = "KUBEMESOS_BIN_DIR"
 
-// ErrBinaryMissing is wrapped by errors about a Kubernetes binary that is not
+// RequireEnv, when "1", tells tests to fail instead of skipping when a
+// binary is missing.
+const RequireEnv = "KUBEMESOS_REQUIRE_BINARIES"
+
+// ErrMissing is wrapped by errors about a Kubernetes binary that is not
 // built (run hack/build-tools.sh).
-var ErrBinaryMissing = errors.New("binary not found")
+var ErrMissing = errors.New("binary not found")
 
 // FindRepoRoot walks up from the working directory to the directory whose
 // go.mod declares this module (hack/tools has a go.mod of its own, which is
@@ -58,12 +62,12 @@ func moduleOf(goMod string) string {
 	return ""
 }
 
-// DefaultBinDir says where the Kubernetes binaries are: $KUBEMESOS_BIN_DIR
+// Default says where the Kubernetes binaries are: $KUBEMESOS_BIN_DIR
 // when set; else <repo>/bin when the working directory is inside the
 // repository; else the directory of the running executable when it holds
 // kube-apiserver (an installed kubemesos next to its binaries).
-func DefaultBinDir() (string, error) {
-	if d := os.Getenv(BinDirEnv); d != "" {
+func Default() (string, error) {
+	if d := os.Getenv(Env); d != "" {
 		return d, nil
 	}
 	if root, err := FindRepoRoot(); err == nil {
@@ -75,12 +79,12 @@ func DefaultBinDir() (string, error) {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("%w: set %s or run inside the repository", ErrBinaryMissing, BinDirEnv)
+	return "", fmt.Errorf("%w: set %s or run inside the repository", ErrMissing, Env)
 }
 
-// CheckBinaries returns an error wrapping ErrBinaryMissing, naming every
+// Check returns an error wrapping ErrMissing, naming every
 // missing one, unless binDir holds all the named executables.
-func CheckBinaries(binDir string, names ...string) error {
+func Check(binDir string, names ...string) error {
 	var missing []string
 	for _, n := range names {
 		st, err := os.Stat(filepath.Join(binDir, n))
@@ -89,7 +93,7 @@ func CheckBinaries(binDir string, names ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w in %s: %s (build them with hack/build-tools.sh)", ErrBinaryMissing, binDir, strings.Join(missing, ", "))
+		return fmt.Errorf("%w in %s: %s (build them with hack/build-tools.sh)", ErrMissing, binDir, strings.Join(missing, ", "))
 	}
 	return nil
 }
