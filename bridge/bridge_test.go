@@ -142,13 +142,17 @@ func (c *testCluster) startBridge() {
 	if err := feed.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+	nodes := k8sapi.NewNodeMirror(c.bclient, time.Minute)
+	if err := nodes.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
 	reporter := k8sapi.NewPodReporter(ctx, c.bclient, "default-scheduler")
 	store := k8sapi.ConfigMapFrameworkStore{Client: c.bclient, Namespace: "kubemesos-system", Name: "kubemesos-framework"}
 	policy := bridge.DefaultPolicy
 	policy.OfferTTL, policy.DeclineFor, policy.ReviveEvery = time.Second, time.Second, 200*time.Millisecond
 	exec := bridge.ExecutorSpec{Command: c.executor, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
 	done := make(chan error, 1)
-	go func() { done <- bridge.NewScheduler(fw, store, feed, reporter, exec, policy).Run(ctx) }()
+	go func() { done <- bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy).Run(ctx) }()
 	var once sync.Once
 	c.stopBridge = func() {
 		once.Do(func() {
@@ -272,21 +276,18 @@ func TestPodsBecomeTasksAndDeletionKillsThem(t *testing.T) {
 	})
 }
 
-func TestPodThatFitsNoOfferGetsFailedScheduling(t *testing.T) {
-	c := startCluster(t, "cpus:2;mem:2048", "cpus:2;mem:2048")
-	ctx := t.Context()
-	if _, err := c.client.CoreV1().Pods("default").Create(ctx, pod("huge", "64", "256Mi"), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	want := "0/2 offers fit: 2 insufficient cpu"
-	eventually(t, 20*time.Second, "a FailedScheduling event", func() (bool, string) {
-		evs, err := c.client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+// waitFailedScheduling waits for a FailedScheduling event of the pod whose
+// message contains want.
+func (c *testCluster) waitFailedScheduling(t *testing.T, pod, want string) {
+	t.Helper()
+	eventually(t, 20*time.Second, "a FailedScheduling event of "+pod+" naming "+want, func() (bool, string) {
+		evs, err := c.client.CoreV1().Events("default").List(t.Context(), metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
 		var seen []string
 		for _, e := range evs.Items {
-			if e.Reason == k8sapi.ReasonFailedScheduling && e.InvolvedObject.Name == "huge" {
+			if e.Reason == k8sapi.ReasonFailedScheduling && e.InvolvedObject.Name == pod {
 				seen = append(seen, e.Message)
 				if strings.Contains(e.Message, want) {
 					return true, ""
@@ -295,6 +296,16 @@ func TestPodThatFitsNoOfferGetsFailedScheduling(t *testing.T) {
 		}
 		return false, fmt.Sprintf("events %q", seen)
 	})
+}
+
+func TestPodThatFitsNoOfferGetsFailedScheduling(t *testing.T) {
+	c := startCluster(t, "cpus:2;mem:2048", "cpus:2;mem:2048")
+	ctx := t.Context()
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, pod("huge", "64", "256Mi"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "0/2 offers fit: 2 insufficient cpu"
+	c.waitFailedScheduling(t, "huge", want)
 	eventually(t, 10*time.Second, "PodScheduled=False Unschedulable", func() (bool, string) {
 		p, err := c.client.CoreV1().Pods("default").Get(ctx, "huge", metav1.GetOptions{})
 		if err != nil {

@@ -78,3 +78,34 @@ func TestPlacementOffersCarryTheNodesLabels(t *testing.T) {
 		}
 	}
 }
+
+type taintedNodes map[string][]corev1.Taint
+
+func (n taintedNodes) Taints(name string) []corev1.Taint { return n[name] }
+
+// TestPlacementOffersCarryNodeTaints: offers carry their Node's taints; on
+// an agent where the executor does not run, the not-ready and unreachable
+// taints of the Node left by a previous executor are dropped (a launch there
+// brings a new node up), while cordon and user taints stay.
+func TestPlacementOffersCarryNodeTaints(t *testing.T) {
+	notReady := corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}
+	unreachable := corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute}
+	cordon := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
+	nodes := taintedNodes{"agent-1": {notReady, cordon, unreachable}}
+	s := &Scheduler{nodes: nodes}
+	o, _ := agentOffer("agent-1")
+	if got := s.placementOffers([]mesos.Offer{o})[0].Taints; !reflect.DeepEqual(got, []corev1.Taint{cordon}) {
+		t.Errorf("no executor: taints %v, want only the cordon", got)
+	}
+	if len(nodes["agent-1"]) != 3 {
+		t.Errorf("the mirror's taints were modified: %v", nodes["agent-1"])
+	}
+	o.ExecutorIDs = []mesos.ExecutorID{{Value: podtask.ExecutorID}}
+	if got := s.placementOffers([]mesos.Offer{o})[0].Taints; !reflect.DeepEqual(got, nodes["agent-1"]) {
+		t.Errorf("executor running: taints %v, want all of %v", got, nodes["agent-1"])
+	}
+	other, _ := agentOffer("agent-2")
+	if got := s.placementOffers([]mesos.Offer{other})[0].Taints; got != nil {
+		t.Errorf("agent without a Node: taints %v", got)
+	}
+}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -53,6 +54,12 @@ type PodSource interface {
 	Changed() <-chan struct{}
 }
 
+// NodeSource is what the scheduler reads of the Nodes: the taints of the
+// Node of an agent (cordon included), nil while the agent has no Node.
+type NodeSource interface {
+	Taints(nodeName string) []corev1.Taint
+}
+
 // PodReporter is how the bridge writes to pods: why one was not placed, and
 // what became of one whose task Mesos ended under it.
 type PodReporter interface {
@@ -70,6 +77,7 @@ type Scheduler struct {
 	fw       *Framework
 	store    FrameworkStore
 	pods     PodSource
+	nodes    NodeSource // may be nil: no taints known
 	report   PodReporter
 	executor ExecutorSpec
 	policy   Policy
@@ -97,10 +105,11 @@ type relaunch struct {
 const defaultAPITimeout = 10 * time.Second
 
 // NewScheduler wires a scheduler; Run starts it. store may be nil (the
-// framework ID is then forgotten when the bridge stops).
-func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, report PodReporter, exec ExecutorSpec, p Policy) *Scheduler {
+// framework ID is then forgotten when the bridge stops), and so may nodes
+// (no node taints are then respected).
+func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes NodeSource, report PodReporter, exec ExecutorSpec, p Policy) *Scheduler {
 	return &Scheduler{
-		fw: fw, store: store, pods: pods, report: report, executor: exec, policy: p,
+		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{},
 	}
@@ -487,22 +496,47 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
 }
 
 // placementOffers reduces held offers to what placement needs, setting aside
-// the executor's own resources on agents where it does not run yet.
+// the executor's own resources on agents where it does not run yet, with
+// the taints of the agent's Node.
 func (s *Scheduler) placementOffers(held []mesos.Offer) []offermatcher.Offer {
 	out := make([]offermatcher.Offer, 0, len(held))
 	for _, o := range held {
 		res := fromMesos(o.Resources)
-		if !hasExecutor(o) {
+		running := hasExecutor(o)
+		if !running {
 			res = minus(res, s.executor.Resources)
 		}
 		agent := podtask.AgentOfOffer(&o)
 		labels, _ := podtask.NodeLabels(agent) // skipped attributes are the executor's to log
+		name := podtask.NodeName(agent.Hostname)
+		var taints []corev1.Taint
+		if s.nodes != nil {
+			taints = s.nodes.Taints(name)
+			if !running {
+				taints = withoutConditionTaints(taints)
+			}
+		}
 		out = append(out, offermatcher.Offer{
-			ID: o.ID.Value, AgentID: o.AgentID.Value, NodeName: podtask.NodeName(agent.Hostname),
-			Labels: labels, Resources: res,
+			ID: o.ID.Value, AgentID: o.AgentID.Value, NodeName: name,
+			Labels: labels, Taints: taints, Resources: res,
 		})
 	}
 	return out
+}
+
+// withoutConditionTaints drops the not-ready and unreachable taints. On an
+// agent where the executor does not run, they describe the node of an
+// executor that is gone (the Node object outlives it), and the next launch
+// there starts a new one: honouring them would keep the agent's node down
+// for good.
+func withoutConditionTaints(taints []corev1.Taint) []corev1.Taint {
+	isCondition := func(t corev1.Taint) bool {
+		return t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable
+	}
+	if !slices.ContainsFunc(taints, isCondition) {
+		return taints
+	}
+	return slices.DeleteFunc(slices.Clone(taints), isCondition)
 }
 
 // minus subtracts b's scalars from a, never below zero.

@@ -120,7 +120,7 @@ func newLoopTest(t *testing.T, pods ...*corev1.Pod) *loopTest {
 		ps.pods[p.UID] = p
 	}
 	r := &fakeReporter{}
-	s := NewScheduler(fw, nil, ps, r, ExecutorSpec{Command: "executor"}, DefaultPolicy)
+	s := NewScheduler(fw, nil, ps, nil, r, ExecutorSpec{Command: "executor"}, DefaultPolicy)
 	s.subscribed = true
 	return &loopTest{s: s, master: m, pods: ps, report: r}
 }

@@ -43,6 +43,28 @@ func namespace(t *testing.T) string {
 	return name
 }
 
+// waitFailedScheduling waits for a FailedScheduling event of the pod whose
+// message contains want.
+func waitFailedScheduling(t *testing.T, ns, pod, want string) {
+	t.Helper()
+	eventually(t, time.Minute, "a FailedScheduling event of "+pod+" naming "+want, func() (bool, string) {
+		evs, err := cluster.client.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == pod && e.Reason == k8sapi.ReasonFailedScheduling {
+				seen = append(seen, e.Message)
+				if strings.Contains(e.Message, want) {
+					return true, ""
+				}
+			}
+		}
+		return false, fmt.Sprint(seen)
+	})
+}
+
 // frameworkTasks are the bridge's Mesos tasks (running and completed) by ID.
 func frameworkTasks(t *testing.T) map[string]string {
 	t.Helper()
@@ -141,22 +163,7 @@ func TestPodLargerThanAnyAgentStaysPending(t *testing.T) {
 	if _, err := cluster.client.CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, "a FailedScheduling event naming insufficient cpu", func() (bool, string) {
-		evs, err := cluster.client.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		var seen []string
-		for _, e := range evs.Items {
-			if e.InvolvedObject.Name == "too-big" && e.Reason == k8sapi.ReasonFailedScheduling {
-				seen = append(seen, e.Message)
-				if strings.Contains(e.Message, "insufficient cpu") {
-					return true, ""
-				}
-			}
-		}
-		return false, fmt.Sprint(seen)
-	})
+	waitFailedScheduling(t, ns, "too-big", "insufficient cpu")
 	p, err := cluster.client.CoreV1().Pods(ns).Get(t.Context(), "too-big", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@
 //
 // Placement mirrors kube-scheduler's filter/score split: a chain of cheap
 // checks (cpu, memory, disk, host ports, node selector, required node
-// affinity) rules out offers, and a score chooses among the ones left. Labels
+// affinity, taints and tolerations) rules out offers, and a score chooses among the ones left. Labels
 // are matched against the labels the node will have once the pod's kubelet
 // registers it (Offer.Labels, from podtask.NodeLabels), so agents without a
 // Node object yet still match. See README.md for the pipeline and the

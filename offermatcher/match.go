@@ -1,5 +1,7 @@
 package offermatcher
 
+import corev1 "k8s.io/api/core/v1"
+
 // Offer is a held Mesos offer reduced to what placement needs.
 type Offer struct {
 	ID       string // Mesos offer ID
@@ -7,7 +9,11 @@ type Offer struct {
 	NodeName string // the future node name (what matchFields metadata.name matches)
 	// Labels are every label the agent's node will carry (podtask.NodeLabels):
 	// attributes, fault domain, kubernetes.io/hostname, os and arch.
-	Labels    map[string]string
+	Labels map[string]string
+	// Taints are the taints of the agent's Node, if it exists (an agent
+	// without a Node has none), cordon included as
+	// node.kubernetes.io/unschedulable:NoSchedule.
+	Taints    []corev1.Taint
 	Resources Resources
 }
 
@@ -125,6 +131,7 @@ type podState struct {
 	selector       []labelPair
 	affinity       []compiledTerm
 	reqs           []compiledReq // the requirements of all affinity terms
+	tolerations    []corev1.Toleration
 }
 
 type labelPair struct{ key, value string }
@@ -139,14 +146,16 @@ func (p *podState) prepare(pod *PodRequest) {
 		p.selector = append(p.selector, labelPair{k, v})
 	}
 	p.compileAffinity(pod.RequiredNodeAffinity)
+	p.tolerations = pod.Tolerations
 }
 
 // fits runs the checks an offer must pass and, at the first that fails,
 // returns its reason and false. The chain runs cheapest first: the scalar
 // checks are one comparison each and, on a busy cluster, reject most offers;
 // the port check walks two short sorted lists; the label checks hash strings
-// and compare values; a check the pod does not need is skipped on a length
-// test. Only the first failing check is counted, so a pod rejected
+// and compare values; the taint check walks the node's taints (most nodes
+// have none) against the pod's tolerations; a check the pod (or offer) does
+// not need is skipped on a length test. Only the first failing check is counted, so a pod rejected
 // everywhere has exactly one reason per offer. The price of this order is
 // that an offer both full and of the wrong zone reports the shortage.
 // A plain switch rather than a table of filter funcs: direct calls inline,
@@ -165,6 +174,8 @@ func (p *podState) fits(o *offerState) (reasonIndex, bool) {
 		return reasonSelector, false
 	case len(p.affinity) > 0 && !p.affinityMatches(o):
 		return reasonAffinity, false
+	case len(o.offer.Taints) > 0 && untolerated(o.offer.Taints, p.tolerations):
+		return reasonTaint, false
 	}
 	return 0, true
 }
@@ -207,6 +218,7 @@ const (
 	reasonPorts
 	reasonSelector
 	reasonAffinity
+	reasonTaint
 	numReasons
 )
 
@@ -217,6 +229,7 @@ var reasonText = [numReasons]Reason{
 	reasonPorts:    HostPortConflict,
 	reasonSelector: NodeSelectorMismatch,
 	reasonAffinity: NodeAffinityMismatch,
+	reasonTaint:    UntoleratedTaint,
 }
 
 func reasonsOf(offers int, rejected *[numReasons]int) Reasons {

@@ -19,6 +19,7 @@ const (
 	HostPortConflict     Reason = "host port unavailable"
 	NodeSelectorMismatch Reason = "node selector mismatch"
 	NodeAffinityMismatch Reason = "node affinity mismatch"
+	UntoleratedTaint     Reason = "untolerated taint"
 )
 
 // Reasons counts, per reason, how many offers rejected a pod. Each offer

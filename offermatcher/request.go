@@ -40,6 +40,9 @@ type PodRequest struct {
 	// requiredDuringSchedulingIgnoredDuringExecution node affinity. The node
 	// must match at least one term; nil (or empty) means no constraint.
 	RequiredNodeAffinity []NodeSelectorTerm
+	// Tolerations are the pod's; an offer whose node has a NoSchedule or
+	// NoExecute taint none of them tolerates is no place for the pod.
+	Tolerations []corev1.Toleration
 }
 
 // NodeSelectorTerm is one term of required node affinity: a node matches it
@@ -94,6 +97,7 @@ func FromPod(pod *corev1.Pod, min Resources) PodRequest {
 		}
 	}
 	req.RequiredNodeAffinity = requiredNodeAffinity(pod)
+	req.Tolerations = pod.Spec.Tolerations
 	return req
 }
 

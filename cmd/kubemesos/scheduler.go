@@ -98,6 +98,10 @@ func runScheduler(args []string) error {
 	if err := feed.Run(ctx); err != nil {
 		return err
 	}
+	nodes := k8sapi.NewNodeMirror(client, 10*time.Minute)
+	if err := nodes.Run(ctx); err != nil {
+		return err
+	}
 	reporter := k8sapi.NewPodReporter(ctx, client, *schedName)
 	defer reporter.Shutdown()
 	policy := bridge.DefaultPolicy
@@ -113,5 +117,5 @@ func runScheduler(args []string) error {
 	if *storeNS != "" {
 		store = k8sapi.ConfigMapFrameworkStore{Client: client, Namespace: *storeNS, Name: *storeName}
 	}
-	return bridge.NewScheduler(fw, store, feed, reporter, exec, policy).Run(ctx)
+	return bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy).Run(ctx)
 }
