@@ -287,6 +287,12 @@ func TestOrphanPodsDeletedBeforeKubeletStarts(t *testing.T) {
 func TestPodReplacedUnderSameNameEndsTask(t *testing.T) {
 	a := newTestAgent(t)
 	client := boundPodClient("node-a")
+	// The start-up sweep of pods left on the node may run before the LAUNCH
+	// is handled: it must not delete the pod then (it retries, and spares it
+	// once the task is known). Nothing else here deletes a pod.
+	client.PrependReactor("delete", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("no deletes in this test")
+	})
 	runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
 	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
