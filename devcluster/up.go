@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/devcluster/controlplane"
@@ -445,7 +447,9 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 			"--hostname", name,
 			"--work_dir", workDir,
 			"--resources", cfg.AgentResources,
-			"--attributes", fmt.Sprintf("rack:r%d", i),
+			// The agents run on this machine: declare its architecture, which
+			// Mesos does not report (podtask.NodeLabels assumes amd64 otherwise).
+			"--attributes", fmt.Sprintf("rack:r%d;%s:%s", i, corev1.LabelArchStable, runtime.GOARCH),
 			"--executor_environment_variables", string(envJSON)},
 		NetNS:   st.NetNS,
 		LogFile: filepath.Join(st.LogDir(), "mesos-agent.log"),

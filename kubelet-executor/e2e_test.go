@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,6 +131,8 @@ func TestEndToEndKubelet(t *testing.T) {
 	agent.agent.Attributes = []mesos.Attribute{
 		{Name: "rack", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: "r1"}},
 		{Name: "kubernetes.io/role", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: "master"}}, // restricted: skipped
+		// This host's architecture, which Mesos does not report (the default is amd64).
+		{Name: "kubernetes.io/arch", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: runtime.GOARCH}},
 	}
 	agent.agent.Domain = &mesos.DomainInfo{FaultDomain: &mesos.DomainInfo_FaultDomain{
 		Region: mesos.DomainInfo_FaultDomain_RegionInfo{Name: "e2e"},
