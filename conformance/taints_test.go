@@ -19,7 +19,7 @@ import (
 // undo runs kubectl from a cleanup (t.Context is over by then), reporting
 // a failure without stopping the other cleanups.
 func undo(t *testing.T, args ...string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, cluster.kubectl, append([]string{"--kubeconfig", cluster.kubeconfig}, args...)...).CombinedOutput()
 	if err != nil {
