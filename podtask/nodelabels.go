@@ -1,7 +1,6 @@
 package podtask
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,17 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
-)
-
-// The platform of an agent that declares none (see NodeLabels).
-const (
-	// DefaultOS: the kubelet-executor runs only on Linux (containerd, cgroups,
-	// CNI, network namespaces), so any node it brings up reports "linux".
-	DefaultOS = "linux"
-	// DefaultArch: Mesos does not report an agent's CPU architecture, and
-	// amd64 is what Mesos agents overwhelmingly run. Agents of another
-	// architecture declare it with the attribute kubernetes.io/arch.
-	DefaultArch = "amd64"
 )
 
 // Why an attribute (or fault domain name) is not a node label. The text is
@@ -32,36 +20,6 @@ const (
 	SkipRestricted    = "the kubelet may not set labels in the kubernetes.io and k8s.io namespaces other than its own (NodeRestriction)"
 	SkipSetByKubelet  = "the kubelet sets this label itself"
 )
-
-// ErrPlatformMismatch: the host an executor runs on is not the platform the
-// agent declares (or the default), so the bridge matched pods against
-// labels this node would not have.
-var ErrPlatformMismatch = errors.New("the agent's declared platform is not the executor host's")
-
-// Agent is what both sides know of a Mesos agent before its Node exists: the
-// bridge from each offer, the executor from the AgentInfo of its SUBSCRIBED
-// event. Mesos fills both from the agent's --hostname, --attributes and
-// --domain, so the two agree.
-type Agent struct {
-	Hostname   string
-	Attributes []mesos.Attribute
-	Domain     *mesos.DomainInfo
-}
-
-// AgentOfOffer is the agent an offer comes from.
-func AgentOfOffer(o *mesos.Offer) Agent {
-	return Agent{Hostname: o.GetHostname(), Attributes: o.Attributes, Domain: o.GetDomain()}
-}
-
-// AgentOfInfo is the agent of an executor's AgentInfo.
-func AgentOfInfo(a *mesos.AgentInfo) Agent {
-	return Agent{Hostname: a.GetHostname(), Attributes: a.Attributes, Domain: a.GetDomain()}
-}
-
-// NodeName is the name of the Node of an agent with this hostname: the
-// hostname trimmed and lowercased, as the kubelet canonicalizes its
-// --hostname-override. Empty for an empty hostname.
-func NodeName(hostname string) string { return strings.ToLower(strings.TrimSpace(hostname)) }
 
 // Skipped is an attribute (or fault domain name) that is not a node label.
 type Skipped struct {
@@ -172,19 +130,6 @@ var setByKubelet = map[string]bool{
 // node name and platform. The executor passes the other NodeLabels to the
 // kubelet as --node-labels.
 func SetByKubelet(key string) bool { return setByKubelet[key] }
-
-// CheckPlatform returns ErrPlatformMismatch unless labels (NodeLabels of the
-// executor's agent) name the platform goos/goarch, the one the kubelet will
-// report (the executor passes runtime.GOOS and runtime.GOARCH: it runs on
-// the kubelet's host, built for it).
-func CheckPlatform(labels map[string]string, goos, goarch string) error {
-	os, arch := labels[corev1.LabelOSStable], labels[corev1.LabelArchStable]
-	if os == goos && arch == goarch {
-		return nil
-	}
-	return fmt.Errorf("%w: agent %s/%s, host %s/%s; set the agent attributes %s:%s;%s:%s",
-		ErrPlatformMismatch, os, arch, goos, goarch, corev1.LabelOSStable, goos, corev1.LabelArchStable, goarch)
-}
 
 // invalidLabel tells why key=value cannot be a label the kubelet registers.
 func invalidLabel(key, value string) (Skipped, bool) {
