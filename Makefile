@@ -15,8 +15,9 @@ deps: ## install the Debian packages the local cluster needs (containerd, runc, 
 	@hack/install-deps.sh
 
 .PHONY: tools
-tools: ## build the pinned real Kubernetes components and etcd into bin/ (cached per pin)
+tools: ## build the pinned real Kubernetes components, etcd and the add-ons (CoreDNS) into bin/ (cached per pin)
 	@hack/build-tools.sh
+	@hack/build-addons.sh
 
 .PHONY: build
 build: ## build bin/kubemesos
