@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/node"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
 	"github.com/kubemesos/kubemesos/internal/bindir"
+	"github.com/kubemesos/kubemesos/manifests/addons"
 )
 
 // Defaults of Config.
@@ -137,6 +139,9 @@ type Cluster struct {
 	// Hosts are the agents' hosts, in order.
 	Hosts []node.State
 
+	// ClusterDNS is the kube-dns Service's ClusterIP the kubelets use.
+	ClusterDNS string
+
 	cfg   Config
 	state *State
 	hosts map[string]*node.Host
@@ -211,7 +216,7 @@ func preflight(cfg Config) error {
 	if _, err := os.Stat(images.DefaultBusybox); err != nil {
 		return fmt.Errorf("devcluster: busybox-static is needed for the images: %w", err)
 	}
-	if err := bindir.Check(cfg.BinDir, "etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy"); err != nil {
+	if err := bindir.Check(cfg.BinDir, "etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "coredns", "metrics-server"); err != nil {
 		return fmt.Errorf("devcluster: %w", err)
 	}
 	return nil
@@ -278,19 +283,26 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	cfg := c.cfg
 	logger := klog.FromContext(ctx)
 	gw := cfg.Network.Gateway.Addr().String()
+	dns, err := addons.ClusterDNSIP(cfg.Network.ServiceCIDR)
+	if err != nil {
+		return err
+	}
+	c.ClusterDNS = dns.String()
 
 	start := time.Now()
 	archives, err := images.Build(ctx, images.Options{OutDir: filepath.Join(c.Dir, "images")})
 	if err != nil {
 		return err
 	}
+	programs := images.Addons
 	if cfg.TestImages {
-		servers, err := images.BuildTestServers(cfg.BinDir, filepath.Join(c.Dir, "images"))
-		if err != nil {
-			return err
-		}
-		archives = append(archives, servers...)
+		programs = append(append([]images.BinaryImage(nil), programs...), images.TestServers...)
 	}
+	more, err := images.BuildBinaryImages(programs, cfg.BinDir, filepath.Join(c.Dir, "images"))
+	if err != nil {
+		return err
+	}
+	archives = append(archives, more...)
 	logger.Info("Images built", "count", len(archives), "took", time.Since(start).Round(time.Millisecond))
 
 	sw, err := node.SetupSwitch(ctx, cfg.Network)
@@ -310,6 +322,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 		ControllerManager: true,
 		ClusterCIDR:       cfg.Network.PodCIDRs.String(),
 		ServiceCIDR:       cfg.Network.ServiceCIDR.String(),
+		VerifyKubelets:    true,
 		StartTimeout:      cfg.StartTimeout,
 	})
 	if err != nil {
@@ -378,6 +391,12 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	}
 	logger.Info("Bridge subscribed", "master", c.MesosMaster)
 
+	start = time.Now()
+	if err := c.startAddons(ctx); err != nil {
+		return err
+	}
+	logger.Info("Cluster DNS ready", "clusterIP", c.ClusterDNS, "took", time.Since(start).Round(time.Millisecond))
+
 	env := fmt.Sprintf("export KUBECONFIG=%s\nexport MESOS_MASTER=%s\nexport PATH=%s:$PATH\n",
 		shellQuote(c.Kubeconfig), c.MesosMaster, shellQuote(cfg.BinDir))
 	if err := os.WriteFile(c.EnvFile, []byte(env), 0o644); err != nil {
@@ -431,8 +450,16 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	if err != nil {
 		return err
 	}
+	// The kubelet's serving certificate, which the API server and
+	// metrics-server verify.
+	serving, err := cp.CA().IssueServing("kubelet-"+name, []string{name}, []net.IP{net.ParseIP(st.IP)})
+	if err != nil {
+		return err
+	}
 	env := ExecutorEnv(st, nodeKubeconfig, execKubeconfig, cp.ClientCAFile(), cfg.BinDir)
+	env["KUBEMESOS_KUBELET_TLS_CERT_FILE"], env["KUBEMESOS_KUBELET_TLS_KEY_FILE"] = serving.CertFile, serving.KeyFile
 	maps.Copy(env, ProxyEnv(proxyKubeconfig, cp.ClusterCIDR))
+	maps.Copy(env, DNSEnv(c.ClusterDNS, addons.DefaultClusterDomain))
 	envJSON, err := json.Marshal(env)
 	if err != nil {
 		return err
@@ -490,6 +517,15 @@ func ProxyEnv(proxyKubeconfig, clusterCIDR string) map[string]string {
 	return map[string]string{
 		"KUBEMESOS_PROXY_KUBECONFIG": proxyKubeconfig,
 		"KUBEMESOS_CLUSTER_CIDR":     clusterCIDR,
+	}
+}
+
+// DNSEnv is the cluster-DNS part of the kubelet-executor's environment
+// (docs/contracts.md): the kubelets' clusterDNS and clusterDomain.
+func DNSEnv(clusterDNS, domain string) map[string]string {
+	return map[string]string{
+		"KUBEMESOS_CLUSTER_DNS":    clusterDNS,
+		"KUBEMESOS_CLUSTER_DOMAIN": domain,
 	}
 }
 

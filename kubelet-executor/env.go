@@ -27,6 +27,8 @@ const (
 	EnvClusterCIDR        = "KUBEMESOS_CLUSTER_CIDR"
 	EnvClusterDNS         = "KUBEMESOS_CLUSTER_DNS"
 	EnvClusterDomain      = "KUBEMESOS_CLUSTER_DOMAIN"
+	EnvKubeletTLSCert     = "KUBEMESOS_KUBELET_TLS_CERT_FILE"
+	EnvKubeletTLSKey      = "KUBEMESOS_KUBELET_TLS_KEY_FILE"
 )
 
 // Settings is the executor's whole configuration: the agent's MESOS_*
@@ -50,6 +52,10 @@ type Settings struct {
 	CgroupRoot    string
 	ClusterDNS    []string
 	ClusterDomain string
+	// KubeletTLSCert and KubeletTLSKey are the kubelet's serving certificate
+	// and key; empty lets the kubelet sign its own, which neither the API
+	// server nor metrics-server can verify.
+	KubeletTLSCert, KubeletTLSKey string
 	// ProxyKubeconfig is kube-proxy's identity; defaults to Kubeconfig.
 	ProxyKubeconfig string
 	// ClusterCIDR is the cluster's pod network (kube-proxy's clusterCIDR); may be empty.
@@ -70,18 +76,20 @@ func SettingsFromEnv() (Settings, error) {
 		return d
 	}
 	s := Settings{
-		Mesos:         mc,
-		Kubeconfig:    getenv(EnvKubeconfig),
-		ClientCA:      getenv(EnvClientCA),
-		CRISocket:     def(EnvCRISocket, "unix:///run/containerd/containerd.sock"),
-		PodCIDR:       getenv(EnvPodCIDR),
-		CNIConfDir:    def(EnvCNIConfDir, "/etc/cni/net.d"),
-		CNIBinDir:     def(EnvCNIBinDir, "/usr/lib/cni"),
-		StateDir:      def(EnvStateDir, "/var/lib/kubemesos"),
-		NodeIP:        getenv(EnvNodeIP),
-		CgroupRoot:    getenv(EnvCgroupRoot),
-		ClusterDomain: getenv(EnvClusterDomain),
-		ClusterCIDR:   strings.TrimSpace(getenv(EnvClusterCIDR)),
+		Mesos:          mc,
+		Kubeconfig:     getenv(EnvKubeconfig),
+		ClientCA:       getenv(EnvClientCA),
+		CRISocket:      def(EnvCRISocket, "unix:///run/containerd/containerd.sock"),
+		PodCIDR:        getenv(EnvPodCIDR),
+		CNIConfDir:     def(EnvCNIConfDir, "/etc/cni/net.d"),
+		CNIBinDir:      def(EnvCNIBinDir, "/usr/lib/cni"),
+		StateDir:       def(EnvStateDir, "/var/lib/kubemesos"),
+		NodeIP:         getenv(EnvNodeIP),
+		CgroupRoot:     getenv(EnvCgroupRoot),
+		ClusterDomain:  getenv(EnvClusterDomain),
+		KubeletTLSCert: getenv(EnvKubeletTLSCert),
+		KubeletTLSKey:  getenv(EnvKubeletTLSKey),
+		ClusterCIDR:    strings.TrimSpace(getenv(EnvClusterCIDR)),
 	}
 	s.ExecutorKubeconfig = def(EnvExecutorKubeconfig, s.Kubeconfig)
 	s.ProxyKubeconfig = def(EnvProxyKubeconfig, s.Kubeconfig)
@@ -113,6 +121,9 @@ func SettingsFromEnv() (Settings, error) {
 	}
 	if len(missing) > 0 {
 		return Settings{}, fmt.Errorf("required environment variables are unset: %s", strings.Join(missing, ", "))
+	}
+	if (s.KubeletTLSCert == "") != (s.KubeletTLSKey == "") {
+		return Settings{}, fmt.Errorf("%s and %s must be set together", EnvKubeletTLSCert, EnvKubeletTLSKey)
 	}
 	return s, nil
 }

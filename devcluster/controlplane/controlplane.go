@@ -77,6 +77,10 @@ type Options struct {
 	ClusterCIDR string
 	// StartTimeout bounds Start. Default 3 minutes.
 	StartTimeout time.Duration
+	// VerifyKubelets makes the API server verify kubelets' serving
+	// certificates against the CA (--kubelet-certificate-authority): every
+	// kubelet then needs one the CA signed (CA().IssueServing).
+	VerifyKubelets bool
 	// APIServerArgs and ControllerManagerArgs are extra flags, appended after
 	// the ones Start sets (a repeated flag's last value wins), e.g.
 	// "--feature-gates=...".
@@ -392,6 +396,9 @@ func (c *ControlPlane) startAPIServer(ctx, life context.Context, serving, kubele
 			args = append(args, "--advertise-address="+o.BindAddress, "--endpoint-reconciler-type=none")
 		case !bind.IsUnspecified():
 			args = append(args, "--advertise-address="+o.BindAddress)
+		}
+		if o.VerifyKubelets {
+			args = append(args, "--kubelet-certificate-authority="+c.ca.CertFile)
 		}
 		args = append(args, o.APIServerArgs...)
 		spec := proc.Spec{

@@ -97,7 +97,7 @@ func checkLayout(t *testing.T, a Archive) (ImageConfig, map[string]*tar.Header) 
 		t.Fatalf("index = %+v", idx)
 	}
 	md := idx.Manifests[0]
-	if md.MediaType != MediaTypeManifest || md.Annotations[AnnotationImageName] != a.Ref || md.Annotations[AnnotationRefName] != "latest" {
+	if md.MediaType != MediaTypeManifest || md.Annotations[AnnotationImageName] != a.Ref || md.Annotations[AnnotationRefName] != tag(a.Ref) {
 		t.Fatalf("manifest descriptor = %+v", md)
 	}
 	if md.Digest != a.Manifest.Digest {
@@ -210,26 +210,27 @@ func TestArchiveName(t *testing.T) {
 	}
 }
 
-func TestBuildTestServers(t *testing.T) {
+func TestBuildBinaryImages(t *testing.T) {
 	if _, err := os.Stat(DefaultBusybox); err != nil {
 		t.Skip("needs busybox-static as a static binary to package")
 	}
 	// Any static binary stands in for the programs make tools builds.
 	bin := t.TempDir()
-	for _, s := range TestServers {
+	list := append(append([]BinaryImage(nil), Addons...), TestServers...)
+	for _, s := range list {
 		if err := os.Symlink(DefaultBusybox, filepath.Join(bin, s.Binary)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	archives, err := BuildTestServers(bin, t.TempDir())
+	archives, err := BuildBinaryImages(list, bin, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(archives) != len(TestServers) {
-		t.Fatalf("%d archives for %d servers", len(archives), len(TestServers))
+	if len(archives) != len(list) {
+		t.Fatalf("%d archives for %d programs", len(archives), len(list))
 	}
 	for i, a := range archives {
-		s := TestServers[i]
+		s := list[i]
 		cfg, entries := checkLayout(t, a)
 		if a.Ref != s.Ref {
 			t.Errorf("archive %d is %s, want %s", i, a.Ref, s.Ref)
@@ -247,7 +248,7 @@ func TestBuildTestServers(t *testing.T) {
 			}
 		}
 	}
-	if _, err := BuildTestServers(t.TempDir(), t.TempDir()); err == nil {
+	if _, err := BuildBinaryImages(list, t.TempDir(), t.TempDir()); err == nil {
 		t.Error("no error for a bin directory without the programs")
 	}
 	if _, err := Program("x", DefaultBusybox, "relative/path"); err == nil {

@@ -8,9 +8,10 @@ import (
 	"strings"
 )
 
-// References of the test-server images: upstream programs built from the
-// pinned k8s.io/kubernetes module by `make tools` (hack/tools), each alone in
-// an image at the path its upstream image uses.
+// References of the images of one upstream program each, built by `make
+// tools` into the bin directory, at the path its upstream image uses: the
+// test servers (from the pinned k8s.io/kubernetes module, hack/tools) and the
+// cluster add-ons (hack/addons).
 const (
 	// AgnhostRef is the upstream end-to-end test server (webhook,
 	// crd-conversion-webhook, netexec, ...): /agnhost.
@@ -20,11 +21,16 @@ const (
 	SampleAPIServerRef = "kubemesos.local/sample-apiserver:latest"
 	// EtcdRef is etcd, the sample API server's storage: /usr/local/bin/etcd.
 	EtcdRef = "kubemesos.local/etcd:latest"
+	// CoreDNSRef is CoreDNS, the cluster DNS: /coredns.
+	CoreDNSRef = "kubemesos.local/coredns:v1.12.4"
+	// MetricsServerRef is metrics-server, the resource metrics API:
+	// /metrics-server.
+	MetricsServerRef = "kubemesos.local/metrics-server:v0.8.0"
 )
 
-// TestServer is a program in the tools' bin directory and the image it goes
-// into.
-type TestServer struct {
+// BinaryImage is a program in the tools' bin directory and the image it
+// goes into.
+type BinaryImage struct {
 	Ref string
 	// Binary is the file name in the bin directory.
 	Binary string
@@ -32,8 +38,14 @@ type TestServer struct {
 	Path string
 }
 
+// Addons are the images of the cluster add-ons every dev cluster runs.
+var Addons = []BinaryImage{
+	{Ref: CoreDNSRef, Binary: "coredns", Path: "/coredns"},
+	{Ref: MetricsServerRef, Binary: "metrics-server", Path: "/metrics-server"},
+}
+
 // TestServers are the images end-to-end tests run as pods.
-var TestServers = []TestServer{
+var TestServers = []BinaryImage{
 	{Ref: AgnhostRef, Binary: "agnhost", Path: "/agnhost"},
 	{Ref: SampleAPIServerRef, Binary: "sample-apiserver", Path: "/kube-sample-apiserver"},
 	{Ref: EtcdRef, Binary: "etcd", Path: "/usr/local/bin/etcd"},
@@ -74,14 +86,14 @@ func Program(ref, binary, inImage string) (Image, error) {
 	}, nil
 }
 
-// BuildTestServers writes the TestServers images, from the programs in
-// binDir, into outDir.
-func BuildTestServers(binDir, outDir string) ([]Archive, error) {
+// BuildBinaryImages writes the images of list, from the programs in binDir,
+// into outDir.
+func BuildBinaryImages(list []BinaryImage, binDir, outDir string) ([]Archive, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("images: %w", err)
 	}
 	var out []Archive
-	for _, s := range TestServers {
+	for _, s := range list {
 		img, err := Program(s.Ref, filepath.Join(binDir, s.Binary), s.Path)
 		if err != nil {
 			return nil, fmt.Errorf("%w (make tools builds it)", err)

@@ -39,6 +39,9 @@ type Config struct {
 	// ClusterDNS and ClusterDomain configure pod DNS; empty leaves the kubelet's default (host resolv.conf).
 	ClusterDNS    []string
 	ClusterDomain string
+	// TLSCertFile and TLSKeyFile are the kubelet's serving certificate; empty
+	// lets the kubelet sign its own.
+	TLSCertFile, TLSKeyFile string
 	// Labels are the node labels the kubelet registers with (--node-labels).
 	Labels map[string]string
 	// Resources are the agent's Mesos resources; allocatable is sized to them.

@@ -82,6 +82,8 @@ func KubeletConfiguration(c Config, host Host) *kubeletv1beta1.KubeletConfigurat
 		SystemReserved:              Reserved(host, c.Resources),
 		ClusterDNS:                  c.ClusterDNS,
 		ClusterDomain:               c.ClusterDomain,
+		TLSCertFile:                 c.TLSCertFile,
+		TLSPrivateKeyFile:           c.TLSKeyFile,
 	}
 	return kc
 }

@@ -73,6 +73,8 @@ func TestBridgeNameIsShortAndPerNode(t *testing.T) {
 
 func TestKubeletConfiguration(t *testing.T) {
 	c := testConfig()
+	c.TLSCertFile, c.TLSKeyFile = "/etc/km/kubelet.crt", "/etc/km/kubelet.key"
+	c.ClusterDNS, c.ClusterDomain = []string{"10.96.0.10"}, "cluster.local"
 	b, err := KubeletConfigYAML(c, Host{CPUs: 2, MemMiB: 24000})
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +107,10 @@ func TestKubeletConfiguration(t *testing.T) {
 		{"runtime", kc.ContainerRuntimeEndpoint, c.CRISocket},
 		{"podLogsDir", kc.PodLogsDir, "/var/lib/kubemesos/agent-1/pod-logs"},
 		{"registerNode", *kc.RegisterNode, true},
+		{"tlsCertFile", kc.TLSCertFile, "/etc/km/kubelet.crt"},
+		{"tlsPrivateKeyFile", kc.TLSPrivateKeyFile, "/etc/km/kubelet.key"},
+		{"clusterDNS", kc.ClusterDNS, []string{"10.96.0.10"}},
+		{"clusterDomain", kc.ClusterDomain, "cluster.local"},
 		// 2 CPUs − 1.5 = 500m; 24000 MiB − 2048 − 50 (eviction) = 21902Mi.
 		{"systemReserved", kc.SystemReserved, map[string]string{"cpu": "500m", "memory": "21902Mi"}},
 	}

@@ -1,0 +1,57 @@
+package devcluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubemesos/kubemesos/devcluster/images"
+	"github.com/kubemesos/kubemesos/manifests/addons"
+	"github.com/kubemesos/kubemesos/manifests/apply"
+)
+
+// startAddons applies the cluster add-ons (manifests/addons) with the
+// cluster's DNS ClusterIP and the locally built images, and waits until a
+// CoreDNS replica is ready: the bridge schedules them like any pod.
+// metrics-server is not waited for (its first scrape takes a while).
+func (c *Cluster) startAddons(ctx context.Context) error {
+	objs, err := addons.CoreDNS(addons.CoreDNSOptions{ClusterIP: c.ClusterDNS, Image: images.CoreDNSRef})
+	if err != nil {
+		return err
+	}
+	metrics, err := addons.MetricsServer(images.MetricsServerRef)
+	if err != nil {
+		return err
+	}
+	objs = append(objs, metrics...)
+	a, err := apply.New(c.ControlPlane.RESTConfig())
+	if err != nil {
+		return err
+	}
+	if err := a.Apply(ctx, objs); err != nil {
+		return fmt.Errorf("cluster add-ons: %w", err)
+	}
+	client := c.ControlPlane.Client()
+	var last string
+	for {
+		d, err := client.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
+		if err == nil && d.Status.ReadyReplicas > 0 {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, d.Status.Replicas)
+		}
+		if err := c.exited(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for CoreDNS (kube-system/coredns): %w (last: %s)", ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
