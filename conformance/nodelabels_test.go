@@ -18,11 +18,11 @@ import (
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
-// mesosAgents asks the Mesos master's operator API (GET_AGENTS, protobuf, as
-// Apache Mesos serves it) for the agents it knows, active or not.
-func mesosAgents(t *testing.T) []opv1.Response_GetAgents_Agent {
+// operatorCall makes a call of the Mesos master's operator API (protobuf,
+// as Apache Mesos serves it) and returns the answer.
+func operatorCall(t *testing.T, call *opv1.Call) *opv1.Response {
 	t.Helper()
-	body, err := (&opv1.Call{Type: opv1.Call_GET_AGENTS}).Marshal()
+	body, err := call.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +53,19 @@ func mesosAgents(t *testing.T) []opv1.Response_GetAgents_Agent {
 		}
 		var r opv1.Response
 		if err := r.Unmarshal(b); err != nil {
-			t.Fatalf("GET_AGENTS answer: %v", err)
+			t.Fatalf("%s answer: %v", call.Type, err)
 		}
-		return r.GetGetAgents().GetAgents()
+		return &r
 	}
-	t.Fatalf("GET_AGENTS: %v", errs)
+	t.Fatalf("%s: %v", call.Type, errs)
 	return nil
+}
+
+// mesosAgents asks the master's operator API (GET_AGENTS) for the agents it
+// knows, active or not.
+func mesosAgents(t *testing.T) []opv1.Response_GetAgents_Agent {
+	t.Helper()
+	return operatorCall(t, &opv1.Call{Type: opv1.Call_GET_AGENTS}).GetGetAgents().GetAgents()
 }
 
 // TestNodeSelectorOnOSRunsAndNodesCarryTheContractsLabels: a pod selecting
