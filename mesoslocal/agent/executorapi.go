@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -115,8 +117,7 @@ func (a *Agent) subscribeExecutor(w http.ResponseWriter, req *http.Request, n wi
 				continue
 			}
 			if len(st.UUID) > 0 && !a.updates.has(r.fwID, st.TaskID.Value, st.UUID) && r.tasks[st.TaskID.Value] != nil {
-				a.prepareExecutorStatusLocked(r, &st)
-				a.updates.add(r.fwID, st, nil)
+				a.takeExecutorStatusLocked(r, st)
 			}
 		}
 	}
@@ -174,10 +175,34 @@ func (a *Agent) executorUpdate(call *executor.Call) error {
 	if err != nil {
 		return err
 	}
+	a.takeExecutorStatusLocked(r, st)
+	return nil
+}
+
+// takeExecutorStatusLocked records a status the executor sent and queues it
+// for the scheduler, as Mesos' agent does (slave.cpp, Slave::_statusUpdate
+// and Executor::updateTaskState): a status for a task that is already
+// terminal (its terminal update not yet acknowledged) is refused, logged and
+// dropped, and the executor is sent ACKNOWLEDGED for it so that it does not
+// retry. The UPDATE call itself was accepted (202) before that, as Mesos'
+// executor API answers every valid UPDATE. A status for a task the run no
+// longer has (its terminal update was acknowledged) or never had is
+// forwarded, and never acknowledged to the executor (updateManager.acknowledge).
+func (a *Agent) takeExecutorStatusLocked(r *executorRun, st mesos.TaskStatus) {
 	a.prepareExecutorStatusLocked(r, &st)
 	if t := r.tasks[st.TaskID.Value]; t != nil {
+		if isTerminal(t.state) {
+			klog.ErrorS(fmt.Errorf("%w with state %s", errTaskTerminated, t.state), "Failed to update state of task",
+				"framework", r.fwID, "task", st.TaskID.Value, "state", st.GetState())
+			r.send(&executor.Event{Type: executor.Event_ACKNOWLEDGED,
+				Acknowledged: &executor.Event_Acknowledged{TaskID: st.TaskID, UUID: st.UUID}})
+			return
+		}
 		t.state = st.GetState()
 	}
 	a.updates.add(r.fwID, st, nil)
-	return nil
 }
+
+// errTaskTerminated is why a status for a terminal task is dropped (Mesos'
+// words).
+var errTaskTerminated = errors.New("Task is already terminated")

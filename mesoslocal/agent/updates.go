@@ -128,9 +128,12 @@ func (u *updateManager) acknowledge(fwID, taskID string, uuid []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if fw := a.frameworks[fwID]; fw != nil {
-		if r := fw.executors[head.ExecutorID.Value]; r != nil {
+		// As Mesos finds the executor to acknowledge by the task: a status
+		// for a task the run no longer has (or never had) is not
+		// acknowledged to the executor.
+		if r := fw.executors[head.ExecutorID.Value]; r != nil && r.tasks[taskID] != nil {
 			r.send(&executor.Event{Type: executor.Event_ACKNOWLEDGED, Acknowledged: &executor.Event_Acknowledged{TaskID: head.TaskID, UUID: head.UUID}})
-			if t := r.tasks[taskID]; t != nil && isTerminal(t.state) && !u.pendingFor(fwID, taskID) {
+			if t := r.tasks[taskID]; isTerminal(t.state) && !u.pendingFor(fwID, taskID) {
 				delete(r.tasks, taskID)
 			}
 		}
