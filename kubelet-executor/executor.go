@@ -74,9 +74,14 @@ type Executor struct {
 	// nodeStarting is closed once bring-up has returned from Node.Start (or
 	// decided not to start because the executor is shutting down), so the
 	// shutdown never races a node that is still starting.
-	nodeStarting   chan struct{}
-	shuttingDown   bool
-	tasks          map[string]*podTask
+	nodeStarting chan struct{}
+	shuttingDown bool
+	tasks        map[string]*podTask
+	// ended remembers the tasks whose terminal update was sent, so none
+	// gets a second one: Mesos refuses a status for a terminal task, and a
+	// KILL may still arrive for a task that just ended (the framework sends
+	// it when it sees the pod gone).
+	ended          endedTasks
 	unackedTasks   map[string]mesos.TaskInfo
 	unackedUpdates []mesosexec.Call_Update
 	outbox         []mesosexec.Call_Update
@@ -116,6 +121,7 @@ func New(mc config.Config, client kubernetes.Interface, node Node) *Executor {
 		shutdownCh:   make(chan struct{}),
 		fatal:        make(chan error, 1),
 		tasks:        map[string]*podTask{},
+		ended:        endedTasks{states: map[string]endedTask{}},
 		unackedTasks: map[string]mesos.TaskInfo{},
 		outboxSignal: make(chan struct{}, 1),
 	}
@@ -425,6 +431,9 @@ func (e *Executor) onLaunch(ctx context.Context, info mesos.TaskInfo) {
 		logger.Info("Duplicate LAUNCH ignored")
 		return
 	}
+	// A task ID launched again is a new attempt (the framework reuses the
+	// pod's task ID when it relaunches a pod).
+	e.ended.forget(id)
 	e.unackedTasks[id] = info
 	ref, err := podtask.DecodeTask(info)
 	if err != nil {
@@ -640,7 +649,13 @@ func (e *Executor) onKill(ctx context.Context, id mesos.TaskID, policy *mesos.Ki
 	e.mu.Lock()
 	t := e.tasks[id.Value]
 	if t == nil {
-		e.sendStatusLocked(id, taskstate.Report{State: mesos.TASK_KILLED, Message: MessageUnknownTask}, nil)
+		if state, ok := e.ended.get(id.Value); ok {
+			// Its one terminal update is sent (the agent still holds it
+			// unacknowledged, which is why it forwarded the KILL).
+			klog.FromContext(ctx).V(1).Info("KILL of a task that already ended ignored", "task", id.Value, "state", state)
+		} else {
+			e.sendStatusLocked(id, taskstate.Report{State: mesos.TASK_KILLED, Message: MessageUnknownTask}, nil)
+		}
 		e.mu.Unlock()
 		return
 	}
@@ -753,6 +768,9 @@ func (e *Executor) sendStatusLocked(id mesos.TaskID, r taskstate.Report, reason 
 			addrs = append(addrs, mesos.NetworkInfo_IPAddress{IPAddress: ptr.To(ip)})
 		}
 		st.ContainerStatus = &mesos.ContainerStatus{NetworkInfos: []mesos.NetworkInfo{{IPAddresses: addrs}}}
+	}
+	if r.Terminal() {
+		e.ended.add(id.Value, r.State)
 	}
 	upd := mesosexec.Call_Update{Status: st}
 	e.unackedUpdates = append(e.unackedUpdates, upd)
@@ -914,3 +932,44 @@ func (e *Executor) flush(ctx context.Context, d time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// maxEndedTasks bounds how many ended tasks an executor remembers. A KILL
+// for an ended task comes within moments of its end (while the agent holds
+// the terminal update unacknowledged); the bound only keeps a long-lived
+// executor's memory flat.
+const maxEndedTasks = 4096
+
+// endedTasks are the tasks whose terminal update was sent, the oldest
+// forgotten first past maxEndedTasks. Not safe for concurrent use.
+type endedTasks struct {
+	states map[string]endedTask
+	order  []endedTask // oldest first; an entry whose seq no longer matches was forgotten or re-added
+	seq    uint64
+}
+
+type endedTask struct {
+	id    string
+	state mesos.TaskState
+	seq   uint64
+}
+
+func (m *endedTasks) add(id string, s mesos.TaskState) {
+	m.seq++
+	t := endedTask{id: id, state: s, seq: m.seq}
+	m.states[id] = t
+	m.order = append(m.order, t)
+	for len(m.order) > maxEndedTasks {
+		if old := m.order[0]; m.states[old.id].seq == old.seq {
+			delete(m.states, old.id)
+		}
+		m.order = m.order[1:]
+	}
+}
+
+func (m *endedTasks) get(id string) (mesos.TaskState, bool) {
+	t, ok := m.states[id]
+	return t.state, ok
+}
+
+// forget drops id (a new attempt under the same task ID).
+func (m *endedTasks) forget(id string) { delete(m.states, id) }
