@@ -42,7 +42,17 @@ const (
 	MessageTaskGroupsUnsupported = "the kubelet-executor runs one pod per task; task groups are not supported"
 	MessageUnknownTask           = "task is not known to this executor"
 	MessageShutdown              = "executor shut down"
+	// MessageNodeFailed starts the message of the tasks of an executor
+	// whose node could not start; the cause follows.
+	MessageNodeFailed = "node could not start"
 )
+
+// ReasonNodeFailed is the reason of the TASK_FAILED of every task of an
+// executor whose node could not start. The executor terminates because of
+// it, and REASON_EXECUTOR_TERMINATED is what Mesos' agent itself reports for
+// the tasks of an executor that ends abnormally, so frameworks treat both
+// alike: this agent's executor cannot run the task (docs/decisions.md).
+var ReasonNodeFailed = mesos.REASON_EXECUTOR_TERMINATED
 
 // agentAPIPath is the agent's executor API.
 const agentAPIPath = "/api/v1/executor"
@@ -58,8 +68,9 @@ type Executor struct {
 	agentCalls calls.Sender // UPDATE and MESSAGE
 	subscriber calls.Sender // SUBSCRIBE (a streaming response)
 
-	// nodeReady is closed once the Node is Ready and the pod informer synced.
-	nodeReady chan struct{}
+	// nodeReady is closed once the Node is Ready and the pod informer synced;
+	// nodeDown instead when the node could not start.
+	nodeReady, nodeDown chan struct{}
 	// shutdownCh is closed when the agent asks to shut down (or the subscription is lost for good).
 	shutdownCh   chan struct{}
 	shutdownOnce sync.Once
@@ -76,7 +87,9 @@ type Executor struct {
 	// shutdown never races a node that is still starting.
 	nodeStarting chan struct{}
 	shuttingDown bool
-	tasks        map[string]*podTask
+	// nodeErr is why the node could not start; every task fails with it.
+	nodeErr error
+	tasks   map[string]*podTask
 	// ended remembers the tasks whose terminal update was sent, so none
 	// gets a second one: Mesos refuses a status for a terminal task, and a
 	// KILL may still arrive for a task that just ended (the framework sends
@@ -85,8 +98,10 @@ type Executor struct {
 	unackedTasks   map[string]mesos.TaskInfo
 	unackedUpdates []mesosexec.Call_Update
 	outbox         []mesosexec.Call_Update
-	outboxSignal   chan struct{}
-	podLister      listersv1.PodLister
+	// sending: an update taken from the outbox is on its way to the agent.
+	sending      bool
+	outboxSignal chan struct{}
+	podLister    listersv1.PodLister
 	// admissions counts running admit calls; none starts once shuttingDown is set.
 	admissions sync.WaitGroup
 }
@@ -118,6 +133,7 @@ func New(mc config.Config, client kubernetes.Interface, node Node) *Executor {
 		agentCalls:   calls.SenderWith(httpexec.NewSender(cli.Send), opts...),
 		subscriber:   calls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), opts...),
 		nodeReady:    make(chan struct{}),
+		nodeDown:     make(chan struct{}),
 		shutdownCh:   make(chan struct{}),
 		fatal:        make(chan error, 1),
 		tasks:        map[string]*podTask{},
@@ -343,7 +359,7 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 	}
 	close(e.nodeStarting)
 	if err != nil {
-		e.fatal <- fmt.Errorf("start node: %w", err)
+		e.nodeFailed(ctx, fmt.Errorf("start node: %w", err))
 		return
 	}
 	e.mu.Lock()
@@ -351,7 +367,7 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 	e.mu.Unlock()
 	if err := e.node.WaitReady(ctx); err != nil {
 		if ctx.Err() == nil {
-			e.fatal <- fmt.Errorf("wait for node %s: %w", name, err)
+			e.nodeFailed(ctx, fmt.Errorf("wait for node %s: %w", name, err))
 		}
 		return
 	}
@@ -374,6 +390,30 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 	}
 	close(e.nodeReady)
 	go e.resync(ctx)
+}
+
+// nodeFailed fails every task with the reason the node could not start
+// (none of them was bound: binding waits for the node) and ends the
+// executor. Tasks launched later fail the same way until it has stopped.
+func (e *Executor) nodeFailed(ctx context.Context, err error) {
+	klog.FromContext(ctx).Error(err, "Node bring-up failed; failing every task")
+	e.mu.Lock()
+	e.nodeErr = err
+	for _, t := range e.tasks {
+		e.failNodeLocked(t)
+	}
+	e.mu.Unlock()
+	close(e.nodeDown) // admissions waiting for the node return
+	e.fatal <- err
+}
+
+// failNodeLocked ends a task with the node's failure (once).
+func (e *Executor) failNodeLocked(t *podTask) {
+	r := taskstate.Report{State: mesos.TASK_FAILED, Message: MessageNodeFailed + ": " + e.nodeErr.Error()}
+	if t.state.End(r) {
+		e.sendStatusLocked(t.info.TaskID, r, ReasonNodeFailed.Enum())
+	}
+	delete(e.tasks, t.info.TaskID.Value)
 }
 
 // deleteOrphans deletes the pods bound to node that this executor has no
@@ -442,12 +482,16 @@ func (e *Executor) onLaunch(ctx context.Context, info mesos.TaskInfo) {
 			mesos.REASON_TASK_INVALID.Enum())
 		return
 	}
+	t := &podTask{info: info, ref: ref, state: taskstate.NewTask(ref.UID, e.killingCapableLocked()),
+		kill: make(chan struct{})}
+	if e.nodeErr != nil {
+		e.failNodeLocked(t)
+		return
+	}
 	if e.shuttingDown {
 		e.sendStatusLocked(info.TaskID, taskstate.Report{State: mesos.TASK_DROPPED, Message: MessageShutdown}, nil)
 		return
 	}
-	t := &podTask{info: info, ref: ref, state: taskstate.NewTask(ref.UID, e.killingCapableLocked()),
-		kill: make(chan struct{})}
 	e.tasks[id] = t
 	e.admissions.Add(1)
 	go func() {
@@ -470,11 +514,16 @@ func (e *Executor) admit(ctx context.Context, t *podTask) {
 	logger := klog.FromContext(ctx)
 	select {
 	case <-e.nodeReady:
+	case <-e.nodeDown:
 	case <-t.kill:
 	case <-ctx.Done():
 		return
 	}
 	e.mu.Lock()
+	if t.state.Done() {
+		e.mu.Unlock() // failed with the node meanwhile
+		return
+	}
 	if t.state.KillRequested() {
 		e.observeLocked(t, nil)
 		e.mu.Unlock()
@@ -546,7 +595,9 @@ func (e *Executor) reject(t *podTask, r taskstate.Report) {
 		e.observeLocked(t, nil)
 		return
 	}
-	e.sendStatusLocked(t.info.TaskID, r, nil)
+	if t.state.End(r) {
+		e.sendStatusLocked(t.info.TaskID, r, nil)
+	}
 	delete(e.tasks, t.info.TaskID.Value)
 }
 
@@ -802,11 +853,15 @@ func (e *Executor) sendLoop(ctx context.Context) {
 			}
 			upd := e.outbox[0]
 			e.outbox = e.outbox[1:]
+			e.sending = true
 			e.mu.Unlock()
 			resp, err := e.agentCalls.Send(ctx, calls.NonStreaming(calls.Update(upd.Status)))
 			if resp != nil {
 				resp.Close()
 			}
+			e.mu.Lock()
+			e.sending = false
+			e.mu.Unlock()
 			if err != nil {
 				// It stays unacknowledged and goes out with the next SUBSCRIBE.
 				logger.Error(err, "Send status update", "task", upd.Status.TaskID.Value, "state", upd.Status.GetState())
@@ -918,14 +973,14 @@ func (e *Executor) openTasks() int {
 	return len(e.tasks)
 }
 
-// flush waits up to d for queued updates to reach the agent.
+// flush waits up to d for queued updates (and the one being sent) to reach the agent.
 func (e *Executor) flush(ctx context.Context, d time.Duration) {
 	end := time.Now().Add(d)
 	for time.Now().Before(end) && ctx.Err() == nil {
 		e.mu.Lock()
-		n := len(e.outbox)
+		n, sending := len(e.outbox), e.sending
 		e.mu.Unlock()
-		if n == 0 {
+		if n == 0 && !sending {
 			return
 		}
 		e.kickSender()

@@ -2,6 +2,7 @@ package kubeletexecutor
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -427,5 +428,54 @@ func TestEndedTaskGetsOneTerminalUpdate(t *testing.T) {
 				t.Fatalf("update = %s %v, want pod.never TASK_KILLED", u.TaskID.Value, u.GetState())
 			}
 		})
+	}
+}
+
+// failingNode is a Node whose Start fails with err once release is closed.
+type failingNode struct {
+	readyNode
+	release chan struct{}
+	err     error
+}
+
+func (n *failingNode) Start(ctx context.Context, _ mesos.AgentInfo) (string, error) {
+	select {
+	case <-n.release:
+	case <-ctx.Done():
+	}
+	return "", n.err
+}
+
+// TestNodeFailureFailsTasks: when the node cannot start, every task fails
+// with the cause in its message and REASON_EXECUTOR_TERMINATED (not
+// TASK_KILLED "killed before its pod was bound"), once, and Run returns the
+// error.
+func TestNodeFailureFailsTasks(t *testing.T) {
+	a := newTestAgent(t)
+	cause := errors.New("cgroup root /kubemesos/node-a: no cgroup hierarchy is mounted")
+	node := &failingNode{release: make(chan struct{}), err: cause}
+	done, runErr := runExecutor(t, a, New(a.mesosConfig(), boundPodClient(""), node))
+	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
+	time.Sleep(200 * time.Millisecond) // the task waits for the node
+	close(node.release)
+	u := a.nextUpdate(t)
+	if u.GetState() != mesos.TASK_FAILED || u.Reason == nil || u.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
+		t.Fatalf("update = %v (reason %v) %q, want TASK_FAILED REASON_EXECUTOR_TERMINATED", u.GetState(), u.Reason, u.GetMessage())
+	}
+	if msg := u.GetMessage(); !strings.HasPrefix(msg, MessageNodeFailed) || !strings.Contains(msg, cause.Error()) {
+		t.Errorf("message %q: want %q and the cause %q", msg, MessageNodeFailed, cause)
+	}
+	select {
+	case <-done:
+		if !errors.Is(*runErr, cause) {
+			t.Errorf("Run = %v, want the node's error", *runErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("executor did not stop after the node failed")
+	}
+	select {
+	case u := <-a.updates:
+		t.Errorf("second update %v %q after TASK_FAILED", u.GetState(), u.GetMessage())
+	default:
 	}
 }

@@ -124,6 +124,18 @@ func (t *Task) KillRequested() bool { return t.killed }
 // Done reports whether a terminal state has been reported.
 func (t *Task) Done() bool { return t.reported && t.last.Terminal() }
 
+// End records a terminal report that no pod observation gives (the node
+// could not start, the task is rejected), so that nothing is reported after
+// it. It returns false, changing nothing, when a terminal state was already
+// reported or r is not terminal.
+func (t *Task) End(r Report) bool {
+	if t.Done() || !r.Terminal() {
+		return false
+	}
+	t.last, t.reported = r, true
+	return true
+}
+
 // Last is the last report Observe returned as changed.
 func (t *Task) Last() (Report, bool) { return t.last, t.reported }
 

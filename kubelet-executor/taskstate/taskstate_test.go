@@ -188,3 +188,23 @@ func TestObserve(t *testing.T) {
 		})
 	}
 }
+
+// TestEnd: a terminal report made outside Observe ends the task once; no
+// observation reports anything after it.
+func TestEnd(t *testing.T) {
+	task := NewTask("u1", true)
+	if task.End(Report{State: mesos.TASK_RUNNING}) {
+		t.Fatal("End accepted a non-terminal report")
+	}
+	failed := Report{State: mesos.TASK_FAILED, Message: "node could not start"}
+	if !task.End(failed) || !task.Done() {
+		t.Fatal("End of a fresh task did not end it")
+	}
+	if task.End(Report{State: mesos.TASK_KILLED}) {
+		t.Error("a second End was accepted")
+	}
+	task.Killed()
+	if r, changed := task.Observe(nil); changed || r.State != mesos.TASK_FAILED {
+		t.Errorf("Observe after End = %v changed=%v, want the TASK_FAILED kept", r.State, changed)
+	}
+}
