@@ -35,8 +35,20 @@ import (
 // executor is exercised end to end in conformance/.
 func TestMain(m *testing.M) {
 	mesostest.RunExecutorIfRequested(bindPod)
+	if os.Getenv(kubeletExecutorEnv) == "1" {
+		// The real kubelet-executor, for tests of what it reports.
+		if err := kubeletexecutor.RunFromEnv(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "kubelet-executor:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
+
+// kubeletExecutorEnv set to "1" in an agent's executor environment makes this
+// test binary run the real kubelet-executor (kubemesos executor).
+const kubeletExecutorEnv = "BRIDGE_TEST_KUBELET_EXECUTOR"
 
 type testCluster struct {
 	t          *testing.T
@@ -46,6 +58,14 @@ type testCluster struct {
 	masters    []testMaster
 	executor   string
 	stopBridge func()
+	// execKubeconfig is the executors' identity; execEnv the environment
+	// that runs mesostest's test executor.
+	execKubeconfig string
+	execEnv        map[string]string
+	agents         int
+	// policy is the bridge's (DefaultPolicy with short waits unless a test
+	// changes it before startBridge).
+	policy bridge.Policy
 }
 
 // startCluster starts a real API server, a mesoslocal master and agents with
@@ -58,6 +78,13 @@ func startCluster(t *testing.T, agentResources ...string) *testCluster {
 // startClusterWith starts `masters` mesoslocal masters; more than one elect a
 // leader through a real etcd, and the agents and the bridge are given them all.
 func startClusterWith(t *testing.T, masters int, agentResources ...string) *testCluster {
+	t.Helper()
+	return startClusterPolicy(t, masters, nil, agentResources...)
+}
+
+// startClusterPolicy is startClusterWith with the bridge's policy changed by
+// policy (when not nil) before the bridge starts.
+func startClusterPolicy(t *testing.T, masters int, policy func(*bridge.Policy), agentResources ...string) *testCluster {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
@@ -103,18 +130,12 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	execEnv := mesostest.ExecutorOptions{}.Environment()
-	execEnv[kubeletexecutor.EnvExecutorKubeconfig] = execKubeconfig
-	execEnv["PATH"] = os.Getenv("PATH")
-	for i, res := range agentResources {
-		mesostest.StartAgent(t, agent.Config{
-			Master: c.master, Hostname: fmt.Sprintf("agent-%d", i+1), WorkDir: t.TempDir(),
-			Resources: res, Attributes: fmt.Sprintf("rack:r%d", i+1),
-			ExecutorEnvironment:         execEnv,
-			ExecutorShutdownGracePeriod: time.Second,
-			RegistrationBackoff:         100 * time.Millisecond,
-			StatusUpdateRetryInterval:   time.Second,
-		})
+	c.execKubeconfig = execKubeconfig
+	c.execEnv = mesostest.ExecutorOptions{}.Environment()
+	c.execEnv[kubeletexecutor.EnvExecutorKubeconfig] = execKubeconfig
+	c.execEnv["PATH"] = os.Getenv("PATH")
+	for _, res := range agentResources {
+		c.startAgent(res, c.execEnv)
 	}
 
 	kcfg, err := clientcmd.BuildConfigFromFlags("", bridgeKubeconfig)
@@ -125,8 +146,27 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubemesos-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	c.policy = bridge.DefaultPolicy
+	c.policy.OfferTTL, c.policy.DeclineFor, c.policy.ReviveEvery = time.Second, time.Second, 200*time.Millisecond
+	if policy != nil {
+		policy(&c.policy)
+	}
 	c.startBridge()
 	return c
+}
+
+// startAgent starts the next agent (agent-<n>, attribute rack:r<n>) with
+// resources res and executor environment env; it stops when the test ends.
+func (c *testCluster) startAgent(res string, env map[string]string) *mesostest.Agent {
+	c.agents++
+	return mesostest.StartAgent(c.t, agent.Config{
+		Master: c.master, Hostname: fmt.Sprintf("agent-%d", c.agents), WorkDir: c.t.TempDir(),
+		Resources: res, Attributes: fmt.Sprintf("rack:r%d", c.agents),
+		ExecutorEnvironment:         env,
+		ExecutorShutdownGracePeriod: time.Second,
+		RegistrationBackoff:         100 * time.Millisecond,
+		StatusUpdateRetryInterval:   time.Second,
+	})
 }
 
 // startBridge starts a bridge (as `kubemesos scheduler` would) that stops when
@@ -148,11 +188,9 @@ func (c *testCluster) startBridge() {
 	}
 	reporter := k8sapi.NewPodReporter(ctx, c.bclient, "default-scheduler")
 	store := k8sapi.ConfigMapFrameworkStore{Client: c.bclient, Namespace: "kubemesos-system", Name: "kubemesos-framework"}
-	policy := bridge.DefaultPolicy
-	policy.OfferTTL, policy.DeclineFor, policy.ReviveEvery = time.Second, time.Second, 200*time.Millisecond
 	exec := bridge.ExecutorSpec{Command: c.executor, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
 	done := make(chan error, 1)
-	go func() { done <- bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy).Run(ctx) }()
+	go func() { done <- bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, c.policy).Run(ctx) }()
 	var once sync.Once
 	c.stopBridge = func() {
 		once.Do(func() {

@@ -14,7 +14,9 @@ type PodTask struct {
 	Pod     podtask.PodRef
 	TaskID  string
 	AgentID string
-	State   mesos.TaskState
+	// Hostname is the agent's, when the bridge launched the task.
+	Hostname string
+	State    mesos.TaskState
 	// Killing is set once a KILL was sent and cleared by the next status of
 	// the task, so a KILL is sent once per status heard (a lost one is retried).
 	Killing bool

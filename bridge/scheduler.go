@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -33,6 +35,12 @@ type Policy struct {
 	// RelaunchBackoff is the first wait before a pod whose task ended before
 	// the pod was bound is launched again; it doubles up to MaxRelaunchBackoff.
 	RelaunchBackoff, MaxRelaunchBackoff time.Duration
+	// AgentBackoff is how long an agent whose executor failed a launch (its
+	// node could not start, the executor could not be started or did not
+	// subscribe) gets no pod; it doubles with every further failure there up
+	// to MaxAgentBackoff, and a task the executor reports starting there
+	// clears it. Pods go to other agents meanwhile.
+	AgentBackoff, MaxAgentBackoff time.Duration
 }
 
 // DefaultPolicy is the policy of `kubemesos scheduler` without flags.
@@ -45,6 +53,8 @@ var DefaultPolicy = Policy{
 
 	RelaunchBackoff:    time.Second,
 	MaxRelaunchBackoff: time.Minute,
+	AgentBackoff:       30 * time.Second,
+	MaxAgentBackoff:    10 * time.Minute,
 }
 
 // PodSource is the Kubernetes side the scheduler reads: pods of its scheduler name.
@@ -92,6 +102,18 @@ type Scheduler struct {
 	apiTimeout time.Duration
 	// backoff holds back pods whose last launch failed before they were bound.
 	backoff map[types.UID]relaunch
+	// agents holds back agents whose executor failed launches.
+	agents map[string]*agentHold
+}
+
+// agentHold is an agent that gets no pod until `until`, after `failures`
+// launches in a row that its executor failed, the last for `cause`.
+type agentHold struct {
+	hostname string
+	failures int
+	delay    time.Duration
+	until    time.Time
+	cause    string
 }
 
 // relaunch is when a pod may be launched again, and the wait that led there.
@@ -111,7 +133,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 	return &Scheduler{
 		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
-		backoff: map[types.UID]relaunch{},
+		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{},
 	}
 }
 
@@ -214,6 +236,9 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	taskID := st.TaskID.Value
 	if uid, ok := podtask.UIDFromTaskID(taskID); ok {
 		t, known := s.tasks.Get(uid)
+		if known {
+			s.agentOutcome(ctx, t, st)
+		}
 		switch {
 		case known:
 			// Any news of the task may mean an earlier KILL was lost: the
@@ -256,6 +281,120 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	}
 }
 
+// executorFailed reports whether a terminal status says the executor on the
+// task's agent could not run it: its node could not start
+// (REASON_EXECUTOR_TERMINATED, from the kubelet-executor or from the agent
+// when the executor exited), the agent could not start the executor
+// (REASON_CONTAINER_LAUNCH_FAILED) or it never subscribed
+// (REASON_EXECUTOR_REGISTRATION_TIMEOUT).
+func executorFailed(st mesos.TaskStatus) bool {
+	if st.Reason == nil || st.GetState() != mesos.TASK_FAILED {
+		return false
+	}
+	switch st.GetReason() {
+	case mesos.REASON_EXECUTOR_TERMINATED, mesos.REASON_CONTAINER_LAUNCH_FAILED, mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT:
+		return true
+	}
+	return false
+}
+
+// agentOutcome updates the hold of the agent of a known task: a launch the
+// executor failed before the pod was bound holds the agent back (longer
+// after every failure in a row); a task the executor reports starting or
+// running there ends the hold.
+func (s *Scheduler) agentOutcome(ctx context.Context, t *PodTask, st mesos.TaskStatus) {
+	agentID := t.AgentID
+	if agentID == "" {
+		agentID = st.GetAgentID().GetValue()
+	}
+	if agentID == "" {
+		return
+	}
+	switch st.GetState() {
+	case mesos.TASK_STARTING, mesos.TASK_RUNNING:
+		if st.GetSource() == mesos.SOURCE_EXECUTOR {
+			if h := s.agents[agentID]; h != nil {
+				klog.FromContext(ctx).Info("Agent's executor runs pods again", "agent", agentID, "hostname", h.hostname)
+				delete(s.agents, agentID)
+			}
+		}
+		return
+	}
+	if !executorFailed(st) {
+		return
+	}
+	if pod, ok := s.pods.Get(t.Pod.UID); ok && pod.Spec.NodeName != "" {
+		return // the executor ended under a bound pod: not a launch failure
+	}
+	h := s.agents[agentID]
+	if h == nil {
+		h = &agentHold{hostname: t.Hostname}
+		s.agents[agentID] = h
+	}
+	h.failures++
+	h.delay = s.policy.AgentBackoff
+	for i := 1; i < h.failures && h.delay < s.policy.MaxAgentBackoff; i++ {
+		h.delay *= 2
+	}
+	h.delay = min(h.delay, s.policy.MaxAgentBackoff)
+	h.until = s.now().Add(h.delay)
+	h.cause = st.GetMessage()
+	klog.FromContext(ctx).Info("Holding back an agent whose executor failed a launch", "agent", agentID, "hostname", h.hostname,
+		"failures", h.failures, "for", h.delay, "cause", h.cause)
+}
+
+// heldAgent returns the hold of an agent that gets no pod at now.
+func (s *Scheduler) heldAgent(agentID string, now time.Time) (*agentHold, bool) {
+	h := s.agents[agentID]
+	if h == nil || !now.Before(h.until) {
+		return nil, false
+	}
+	return h, true
+}
+
+// declineHeld declines the held offers of agents that are held back, with a
+// filter until their hold ends, so Mesos offers them to other frameworks
+// meanwhile. It returns a note on the held agents for pods that wait ("" if
+// none is held).
+func (s *Scheduler) declineHeld(ctx context.Context, now time.Time) string {
+	byRefuse := map[time.Duration][]string{}
+	for _, o := range s.offers.All() {
+		if h, held := s.heldAgent(o.AgentID.Value, now); held {
+			refuse := h.until.Sub(now).Round(time.Second) + time.Second
+			byRefuse[refuse] = append(byRefuse[refuse], o.ID.Value)
+		}
+	}
+	for refuse, ids := range byRefuse {
+		s.decline(ctx, ids, refuse)
+	}
+	var held []string
+	for id := range s.agents {
+		if h, ok := s.heldAgent(id, now); ok {
+			held = append(held, h.describe(id, now, true))
+		}
+	}
+	if len(held) == 0 {
+		return ""
+	}
+	sort.Strings(held)
+	return "; " + strings.Join(held, "; ")
+}
+
+// describe says for the user which agent is held back, how long and, with
+// cause, why.
+func (h *agentHold) describe(agentID string, now time.Time, cause bool) string {
+	name := h.hostname
+	if name == "" {
+		name = agentID
+	}
+	msg := fmt.Sprintf("agent %s held back for %v after %d failed launch(es) in a row",
+		name, h.until.Sub(now).Round(100*time.Millisecond), h.failures)
+	if cause {
+		msg += " (" + h.cause + ")"
+	}
+	return msg
+}
+
 // podAfterTask applies to a bound pod what its ended task means for it (Action).
 func (s *Scheduler) podAfterTask(ctx context.Context, uid types.UID, st mesos.TaskStatus) {
 	pod, _ := s.pods.Get(uid)
@@ -284,6 +423,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	}
 	s.killOrphans(ctx)
 	s.reconcileUnconfirmed(ctx, now)
+	heldNote := s.declineHeld(ctx, now)
 
 	pending := s.pendingPods()
 	if len(pending) == 0 {
@@ -305,10 +445,10 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 		}
 	}
 	if s.offers.Len() == 0 {
-		s.reportNoOffers(ctx, pending, now)
+		s.reportNoOffers(ctx, pending, now, heldNote)
 		return nil
 	}
-	return s.place(ctx, pending)
+	return s.place(ctx, pending, heldNote)
 }
 
 // MessageNoOffers is what a pod that has waited longer than the offer TTL is
@@ -318,12 +458,12 @@ const MessageNoOffers = "0/0 offers: Mesos offers this framework no resources (t
 
 // reportNoOffers explains the wait of pods pending longer than the offer TTL
 // while no offer is held.
-func (s *Scheduler) reportNoOffers(ctx context.Context, pending []*corev1.Pod, now time.Time) {
+func (s *Scheduler) reportNoOffers(ctx context.Context, pending []*corev1.Pod, now time.Time, heldNote string) {
 	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
 	defer cancel()
 	for _, p := range pending {
 		if now.Sub(p.CreationTimestamp.Time) >= s.policy.OfferTTL {
-			s.report.Unschedulable(rctx, p, MessageNoOffers)
+			s.report.Unschedulable(rctx, p, MessageNoOffers+heldNote)
 		}
 	}
 }
@@ -373,10 +513,17 @@ func (s *Scheduler) backOffRelaunch(ctx context.Context, uid types.UID, st mesos
 	if b, ok := s.backoff[uid]; ok {
 		delay = min(2*b.delay, s.policy.MaxRelaunchBackoff)
 	}
-	s.backoff[uid] = relaunch{at: s.now().Add(delay), delay: delay}
+	now := s.now()
+	s.backoff[uid] = relaunch{at: now.Add(delay), delay: delay}
+	msg := fmt.Sprintf("%s; launching again in %v", FailureMessage(st), delay)
+	if agentID := st.GetAgentID().GetValue(); agentID != "" {
+		if h, held := s.heldAgent(agentID, now); held {
+			msg += ", not on " + h.describe(agentID, now, false)
+		}
+	}
 	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
 	defer cancel()
-	s.report.Unschedulable(rctx, pod, fmt.Sprintf("%s; launching again in %v", FailureMessage(st), delay))
+	s.report.Unschedulable(rctx, pod, msg)
 }
 
 // killOrphans kills the tasks whose pod no longer exists.
@@ -429,7 +576,7 @@ func (s *Scheduler) reconcileUnconfirmed(ctx context.Context, now time.Time) {
 }
 
 // place matches pending pods to held offers and launches what fits.
-func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
+func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote string) error {
 	log := klog.FromContext(ctx)
 	byUID := make(map[string]*corev1.Pod, len(pending))
 	reqs := make([]offermatcher.PodRequest, 0, len(pending))
@@ -457,7 +604,9 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
 			pod := byUID[a.Pod.UID]
 			ref := podtask.RefOf(pod)
 			tasks = append(tasks, podTaskInfo(a, ref, o, exec))
-			recorded = append(recorded, s.tasks.Launched(ref, o.AgentID.Value)) // write-ahead: never launched twice
+			t := s.tasks.Launched(ref, o.AgentID.Value) // write-ahead: never launched twice
+			t.Hostname = o.Hostname
+			recorded = append(recorded, t)
 			s.report.Forget(pod.UID)
 		}
 		s.offers.Remove(o.ID.Value)
@@ -487,7 +636,7 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod) error {
 	defer cancel()
 	for _, u := range plan.Unplaced {
 		if pod, ok := byUID[u.Pod.UID]; ok {
-			msg := u.Reasons.String()
+			msg := u.Reasons.String() + heldNote
 			log.V(1).Info("Pod fits no offer", "pod", klog.KObj(pod), "reasons", msg)
 			s.report.Unschedulable(rctx, pod, msg)
 		}

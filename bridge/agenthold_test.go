@@ -1,0 +1,127 @@
+package bridge_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubemesos/kubemesos/bridge"
+	"github.com/kubemesos/kubemesos/k8sapi"
+	kubeletexecutor "github.com/kubemesos/kubemesos/kubelet-executor"
+	"github.com/kubemesos/kubemesos/podtask"
+)
+
+// brokenNodeEnv runs the real kubelet-executor on an agent whose node cannot
+// start: the agent listens on loopback, so the node IP would be 127.0.0.1,
+// which the kubelet refuses; the executor finds that out before it touches
+// the host.
+func (c *testCluster) brokenNodeEnv(t *testing.T) map[string]string {
+	dir := t.TempDir()
+	return map[string]string{
+		kubeletExecutorEnv:                    "1",
+		"PATH":                                os.Getenv("PATH"),
+		kubeletexecutor.EnvKubeconfig:         c.execKubeconfig,
+		kubeletexecutor.EnvExecutorKubeconfig: c.execKubeconfig,
+		kubeletexecutor.EnvClientCA:           dir + "/ca.crt",
+		kubeletexecutor.EnvPodCIDR:            "10.244.7.0/24",
+		kubeletexecutor.EnvStateDir:           dir,
+		kubeletexecutor.EnvCNIConfDir:         dir,
+		kubeletexecutor.EnvBinDir:             dir,
+	}
+}
+
+// attempts counts the tasks with taskID the master knows, by state.
+func (c *testCluster) attempts(t *testing.T, taskID string) map[string]int {
+	st, err := bridge.FetchMasterState(t.Context(), c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	if fw, ok := st.Framework("kubemesos"); ok {
+		for _, tk := range append(fw.CompletedTasks, fw.Tasks...) {
+			if tk.ID == taskID {
+				out[tk.State]++
+			}
+		}
+	}
+	return out
+}
+
+// failedSchedulingWith returns the FailedScheduling event messages of pod name
+// and whether one contains all of want.
+func (c *testCluster) failedSchedulingWith(t *testing.T, name string, want ...string) (bool, string) {
+	evs, err := c.client.CoreV1().Events("default").List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		return false, err.Error()
+	}
+	var seen []string
+	for _, e := range evs.Items {
+		if e.Reason != k8sapi.ReasonFailedScheduling || e.InvolvedObject.Name != name {
+			continue
+		}
+		seen = append(seen, e.Message)
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(e.Message, w)
+		}
+		if ok {
+			return true, ""
+		}
+	}
+	return false, fmt.Sprintf("events %q", seen)
+}
+
+// TestNodeThatCannotStartHoldsItsAgentBack: the real kubelet-executor on an
+// agent whose node cannot start reports TASK_FAILED with the cause
+// (REASON_EXECUTOR_TERMINATED), the user sees the cause in a FailedScheduling
+// event, and the bridge launches there again only after a hold that doubles
+// with every failure (a bounded number of attempts) while the pod goes to an
+// agent that works once there is one.
+func TestNodeThatCannotStartHoldsItsAgentBack(t *testing.T) {
+	c := startClusterPolicy(t, 1, func(p *bridge.Policy) {
+		p.RelaunchBackoff, p.MaxRelaunchBackoff = 200*time.Millisecond, time.Second
+		p.AgentBackoff, p.MaxAgentBackoff = 2*time.Second, time.Minute
+	})
+	c.startAgent("cpus:2;mem:2048", c.brokenNodeEnv(t))
+	ctx := t.Context()
+	p, err := c.client.CoreV1().Pods("default").Create(ctx, pod("stuck", "250m", "64Mi"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taskID := podtask.TaskID(p.UID)
+	cause := "node IP 127.0.0.1 cannot be a loopback"
+	eventually(t, 30*time.Second, "the cause in a FailedScheduling event", func() (bool, string) {
+		return c.failedSchedulingWith(t, "stuck", "TASK_FAILED", "REASON_EXECUTOR_TERMINATED", kubeletexecutor.MessageNodeFailed, cause)
+	})
+	first := time.Now()
+	if a := c.attempts(t, taskID); a["TASK_KILLED"] != 0 || a["TASK_FAILED"] == 0 {
+		t.Fatalf("attempts by state %v: want TASK_FAILED, no TASK_KILLED", a)
+	}
+	// Holds of 2 s, 4 s, 8 s after the 1st, 2nd, 3rd failure: relaunches at
+	// about +2 s and +6 s, the next not before +14 s.
+	time.Sleep(time.Until(first.Add(9 * time.Second)))
+	mid := c.attempts(t, taskID)["TASK_FAILED"]
+	time.Sleep(time.Until(first.Add(13 * time.Second)))
+	end := c.attempts(t, taskID)["TASK_FAILED"]
+	if end > 3 || end != mid {
+		t.Fatalf("%d failed launches on the broken agent within 13 s of the first (%d at 9 s): want at most 3, none after 9 s", end, mid)
+	}
+	if ok, msg := c.failedSchedulingWith(t, "stuck", "agent-1", "held back"); !ok {
+		t.Errorf("no FailedScheduling event names the held-back agent: %s", msg)
+	}
+
+	// An agent that works gets the pod.
+	c.startAgent("cpus:2;mem:2048", c.execEnv)
+	eventually(t, 30*time.Second, "the pod running on agent-2", func() (bool, string) {
+		got, err := c.client.CoreV1().Pods("default").Get(ctx, "stuck", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		running := c.attempts(t, taskID)["TASK_RUNNING"]
+		return got.Spec.NodeName == "agent-2" && running == 1, fmt.Sprintf("node %q, phase %s, attempts %v", got.Spec.NodeName, got.Status.Phase, c.attempts(t, taskID))
+	})
+}
