@@ -258,7 +258,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			t = s.tasks.Launched(ref, st.AgentID.Value)
 			t.State = st.GetState()
 		}
-		log.V(1).Info("Task update", "task", taskID, "state", st.GetState(), "message", st.GetMessage(), "reason", st.GetReason())
+		log.V(1).Info("Task update", statusLogValues(st)...)
 		if st.GetState() == mesos.TASK_UNKNOWN {
 			// The master does not know the task, typically because its agent
 			// has not re-registered after a failover: a bound pod may still
@@ -288,10 +288,11 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 // (REASON_CONTAINER_LAUNCH_FAILED) or it never subscribed
 // (REASON_EXECUTOR_REGISTRATION_TIMEOUT).
 func executorFailed(st mesos.TaskStatus) bool {
-	if st.Reason == nil || st.GetState() != mesos.TASK_FAILED {
+	reason, ok := reasonOf(st)
+	if !ok || st.GetState() != mesos.TASK_FAILED {
 		return false
 	}
-	switch st.GetReason() {
+	switch reason {
 	case mesos.REASON_EXECUTOR_TERMINATED, mesos.REASON_CONTAINER_LAUNCH_FAILED, mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT:
 		return true
 	}
@@ -505,8 +506,7 @@ func (s *Scheduler) backOffRelaunch(ctx context.Context, uid types.UID, st mesos
 	if !ok || !k8sapi.IsPending(pod) {
 		return
 	}
-	switch st.GetReason() {
-	case mesos.REASON_RECONCILIATION, mesos.REASON_INVALID_OFFERS:
+	if reason, ok := reasonOf(st); ok && (reason == mesos.REASON_RECONCILIATION || reason == mesos.REASON_INVALID_OFFERS) {
 		return
 	}
 	delay := s.policy.RelaunchBackoff

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/ktesting"
 
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/offermatcher"
@@ -391,5 +394,42 @@ func TestFailedLaunchBacksOff(t *testing.T) {
 	now = now.Add(DefaultPolicy.RelaunchBackoff)
 	if n := launches(); n != 1 {
 		t.Fatal("not launched again after the doubled backoff")
+	}
+}
+
+// TestUnsetReasonIsNotLogged: a status without a reason is logged without
+// one (the protobuf enum's zero value reads REASON_COMMAND_EXECUTOR_FAILED)
+// and says none in pod messages; a status with one shows it.
+func TestUnsetReasonIsNotLogged(t *testing.T) {
+	logger := ktesting.NewLogger(t, ktesting.NewConfig(ktesting.BufferLogs(true)))
+	ctx := klog.NewContext(t.Context(), logger)
+	l := newLoopTest(t)
+	running := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "pod.u1"}, State: mesos.TASK_RUNNING.Enum(),
+		Source: mesos.SOURCE_EXECUTOR.Enum(), AgentID: &mesos.AgentID{Value: "a1"}}
+	failed := running
+	failed.State, failed.Reason = mesos.TASK_FAILED.Enum(), mesos.REASON_EXECUTOR_TERMINATED.Enum()
+	for _, st := range []mesos.TaskStatus{running, failed} {
+		if err := l.s.handle(ctx, &scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reasons []string // of each "Task update" line, "-" when it has none
+	for _, e := range logger.GetSink().(ktesting.Underlier).GetBuffer().Data() {
+		if e.Message != "Task update" {
+			continue
+		}
+		reason := "-"
+		for i := 0; i+1 < len(e.ParameterKVList); i += 2 {
+			if e.ParameterKVList[i] == "reason" {
+				reason = fmt.Sprint(e.ParameterKVList[i+1])
+			}
+		}
+		reasons = append(reasons, reason)
+	}
+	if got, want := strings.Join(reasons, " "), "- REASON_EXECUTOR_TERMINATED"; got != want {
+		t.Errorf("reasons logged for a status without and one with a reason: %q, want %q", got, want)
+	}
+	if msg := FailureMessage(running); strings.Contains(msg, "REASON_") {
+		t.Errorf("message of a status without a reason names one: %q", msg)
 	}
 }

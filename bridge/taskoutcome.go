@@ -62,11 +62,31 @@ func FailureReason(st mesos.TaskStatus) string {
 // FailureMessage says which task ended where and why, for the pod status.
 func FailureMessage(st mesos.TaskStatus) string {
 	msg := fmt.Sprintf("Mesos task %s on agent %s: %s", st.TaskID.Value, st.GetAgentID().GetValue(), st.GetState())
-	if st.Reason != nil {
-		msg += " (" + st.GetReason().String() + ")"
+	if reason, ok := reasonOf(st); ok {
+		msg += " (" + reason.String() + ")"
 	}
 	if m := st.GetMessage(); m != "" {
 		msg += ": " + m
 	}
 	return msg
+}
+
+// reasonOf is the status' reason and whether it has one. An unset reason
+// reads as the enum's zero value, REASON_COMMAND_EXECUTOR_FAILED, with
+// GetReason: code must look at (and log) a reason only when it is set.
+func reasonOf(st mesos.TaskStatus) (mesos.TaskStatus_Reason, bool) {
+	if st.Reason == nil {
+		return 0, false
+	}
+	return *st.Reason, true
+}
+
+// statusLogValues are the key/value pairs that describe a status in a log
+// line; "reason" only when the status has one.
+func statusLogValues(st mesos.TaskStatus) []any {
+	kv := []any{"task", st.TaskID.Value, "state", st.GetState(), "source", st.GetSource(), "message", st.GetMessage()}
+	if reason, ok := reasonOf(st); ok {
+		kv = append(kv, "reason", reason)
+	}
+	return kv
 }
