@@ -28,7 +28,10 @@ type Policy struct {
 	DeclineFor time.Duration
 	// IdleDeclineFor is the refuse_seconds filter when no pod is pending at all.
 	IdleDeclineFor time.Duration
-	// ReviveEvery rate-limits REVIVE calls while pods are pending and no offer is held.
+	// ReviveEvery rate-limits REVIVE calls. A REVIVE is sent only for pods
+	// that became pending since the last one and fit no held offer (and to
+	// end a SUPPRESS): a REVIVE clears every decline filter, so one sent for
+	// nothing new undoes the filters and the same offers churn.
 	ReviveEvery time.Duration
 	// MinPod is what a pod without requests is given.
 	MinPod offermatcher.Resources
@@ -46,7 +49,7 @@ type Policy struct {
 // DefaultPolicy is the policy of `kubemesos scheduler` without flags.
 var DefaultPolicy = Policy{
 	OfferTTL:       10 * time.Second,
-	DeclineFor:     5 * time.Second,
+	DeclineFor:     30 * time.Second,
 	IdleDeclineFor: 30 * time.Second,
 	ReviveEvery:    2 * time.Second,
 	MinPod:         offermatcher.Resources{MilliCPU: 10, MemoryMB: 16},
@@ -96,8 +99,14 @@ type Scheduler struct {
 	tasks      *TaskRegistry
 	suppressed bool
 	lastRevive time.Time
-	subscribed bool
-	now        func() time.Time
+	// seenPending are the pods the last cycle found pending; reviveFor
+	// those that became pending since the last REVIVE (new, back from a
+	// backoff, or pending again after a failed launch): only they can fit
+	// offers that the filters of earlier declines hold back.
+	seenPending map[types.UID]bool
+	reviveFor   map[types.UID]bool
+	subscribed  bool
+	now         func() time.Time
 	// apiTimeout bounds the API server writes of one step of the loop.
 	apiTimeout time.Duration
 	// backoff holds back pods whose last launch failed before they were bound.
@@ -134,6 +143,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{},
+		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
 	}
 }
 
@@ -208,6 +218,9 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		// Offers of an earlier stream are void; learn every task the master knows of.
 		s.offers = NewOfferBook()
 		s.suppressed = false
+		// Revive once for every pending pod: filters of an earlier
+		// subscription may still hold offers back.
+		clear(s.seenPending)
 		log.Info("Subscribed to Mesos", "frameworkID", sub.FrameworkID.Value, "master", sub.GetMasterInfo().GetHostname())
 		if err := s.fw.call(ctx, calls.Reconcile()); err != nil {
 			log.Error(err, "Implicit reconciliation")
@@ -427,6 +440,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	heldNote := s.declineHeld(ctx, now)
 
 	pending := s.pendingPods()
+	s.notePending(pending)
 	if len(pending) == 0 {
 		s.declineAll(ctx, s.policy.IdleDeclineFor)
 		if !s.suppressed {
@@ -437,19 +451,63 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 		}
 		return nil
 	}
-	if s.suppressed || (s.offers.Len() == 0 && now.Sub(s.lastRevive) >= s.policy.ReviveEvery) {
-		if err := s.fw.call(ctx, calls.Revive()); err != nil {
-			// Held offers can still be used; the next cycle revives again.
-			klog.FromContext(ctx).Error(err, "Revive offers")
-		} else {
-			s.suppressed, s.lastRevive = false, now
-		}
+	if s.suppressed {
+		// Nothing is offered while suppressed, whatever is held back.
+		s.revive(ctx, now)
 	}
 	if s.offers.Len() == 0 {
+		s.reviveIfNew(ctx, now, pending)
 		s.reportNoOffers(ctx, pending, now, heldNote)
 		return nil
 	}
-	return s.place(ctx, pending, heldNote)
+	unplaced, err := s.place(ctx, pending, heldNote)
+	s.reviveIfNew(ctx, now, unplaced)
+	return err
+}
+
+// notePending records which pods became pending since the last cycle.
+func (s *Scheduler) notePending(pending []*corev1.Pod) {
+	now := make(map[types.UID]bool, len(pending))
+	for _, p := range pending {
+		now[p.UID] = true
+		if !s.seenPending[p.UID] {
+			s.reviveFor[p.UID] = true
+		}
+	}
+	for uid := range s.reviveFor {
+		if !now[uid] {
+			delete(s.reviveFor, uid) // launched, deleted or backing off
+		}
+	}
+	s.seenPending = now
+}
+
+// reviveIfNew revives (at most every ReviveEvery) when one of the pods that
+// still wait became pending since the last REVIVE. Other changes need none:
+// Mesos filters a declined agent's offer only while it is a subset of what
+// was declined (the allocator's RefusedOfferFilter), so resources freed by
+// an ended task, or a new agent, are offered despite the filters.
+func (s *Scheduler) reviveIfNew(ctx context.Context, now time.Time, waiting []*corev1.Pod) {
+	for _, p := range waiting {
+		if s.reviveFor[p.UID] {
+			if now.Sub(s.lastRevive) >= s.policy.ReviveEvery {
+				s.revive(ctx, now)
+			}
+			return
+		}
+	}
+}
+
+// revive sends REVIVE, which clears the framework's decline filters and
+// ends a SUPPRESS. A failed one is tried again by a later cycle.
+func (s *Scheduler) revive(ctx context.Context, now time.Time) {
+	if err := s.fw.call(ctx, calls.Revive()); err != nil {
+		klog.FromContext(ctx).Error(err, "Revive offers")
+		return
+	}
+	klog.FromContext(ctx).V(1).Info("Revived offers", "for", len(s.reviveFor))
+	s.suppressed, s.lastRevive = false, now
+	clear(s.reviveFor)
 }
 
 // MessageNoOffers is what a pod that has waited longer than the offer TTL is
@@ -575,8 +633,9 @@ func (s *Scheduler) reconcileUnconfirmed(ctx context.Context, now time.Time) {
 	}
 }
 
-// place matches pending pods to held offers and launches what fits.
-func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote string) error {
+// place matches pending pods to held offers and launches what fits; it
+// returns the pods that fit none.
+func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote string) (unplaced []*corev1.Pod, err error) {
 	log := klog.FromContext(ctx)
 	byUID := make(map[string]*corev1.Pod, len(pending))
 	reqs := make([]offermatcher.PodRequest, 0, len(pending))
@@ -639,9 +698,10 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			msg := u.Reasons.String() + heldNote
 			log.V(1).Info("Pod fits no offer", "pod", klog.KObj(pod), "reasons", msg)
 			s.report.Unschedulable(rctx, pod, msg)
+			unplaced = append(unplaced, pod)
 		}
 	}
-	return firstErr
+	return unplaced, firstErr
 }
 
 // placementOffers reduces held offers to what placement needs, setting aside

@@ -433,3 +433,56 @@ func TestUnsetReasonIsNotLogged(t *testing.T) {
 		t.Errorf("message of a status without a reason names one: %q", msg)
 	}
 }
+
+// TestReviveOnlyForNewPendingPods: with pods waiting and no offer, the bridge
+// revives once, not every cycle; a pod that becomes pending (new, or back
+// from its relaunch backoff) gets one more, rate-limited; a new subscription
+// revives once.
+func TestReviveOnlyForNewPendingPods(t *testing.T) {
+	now := time.Now()
+	l := newLoopTest(t, testPod("a"))
+	l.s.now = func() time.Time { return now }
+	revives := func(cycles int) int {
+		for range cycles {
+			now = now.Add(l.s.policy.ReviveEvery)
+			l.cycle(t)
+		}
+		return len(l.master.take(scheduler.Call_REVIVE))
+	}
+	if n := revives(10); n != 1 {
+		t.Fatalf("%d REVIVEs in 10 cycles with one waiting pod, want 1", n)
+	}
+	b := testPod("b")
+	l.pods.pods[b.UID] = b
+	if n := revives(10); n != 1 {
+		t.Fatalf("%d REVIVEs after a new pod, want 1", n)
+	}
+	// b's launch fails before binding: pending again after its backoff.
+	l.s.backoff[b.UID] = relaunch{at: now.Add(3 * l.s.policy.ReviveEvery), delay: time.Second}
+	if n := revives(2); n != 0 {
+		t.Fatalf("%d REVIVEs while the only new pod backs off, want 0", n)
+	}
+	if n := revives(10); n != 1 {
+		t.Fatalf("%d REVIVEs once the pod's backoff ended, want 1", n)
+	}
+	// A pod that shows up right after a REVIVE waits for ReviveEvery.
+	l.pods.pods["uid-c"] = testPod("c")
+	if n := revives(1); n != 1 {
+		t.Fatalf("%d REVIVEs for a new pod, want 1", n)
+	}
+	l.pods.pods["uid-d"] = testPod("d")
+	l.cycle(t) // at the time of the last REVIVE
+	if n := len(l.master.take(scheduler.Call_REVIVE)); n != 0 {
+		t.Fatalf("%d REVIVEs within ReviveEvery of the last, want 0", n)
+	}
+	if n := revives(1); n != 1 {
+		t.Fatalf("%d REVIVEs after ReviveEvery, want 1", n)
+	}
+	if err := l.s.handle(t.Context(), &scheduler.Event{Type: scheduler.Event_SUBSCRIBED,
+		Subscribed: &scheduler.Event_Subscribed{FrameworkID: &mesos.FrameworkID{Value: "fw-1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := revives(10); n != 1 {
+		t.Fatalf("%d REVIVEs after a new subscription, want 1", n)
+	}
+}
