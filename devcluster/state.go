@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,13 +35,80 @@ type State struct {
 	Bridge       *Proc             `json:"bridge,omitempty"`
 }
 
-// Proc is a recorded child process.
+// Proc is a recorded process.
 type Proc struct {
 	Name string `json:"name"`
 	PID  int    `json:"pid"`
 	// Marker is a string its command line contains; a PID whose command line
 	// lacks it belongs to another process now and is left alone.
 	Marker string `json:"marker"`
+	// Exe and StartTime, when set, identify the process instead of Marker:
+	// its executable (/proc/PID/exe resolved) and its start time (clock
+	// ticks after boot, /proc/PID/stat), which a reused PID does not have.
+	// The owner is recorded so: its command line says only how it was
+	// invoked ("bin/kubemesos up", "./kubemesos up", a symlink).
+	Exe       string `json:"exe,omitempty"`
+	StartTime uint64 `json:"startTime,omitempty"`
+}
+
+// ownerProc records the calling process as a cluster's owner.
+func ownerProc() *Proc {
+	pid := os.Getpid()
+	p := &Proc{Name: "owner", PID: pid}
+	p.Exe, _ = procExe(pid)
+	p.StartTime, _ = procStartTime(pid)
+	if p.Exe == "" || p.StartTime == 0 {
+		// No /proc: fall back to the command line.
+		p.Marker, _ = os.Executable()
+	}
+	return p
+}
+
+// is reports whether the process with p's PID is still the one recorded.
+func (p Proc) is() bool {
+	if p.PID <= 0 || !proc.Alive(p.PID) {
+		return false
+	}
+	if p.Exe == "" {
+		return cmdlineHas(p.PID, p.Marker)
+	}
+	exe, err := procExe(p.PID)
+	if err != nil || exe != p.Exe {
+		return false
+	}
+	start, err := procStartTime(p.PID)
+	return err == nil && start == p.StartTime
+}
+
+// procExe is the executable of a process. A binary replaced on disk since
+// the process started (a rebuild of bin/kubemesos) still names it: the
+// kernel's " (deleted)" suffix is dropped.
+func procExe(pid int) (string, error) {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(exe, " (deleted)"), nil
+}
+
+// procStartTime is a process's start time in clock ticks after boot (field
+// 22 of /proc/PID/stat).
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the parenthesised command name, which may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	const startField = 22 - 3 // fields 1 (pid) and 2 (comm) precede; field 3 is fields[0]
+	if len(fields) <= startField {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(fields))
+	}
+	return strconv.ParseUint(fields[startField], 10, 64)
 }
 
 func statePath(dir string) string { return filepath.Join(dir, StateFile) }
@@ -90,7 +159,7 @@ func Down(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	if st.Owner != nil && st.Owner.PID != os.Getpid() && proc.Alive(st.Owner.PID) && cmdlineHas(st.Owner.PID, st.Owner.Marker) {
+	if st.Owner != nil && st.Owner.PID != os.Getpid() && st.Owner.is() {
 		// The process that ran Up tears down best: ask it and wait.
 		klog.FromContext(ctx).Info("Asking the process that runs the cluster to stop it", "pid", st.Owner.PID)
 		if err := syscall.Kill(st.Owner.PID, syscall.SIGTERM); err == nil {

@@ -175,14 +175,13 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := freshDir(cfg.Dir); err != nil {
 		return nil, err
 	}
-	exe, _ := os.Executable()
 	c := &Cluster{
 		Dir:         cfg.Dir,
 		Kubeconfig:  filepath.Join(cfg.Dir, "kubeconfig"),
 		EnvFile:     filepath.Join(cfg.Dir, "env"),
 		MesosMaster: fmt.Sprintf("http://%s:%d", cfg.Network.Gateway.Addr(), cfg.MasterPort),
 		cfg:         cfg,
-		state:       &State{Dir: cfg.Dir, Owner: &Proc{Name: "owner", PID: os.Getpid(), Marker: exe}},
+		state:       &State{Dir: cfg.Dir, Owner: ownerProc()},
 		hosts:       map[string]*node.Host{},
 		procs:       map[string]*proc.Process{},
 	}
