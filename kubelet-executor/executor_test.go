@@ -201,11 +201,41 @@ func boundPodClient(node string) *fake.Clientset {
 
 var podU1 = podtask.PodRef{Namespace: "ns", Name: "p", UID: "u1"}
 
+// bindAfterBringUp binds pod ns/p of client (made by boundPodClient("")) to
+// node-a once node has started. A pod bound to the node before then is one
+// the bring-up deletes as left by an earlier executor, if its LAUNCH has not
+// arrived yet: binding it afterwards lets a test launch an already bound pod
+// without that race.
+func bindAfterBringUp(t *testing.T, client *fake.Clientset, node *readyNode) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		node.mu.Lock()
+		started := node.started
+		node.mu.Unlock()
+		if started > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node not started")
+		}
+	}
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	obj, err := client.Tracker().Get(pods, "ns", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.(*corev1.Pod).DeepCopy()
+	p.Spec.NodeName = "node-a"
+	if err := client.Tracker().Update(pods, p, "ns"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestKillRetriesDeleteUntilTheAPIServerAnswers: a KILL while the API server
 // fails deletes still ends in TASK_KILLED once it answers again.
 func TestKillRetriesDeleteUntilTheAPIServerAnswers(t *testing.T) {
 	a := newTestAgent(t)
-	client := boundPodClient("node-a")
+	client := boundPodClient("")
 	var failures atomic.Int32
 	client.PrependReactor("delete", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		if failures.Add(1) <= 3 {
@@ -213,7 +243,9 @@ func TestKillRetriesDeleteUntilTheAPIServerAnswers(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
+	node := &readyNode{}
+	runExecutor(t, a, New(a.mesosConfig(), client, node))
+	bindAfterBringUp(t, client, node)
 	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
 		t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())
@@ -454,10 +486,15 @@ func TestNodeFailureFailsTasks(t *testing.T) {
 	a := newTestAgent(t)
 	cause := errors.New("cgroup root /kubemesos/node-a: no cgroup hierarchy is mounted")
 	node := &failingNode{release: make(chan struct{}), err: cause}
-	done, runErr := runExecutor(t, a, New(a.mesosConfig(), boundPodClient(""), node))
+	ex := New(a.mesosConfig(), boundPodClient(""), node)
+	done, runErr := runExecutor(t, a, ex)
 	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
-	time.Sleep(200 * time.Millisecond) // the task waits for the node
-	close(node.release)
+	for deadline := time.Now().Add(10 * time.Second); ex.openTasks() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("LAUNCH not taken")
+		}
+	}
+	close(node.release) // the task waits for the node
 	u := a.nextUpdate(t)
 	if u.GetState() != mesos.TASK_FAILED || u.Reason == nil || u.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
 		t.Fatalf("update = %v (reason %v) %q, want TASK_FAILED REASON_EXECUTOR_TERMINATED", u.GetState(), u.Reason, u.GetMessage())
