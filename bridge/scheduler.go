@@ -345,6 +345,12 @@ func (s *Scheduler) agentOutcome(ctx context.Context, t *PodTask, st mesos.TaskS
 		h = &agentHold{hostname: t.Hostname}
 		s.agents[agentID] = h
 	}
+	if s.now().Before(h.until) {
+		// Launched before the hold began: the same failure (one node
+		// bring-up fails every task the executor had), not another one.
+		h.cause = st.GetMessage()
+		return
+	}
 	h.failures++
 	h.delay = s.policy.AgentBackoff
 	for i := 1; i < h.failures && h.delay < s.policy.MaxAgentBackoff; i++ {

@@ -486,3 +486,68 @@ func TestReviveOnlyForNewPendingPods(t *testing.T) {
 		t.Fatalf("%d REVIVEs after a new subscription, want 1", n)
 	}
 }
+
+// TestAgentHold: launches failed by an agent's executor hold the agent back,
+// doubling per failure in a row (the tasks of one failed bring-up count
+// once); its offers are declined meanwhile and pods go to other agents; a
+// task the executor reports starting there ends the hold.
+func TestAgentHold(t *testing.T) {
+	now := time.Now()
+	pods := []*corev1.Pod{testPod("a"), testPod("b")}
+	l := newLoopTest(t, pods...)
+	l.s.now = func() time.Time { return now }
+	failed := func(p *corev1.Pod) mesos.TaskStatus {
+		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, State: mesos.TASK_FAILED.Enum(),
+			Source: mesos.SOURCE_EXECUTOR.Enum(), Reason: mesos.REASON_EXECUTOR_TERMINATED.Enum(),
+			AgentID: &mesos.AgentID{Value: "a1"}, Message: proto("node could not start: no cgroup hierarchy is mounted")}
+	}
+	l.offer(t)
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 2 {
+		t.Fatalf("launched %v, want both pods", got)
+	}
+	for _, p := range pods {
+		l.update(t, failed(p))
+	}
+	h := l.s.agents["a1"]
+	if h == nil || h.failures != 1 || h.delay != DefaultPolicy.AgentBackoff {
+		t.Fatalf("hold after one failed bring-up (two tasks) = %+v, want 1 failure, %v", h, DefaultPolicy.AgentBackoff)
+	}
+	// Held: its offers are declined until the hold ends, nothing is launched.
+	now = now.Add(DefaultPolicy.MaxRelaunchBackoff)
+	h.until = now.Add(time.Minute)
+	l.offer(t)
+	l.cycle(t)
+	calls := l.master.calls
+	l.master.take(scheduler.Call_ACCEPT)
+	var declined, accepted int
+	for _, c := range calls {
+		switch c.GetType() {
+		case scheduler.Call_DECLINE:
+			declined++
+			if rs := c.GetDecline().GetFilters().GetRefuseSeconds(); rs < 60 {
+				t.Errorf("held agent's offer declined for %vs, want the rest of the hold (60 s)", rs)
+			}
+		case scheduler.Call_ACCEPT:
+			accepted++
+		}
+	}
+	if declined != 1 || accepted != 0 {
+		t.Fatalf("while held: %d DECLINE %d ACCEPT, want 1 and 0", declined, accepted)
+	}
+	// The hold ends; the next failure doubles it.
+	now = h.until
+	l.offer(t)
+	l.cycle(t)
+	l.master.take(scheduler.Call_ACCEPT)
+	l.update(t, failed(pods[0]))
+	if h.failures != 2 || h.delay != 2*DefaultPolicy.AgentBackoff {
+		t.Fatalf("hold after a second failure = %+v, want 2 failures, %v", h, 2*DefaultPolicy.AgentBackoff)
+	}
+	// A task the executor starts there ends it.
+	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(pods[1].UID)}, State: mesos.TASK_STARTING.Enum(),
+		Source: mesos.SOURCE_EXECUTOR.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
+	if _, held := l.s.agents["a1"]; held {
+		t.Fatal("agent still held after its executor started a task")
+	}
+}
