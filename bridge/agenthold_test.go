@@ -85,6 +85,9 @@ func TestNodeThatCannotStartHoldsItsAgentBack(t *testing.T) {
 	c := startClusterPolicy(t, 1, func(p *bridge.Policy) {
 		p.RelaunchBackoff, p.MaxRelaunchBackoff = 200*time.Millisecond, time.Second
 		p.AgentBackoff, p.MaxAgentBackoff = 2*time.Second, time.Minute
+		// Pod launches on the broken agent are the subject here; with node
+		// tasks no pod would be launched there (TestNodeTaskOfABrokenNode).
+		p.NodeTasks = false
 	})
 	c.startAgent("cpus:2;mem:2048", c.brokenNodeEnv(t))
 	ctx := t.Context()

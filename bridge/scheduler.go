@@ -44,6 +44,14 @@ type Policy struct {
 	// to MaxAgentBackoff, and a task the executor reports starting there
 	// clears it. Pods go to other agents meanwhile.
 	AgentBackoff, MaxAgentBackoff time.Duration
+	// NodeTasks launches a node task on every agent that offers resources,
+	// so each agent is a Ready Node before its first pod (nodetasks.go);
+	// without, the node comes with the first pod (on-demand) and the bridge
+	// suppresses offers while nothing is pending. With node tasks it never
+	// suppresses: a new agent is seen only through its offers.
+	NodeTasks bool
+	// NodeTask is what a node task holds (the executor's own resources come on top).
+	NodeTask offermatcher.Resources
 }
 
 // DefaultPolicy is the policy of `kubemesos scheduler` without flags.
@@ -58,6 +66,9 @@ var DefaultPolicy = Policy{
 	MaxRelaunchBackoff: time.Minute,
 	AgentBackoff:       30 * time.Second,
 	MaxAgentBackoff:    10 * time.Minute,
+
+	NodeTasks: true,
+	NodeTask:  offermatcher.Resources{MilliCPU: 10, MemoryMB: 8},
 }
 
 // PodSource is the Kubernetes side the scheduler reads: pods of its scheduler name.
@@ -113,6 +124,8 @@ type Scheduler struct {
 	backoff map[types.UID]relaunch
 	// agents holds back agents whose executor failed launches.
 	agents map[string]*agentHold
+	// nodeTasks are the node tasks by agent ID.
+	nodeTasks map[string]*nodeTask
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -142,7 +155,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 	return &Scheduler{
 		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
-		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{},
+		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
 		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
 	}
 }
@@ -247,7 +260,10 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	log := klog.FromContext(ctx)
 	taskID := st.TaskID.Value
-	if uid, ok := podtask.UIDFromTaskID(taskID); ok {
+	if agentID, ok := podtask.AgentOfNodeTask(taskID); ok {
+		log.V(1).Info("Node task update", statusLogValues(st)...)
+		s.nodeTaskUpdate(ctx, agentID, st)
+	} else if uid, ok := podtask.UIDFromTaskID(taskID); ok {
 		t, known := s.tasks.Get(uid)
 		if known {
 			s.agentOutcome(ctx, t, st)
@@ -340,15 +356,22 @@ func (s *Scheduler) agentOutcome(ctx context.Context, t *PodTask, st mesos.TaskS
 	if pod, ok := s.pods.Get(t.Pod.UID); ok && pod.Spec.NodeName != "" {
 		return // the executor ended under a bound pod: not a launch failure
 	}
+	s.holdAgent(ctx, agentID, t.Hostname, st.GetMessage())
+}
+
+// holdAgent holds an agent back after its executor failed a launch for
+// cause: longer after every failure in a row, and once for the failures
+// of one bring-up.
+func (s *Scheduler) holdAgent(ctx context.Context, agentID, hostname, cause string) {
 	h := s.agents[agentID]
 	if h == nil {
-		h = &agentHold{hostname: t.Hostname}
+		h = &agentHold{hostname: hostname}
 		s.agents[agentID] = h
 	}
 	if s.now().Before(h.until) {
 		// Launched before the hold began: the same failure (one node
 		// bring-up fails every task the executor had), not another one.
-		h.cause = st.GetMessage()
+		h.cause = cause
 		return
 	}
 	h.failures++
@@ -358,7 +381,7 @@ func (s *Scheduler) agentOutcome(ctx context.Context, t *PodTask, st mesos.TaskS
 	}
 	h.delay = min(h.delay, s.policy.MaxAgentBackoff)
 	h.until = s.now().Add(h.delay)
-	h.cause = st.GetMessage()
+	h.cause = cause
 	klog.FromContext(ctx).Info("Holding back an agent whose executor failed a launch", "agent", agentID, "hostname", h.hostname,
 		"failures", h.failures, "for", h.delay, "cause", h.cause)
 }
@@ -444,12 +467,15 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	s.killOrphans(ctx)
 	s.reconcileUnconfirmed(ctx, now)
 	heldNote := s.declineHeld(ctx, now)
+	if s.policy.NodeTasks {
+		s.launchNodeTasks(ctx, now)
+	}
 
 	pending := s.pendingPods()
 	s.notePending(pending)
 	if len(pending) == 0 {
 		s.declineAll(ctx, s.policy.IdleDeclineFor)
-		if !s.suppressed {
+		if !s.suppressed && !s.policy.NodeTasks {
 			if err := s.fw.call(ctx, calls.Suppress()); err != nil {
 				return err
 			}

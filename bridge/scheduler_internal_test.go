@@ -123,7 +123,10 @@ func newLoopTest(t *testing.T, pods ...*corev1.Pod) *loopTest {
 		ps.pods[p.UID] = p
 	}
 	r := &fakeReporter{}
-	s := NewScheduler(fw, nil, ps, nil, r, ExecutorSpec{Command: "executor"}, DefaultPolicy)
+	// These tests are of pod tasks; node tasks have their own (nodetasks_test.go).
+	p := DefaultPolicy
+	p.NodeTasks = false
+	s := NewScheduler(fw, nil, ps, nil, r, ExecutorSpec{Command: "executor"}, p)
 	s.subscribed = true
 	return &loopTest{s: s, master: m, pods: ps, report: r}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubemesos/kubemesos/devcluster/images"
@@ -51,6 +52,40 @@ func (c *Cluster) startAddons(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for CoreDNS (kube-system/coredns): %w (last: %s)", ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// waitNodes waits until every agent is a Ready Node: the bridge's node
+// tasks bring them up before any pod is placed there.
+func (c *Cluster) waitNodes(ctx context.Context) error {
+	client := c.ControlPlane.Client()
+	var last string
+	for {
+		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready := 0
+		if err == nil {
+			for _, n := range list.Items {
+				for _, cond := range n.Status.Conditions {
+					if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+						ready++
+					}
+				}
+			}
+			if ready >= c.cfg.Agents {
+				return nil
+			}
+			last = fmt.Sprintf("%d of %d nodes Ready", ready, c.cfg.Agents)
+		} else {
+			last = err.Error()
+		}
+		if err := c.exited(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for every agent to be a Ready node: %w (last: %s)", ctx.Err(), last)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -165,6 +165,9 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := preflight(cfg); err != nil {
 		return nil, err
 	}
+	if err := checkSocketPaths(cfg); err != nil {
+		return nil, err
+	}
 	logger := klog.FromContext(ctx)
 	if _, err := ReadState(cfg.Dir); err == nil {
 		logger.Info("A cluster is recorded in the directory; tearing it down first", "dir", cfg.Dir)
@@ -217,6 +220,23 @@ func preflight(cfg Config) error {
 	}
 	if err := bindir.Check(cfg.BinDir, "etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "coredns", "metrics-server"); err != nil {
 		return fmt.Errorf("devcluster: %w", err)
+	}
+	return nil
+}
+
+// maxSocketPath is the longest path a unix socket may have (sun_path).
+const maxSocketPath = 107
+
+// checkSocketPaths refuses a cluster directory so deep that the kubelet's
+// pod-resources socket (<Dir>/agents/<agent>/state/<node>/kubelet/pod-resources/<10 digits>)
+// would not fit in a unix socket path: the kubelet would fail to start with
+// "bind: invalid argument".
+func checkSocketPaths(cfg Config) error {
+	name := fmt.Sprintf("%s%d", cfg.AgentPrefix, cfg.Agents)
+	sock := filepath.Join(cfg.Dir, "agents", name, "state", strings.ToLower(name), "kubelet", "pod-resources", "0123456789")
+	if len(sock) > maxSocketPath {
+		return fmt.Errorf("devcluster: directory %s is too deep: the kubelet's sockets under it (%s, %d bytes) exceed the %d-byte limit of unix socket paths; use a shorter --dir",
+			cfg.Dir, sock, len(sock), maxSocketPath)
 	}
 	return nil
 }
@@ -390,6 +410,11 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	}
 	logger.Info("Bridge subscribed", "master", c.MesosMaster)
 
+	start = time.Now()
+	if err := c.waitNodes(ctx); err != nil {
+		return err
+	}
+	logger.Info("Every agent is a Ready node", "count", cfg.Agents, "took", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	if err := c.startAddons(ctx); err != nil {
 		return err

@@ -50,6 +50,20 @@ func TestExecutorEnv(t *testing.T) {
 	}
 }
 
+func TestTooDeepDirectoryIsRefused(t *testing.T) {
+	cfg, err := Config{Dir: "/tmp/" + strings.Repeat("d", 80)}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSocketPaths(cfg); err == nil || !strings.Contains(err.Error(), "too deep") {
+		t.Fatalf("checkSocketPaths = %v, want a too-deep error", err)
+	}
+	cfg.Dir = "/work/main/.kubemesos"
+	if err := checkSocketPaths(cfg); err != nil {
+		t.Fatalf("the default layout is refused: %v", err)
+	}
+}
+
 func TestDownWithoutState(t *testing.T) {
 	if err := Down(context.Background(), t.TempDir()); err != nil {
 		t.Fatalf("Down of an empty directory: %v", err)
@@ -286,7 +300,12 @@ func TestDownAfterUpIsKilled(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build kubemesos: %v\n%s", err, out)
 	}
-	dir := t.TempDir()
+	// Short: the kubelet's sockets live under it.
+	dir, err := os.MkdirTemp("", "kmk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	up := exec.Command(os.Args[0], "-test.run=^TestUpProcess$", "-test.v")
 	up.Env = append(os.Environ(), "KUBEMESOS_TEST_UP_DIR="+dir, "KUBEMESOS_TEST_UP_BIN="+binDir, "KUBEMESOS_TEST_UP_KUBEMESOS="+kubemesos)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "up.log"))

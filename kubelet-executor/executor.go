@@ -90,6 +90,8 @@ type Executor struct {
 	// nodeErr is why the node could not start; every task fails with it.
 	nodeErr error
 	tasks   map[string]*podTask
+	// nodeTasks are the live node tasks (nodetask.go).
+	nodeTasks map[string]bool
 	// ended remembers the tasks whose terminal update was sent, so none
 	// gets a second one: Mesos refuses a status for a terminal task, and a
 	// KILL may still arrive for a task that just ended (the framework sends
@@ -137,6 +139,7 @@ func New(mc config.Config, client kubernetes.Interface, node Node) *Executor {
 		shutdownCh:   make(chan struct{}),
 		fatal:        make(chan error, 1),
 		tasks:        map[string]*podTask{},
+		nodeTasks:    map[string]bool{},
 		ended:        endedTasks{states: map[string]endedTask{}},
 		unackedTasks: map[string]mesos.TaskInfo{},
 		outboxSignal: make(chan struct{}, 1),
@@ -402,6 +405,7 @@ func (e *Executor) nodeFailed(ctx context.Context, err error) {
 	for _, t := range e.tasks {
 		e.failNodeLocked(t)
 	}
+	e.endNodeTasksLocked(taskstate.Report{State: mesos.TASK_FAILED, Message: MessageNodeFailed + ": " + err.Error()}, ReasonNodeFailed.Enum())
 	e.mu.Unlock()
 	close(e.nodeDown) // admissions waiting for the node return
 	e.fatal <- err
@@ -475,6 +479,14 @@ func (e *Executor) onLaunch(ctx context.Context, info mesos.TaskInfo) {
 	// pod's task ID when it relaunches a pod).
 	e.ended.forget(id)
 	e.unackedTasks[id] = info
+	if podtask.IsNodeTask(id) {
+		if e.nodeTasks[id] {
+			logger.Info("Duplicate LAUNCH ignored")
+			return
+		}
+		e.launchNodeTaskLocked(ctx, info)
+		return
+	}
 	ref, err := podtask.DecodeTask(info)
 	if err != nil {
 		logger.Info("Rejecting task with bad data", "err", err)
@@ -698,6 +710,10 @@ func (e *Executor) resync(ctx context.Context) {
 // pod's own); TASK_KILLED follows once the pod object is gone.
 func (e *Executor) onKill(ctx context.Context, id mesos.TaskID, policy *mesos.KillPolicy) {
 	e.mu.Lock()
+	if e.killNodeTaskLocked(ctx, id) {
+		e.mu.Unlock()
+		return
+	}
 	t := e.tasks[id.Value]
 	if t == nil {
 		if state, ok := e.ended.get(id.Value); ok {
@@ -949,6 +965,9 @@ func (e *Executor) shutdown(ctx context.Context) {
 		e.observeLocked(t, nil)
 		e.mu.Unlock()
 	}
+	e.mu.Lock()
+	e.endNodeTasksLocked(taskstate.Report{State: mesos.TASK_KILLED, Message: MessageShutdown}, nil)
+	e.mu.Unlock()
 	e.flush(ctx, time.Second)
 	stopCtx, stop := context.WithTimeout(ctx, max(grace-podBudget, 2*time.Second))
 	defer stop()

@@ -51,6 +51,7 @@ func runScheduler(args []string) error {
 		declineFor = fs.Duration("decline-refuse", bridge.DefaultPolicy.DeclineFor, "refuse_seconds of declined offers")
 		minCPU     = fs.Int64("pod-min-millicpu", bridge.DefaultPolicy.MinPod.MilliCPU, "cpu (milli) given to a pod that requests none")
 		minMem     = fs.Int64("pod-min-mem", bridge.DefaultPolicy.MinPod.MemoryMB, "memory (MB) given to a pod that requests none")
+		nodeTasks  = fs.Bool("node-tasks", bridge.DefaultPolicy.NodeTasks, "launch a node task on every agent that offers resources, so each is a Ready Node before its first pod (DaemonSets reach it); false: a node comes with its agent's first pod, and offers are suppressed while nothing is pending")
 		storeNS    = fs.String("framework-store-namespace", "kubemesos-system", "namespace of the ConfigMap that keeps the framework ID (empty: do not keep it)")
 		storeName  = fs.String("framework-store-name", "kubemesos-framework", "name of that ConfigMap")
 		uris       stringList
@@ -107,6 +108,7 @@ func runScheduler(args []string) error {
 	policy := bridge.DefaultPolicy
 	policy.OfferTTL, policy.DeclineFor = *offerTTL, *declineFor
 	policy.MinPod = offermatcher.Resources{MilliCPU: *minCPU, MemoryMB: *minMem}
+	policy.NodeTasks = *nodeTasks
 	exec := bridge.ExecutorSpec{
 		Command:   *execCmd,
 		URIs:      uris,
