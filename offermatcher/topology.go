@@ -1,0 +1,249 @@
+package offermatcher
+
+import (
+	"maps"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Cluster is what placement knows besides the pods to place and the offers:
+// the nodes and the pods already on them, which inter-pod affinity and
+// topology spread count, and how to score. The zero Cluster knows of no
+// other node and no placed pod.
+type Cluster struct {
+	// Nodes are agents known without an offer held now (an offer's node is
+	// known from the offer). Their pods count in their topology domains, and
+	// their domains count for topology spread, as every node does in
+	// kube-scheduler.
+	Nodes []Node
+	// Pods are the pods already bound to or launched on a node.
+	Pods []PlacedPod
+	// NamespaceLabels are the labels of namespaces, for namespace selectors
+	// of inter-pod affinity terms. A namespace not listed has only the label
+	// the API server gives every namespace, kubernetes.io/metadata.name.
+	NamespaceLabels map[string]map[string]string
+	// Scoring is how resources weigh in the choice among offers.
+	Scoring Scoring
+	// Explain makes Match record, for each unplaced pod, the reason of every
+	// offer (Unplaced.ByOffer).
+	Explain bool
+}
+
+// Node is a node (agent) placement knows of: its name, its labels and its
+// Node's taints.
+type Node struct {
+	Name   string
+	Labels map[string]string
+	Taints []corev1.Taint
+}
+
+// PlacedPod is a pod bound to or launched on a node, reduced to what
+// inter-pod affinity and topology spread read of it.
+type PlacedPod struct {
+	Namespace string
+	NodeName  string
+	Labels    map[string]string
+	// Terminating pods (deletionTimestamp set) do not count for topology
+	// spread, as in kube-scheduler; they still count for inter-pod affinity.
+	Terminating bool
+	// PodAntiAffinity is the pod's required anti-affinity: it keeps pods it
+	// matches out of its domains.
+	PodAntiAffinity []PodAffinityTerm
+}
+
+// PlacedPodOf reduces a pod on node nodeName.
+func PlacedPodOf(pod *corev1.Pod, nodeName string) PlacedPod {
+	p := PlacedPod{Namespace: pod.Namespace, NodeName: nodeName, Labels: pod.Labels, Terminating: pod.DeletionTimestamp != nil}
+	if a := pod.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
+		p.PodAntiAffinity = podAffinityTerms(pod.Namespace, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+	}
+	return p
+}
+
+// nodeState is a node in the topology.
+type nodeState struct {
+	name   string
+	labels map[string]string
+	taints []corev1.Taint
+}
+
+// placedPod is a pod in the topology.
+type placedPod struct {
+	ns          string
+	labels      labels.Set
+	nsLabels    labels.Set
+	node        int
+	terminating bool
+}
+
+// topology is the nodes and the placed pods (given, and placed by this
+// Match so far), with counts kept up to date as pods are placed, so that a
+// pod's preparation reads counts instead of walking every placed pod.
+// Counts are created on first use (walking the pods once) and then kept.
+type topology struct {
+	nodes    []nodeState
+	byName   map[string]int
+	pods     []placedPod
+	nsGiven  map[string]map[string]string
+	nsLabels map[string]labels.Set
+
+	affinity map[string]*pairCounts // the terms of one required affinity, by their keys
+	single   map[string]*pairCounts // one term, by its key
+	held     map[string]*heldTerm   // required anti-affinity of placed pods, by term key
+	matching map[string]*nodeCounts // pods of a namespace matching a selector, by namespace and selector
+}
+
+// nodeCounts counts per node the non-terminating pods of ns that sel
+// matches (topology spread's countPodsMatchSelector).
+type nodeCounts struct {
+	ns  string
+	sel labels.Selector
+	n   []int
+}
+
+func (c *nodeCounts) add(p *placedPod) {
+	if !p.terminating && p.ns == c.ns && !c.sel.Empty() && c.sel.Matches(p.labels) {
+		c.n[p.node]++
+	}
+}
+
+func newTopology(offers []Offer, c *Cluster) *topology {
+	t := &topology{byName: make(map[string]int, len(offers)+len(c.Nodes)), nsGiven: c.NamespaceLabels, nsLabels: map[string]labels.Set{}}
+	for i := range offers {
+		o := &offers[i]
+		name := offerNode(o)
+		if _, ok := t.byName[name]; !ok {
+			t.byName[name] = len(t.nodes)
+			t.nodes = append(t.nodes, nodeState{name: name, labels: o.Labels, taints: o.Taints})
+		}
+	}
+	for _, n := range c.Nodes {
+		if _, ok := t.byName[n.Name]; !ok {
+			t.byName[n.Name] = len(t.nodes)
+			t.nodes = append(t.nodes, nodeState{name: n.Name, labels: n.Labels, taints: n.Taints})
+		}
+	}
+	for i := range c.Pods {
+		if _, ok := t.byName[c.Pods[i].NodeName]; !ok {
+			// A node nothing else is known of: its pods are in no domain.
+			t.byName[c.Pods[i].NodeName] = len(t.nodes)
+			t.nodes = append(t.nodes, nodeState{name: c.Pods[i].NodeName})
+		}
+	}
+	for i := range c.Pods {
+		p := &c.Pods[i]
+		t.add(p.Namespace, p.Labels, t.byName[p.NodeName], p.Terminating, p.PodAntiAffinity)
+	}
+	return t
+}
+
+// offerNode is the node an offer is from: its node name, or the offer
+// itself when it names none.
+func offerNode(o *Offer) string {
+	if o.NodeName == "" {
+		return "offer/" + o.ID
+	}
+	return o.NodeName
+}
+
+func (t *topology) namespaceLabels(ns string) labels.Set {
+	if l, ok := t.nsLabels[ns]; ok {
+		return l
+	}
+	l := labels.Set(maps.Clone(t.nsGiven[ns]))
+	if l == nil {
+		l = labels.Set{}
+	}
+	if _, ok := l[corev1.LabelMetadataName]; !ok {
+		l[corev1.LabelMetadataName] = ns
+	}
+	t.nsLabels[ns] = l
+	return l
+}
+
+// add records a pod on node and updates every count.
+func (t *topology) add(ns string, podLabels map[string]string, node int, terminating bool, anti []PodAffinityTerm) {
+	t.pods = append(t.pods, placedPod{ns: ns, labels: podLabels, nsLabels: t.namespaceLabels(ns), node: node, terminating: terminating})
+	p := &t.pods[len(t.pods)-1]
+	n := &t.nodes[node]
+	for _, c := range t.affinity {
+		c.add(p, n)
+	}
+	for _, c := range t.single {
+		c.add(p, n)
+	}
+	for _, c := range t.matching {
+		c.add(p)
+	}
+	for i := range anti {
+		h := t.held[anti[i].key]
+		if h == nil {
+			if t.held == nil {
+				t.held = map[string]*heldTerm{}
+			}
+			h = &heldTerm{term: anti[i], domains: map[string]int{}}
+			t.held[anti[i].key] = h
+		}
+		if v, ok := n.labels[anti[i].TopologyKey]; ok {
+			h.domains[v]++
+		}
+	}
+}
+
+// affinityCounts are the counts of the terms of one required affinity.
+func (t *topology) affinityCounts(terms []PodAffinityTerm) *pairCounts {
+	keys := make([]string, len(terms))
+	for i := range terms {
+		keys[i] = terms[i].key
+	}
+	key := strings.Join(keys, "\x00")
+	if c, ok := t.affinity[key]; ok {
+		return c
+	}
+	if t.affinity == nil {
+		t.affinity = map[string]*pairCounts{}
+	}
+	c := &pairCounts{terms: terms, all: true, counts: map[topologyPair]int{}}
+	t.fill(c)
+	t.affinity[key] = c
+	return c
+}
+
+// termCounts are the counts of one term.
+func (t *topology) termCounts(term *PodAffinityTerm) *pairCounts {
+	if c, ok := t.single[term.key]; ok {
+		return c
+	}
+	if t.single == nil {
+		t.single = map[string]*pairCounts{}
+	}
+	c := &pairCounts{terms: []PodAffinityTerm{*term}, counts: map[topologyPair]int{}}
+	t.fill(c)
+	t.single[term.key] = c
+	return c
+}
+
+func (t *topology) fill(c *pairCounts) {
+	for i := range t.pods {
+		c.add(&t.pods[i], &t.nodes[t.pods[i].node])
+	}
+}
+
+// matchingCounts are the per-node counts of pods of ns matching sel.
+func (t *topology) matchingCounts(ns string, sel labels.Selector, selKey string) *nodeCounts {
+	key := ns + "|" + selKey
+	if c, ok := t.matching[key]; ok {
+		return c
+	}
+	if t.matching == nil {
+		t.matching = map[string]*nodeCounts{}
+	}
+	c := &nodeCounts{ns: ns, sel: sel, n: make([]int, len(t.nodes))}
+	for i := range t.pods {
+		c.add(&t.pods[i])
+	}
+	t.matching[key] = c
+	return c
+}
