@@ -113,6 +113,8 @@ type Scheduler struct {
 	backoff map[types.UID]relaunch
 	// agents holds back agents whose executor failed launches.
 	agents map[string]*agentHold
+	// placement is kept between cycles for placement (placement.go).
+	placement *placementState
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -448,6 +450,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	pending := s.pendingPods()
 	s.notePending(pending)
 	if len(pending) == 0 {
+		s.placementState().pending.recordNoOffers(now, nil)
 		s.declineAll(ctx, s.policy.IdleDeclineFor)
 		if !s.suppressed {
 			if err := s.fw.call(ctx, calls.Suppress()); err != nil {
@@ -462,6 +465,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 		s.revive(ctx, now)
 	}
 	if s.offers.Len() == 0 {
+		s.placementState().pending.recordNoOffers(now, pending)
 		s.reviveIfNew(ctx, now, pending)
 		s.reportNoOffers(ctx, pending, now, heldNote)
 		return nil
@@ -650,7 +654,11 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 		reqs = append(reqs, offermatcher.FromPod(p, s.policy.MinPod))
 	}
 	held := s.offers.All()
-	plan := offermatcher.Match(reqs, s.placementOffers(held))
+	offers := s.placementOffers(held)
+	cluster := s.placementCluster(offers)
+	cluster.Explain = true // for the pending log
+	plan := cluster.Match(reqs, offers)
+	s.placementState().pending.recordPlan(s.now(), offers, plan, byUID)
 
 	byOffer := map[string][]offermatcher.Assignment{}
 	for _, a := range plan.Assignments {
