@@ -63,7 +63,7 @@ func (s *Scheduler) placementCluster(offers []offermatcher.Offer) offermatcher.C
 	for _, o := range offers {
 		ps.agents[o.AgentID] = seenAgent{node: offermatcher.Node{Name: o.NodeName, Labels: o.Labels, Taints: o.Taints}, at: now}
 	}
-	var c offermatcher.Cluster
+	c := offermatcher.Cluster{Scoring: s.policy.Scoring}
 	known := map[string]bool{}
 	if nl, ok := s.nodes.(NodeLister); ok && s.nodes != nil {
 		for _, n := range nl.Nodes() {

@@ -35,6 +35,8 @@ type Policy struct {
 	ReviveEvery time.Duration
 	// MinPod is what a pod without requests is given.
 	MinPod offermatcher.Resources
+	// Scoring is how free resources rank the offers a pod fits.
+	Scoring offermatcher.Scoring
 	// RelaunchBackoff is the first wait before a pod whose task ended before
 	// the pod was bound is launched again; it doubles up to MaxRelaunchBackoff.
 	RelaunchBackoff, MaxRelaunchBackoff time.Duration
