@@ -172,7 +172,12 @@ func (s *podAffinityState) active() bool {
 	return s.affinity != nil || len(s.anti) > 0 || len(s.forbiddenKeys) > 0
 }
 
-// check is kube-scheduler's InterPodAffinity Filter against a node: the
+// check is kube-scheduler's InterPodAffinity Filter against a node, written
+// here because it is the hot path: the plugin (in k8s.io/kubernetes, not a
+// dependency) rebuilds its counts from every pod on every node for each pod,
+// while here they are kept up to date across the plan (topology) and a pod
+// only looks them up; selectors are apimachinery's own labels.Selector, and
+// TestFeasibleAsKubeScheduler holds the result to the plugin's. It checks the
 // pod's required affinity (every topology key on the node, and a matching
 // pod in each term's domain, unless no pod anywhere matches and the pod
 // matches its own terms: the first of a group that attracts itself), its

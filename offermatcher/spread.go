@@ -178,7 +178,9 @@ func hasKeys(nodeLabels map[string]string, cs []SpreadConstraint, hard bool) boo
 	return true
 }
 
-// check is kube-scheduler's PodTopologySpread Filter: the node has every
+// check is kube-scheduler's PodTopologySpread Filter, written here for the
+// same reason as podAffinityState.check (the hot path, counts kept across
+// the plan; TestFeasibleAsKubeScheduler compares it with the plugin): the node has every
 // constraint's key, and placing the pod there keeps each skew (matching
 // pods in the node's domain, plus the pod itself if it matches, minus the
 // global minimum) within maxSkew. Map lookups only.
