@@ -62,7 +62,6 @@ func (c Cluster) Match(pods []PodRequest, offers []Offer) Plan {
 		n := topo.byName[offerNode(o)]
 		book[i] = offerState{
 			offer:   o,
-			node:    &topo.nodes[n],
 			nodeIdx: n,
 			cpu:     max(o.Resources.MilliCPU, 0),
 			mem:     max(o.Resources.MemoryMB, 0),
@@ -142,8 +141,7 @@ func (p *podState) bestByResources(book []offerState, sc scorer, rejected *[numR
 // it so far.
 type offerState struct {
 	offer          *Offer
-	node           *nodeState
-	nodeIdx        int
+	nodeIdx        int // in the topology
 	cpu, mem, disk int64
 	ports          []PortRange // normalized
 	score          float64     // scorer.score of what is free
@@ -226,8 +224,9 @@ func (p *podState) prefers() bool {
 // the port check walks two short sorted lists; the label checks hash strings
 // and compare values; the taint check walks the node's taints (most nodes
 // have none) against the pod's tolerations; topology spread and inter-pod
-// (anti-)affinity, last, look up per-pod counts prepared before the offer
-// loop (kube-scheduler's PreFilter), one map lookup per constraint or term;
+// (anti-)affinity, last, index per-pod counts prepared before the offer
+// loop (kube-scheduler's PreFilter) by the node's domain number, two slice
+// loads per constraint or term;
 // a check the pod (or offer) does not need is skipped on a length test.
 // Only the first failing check is counted, so a pod rejected
 // everywhere has exactly one reason per offer. The price of this order is
@@ -252,12 +251,12 @@ func (p *podState) fits(o *offerState) (reasonIndex, bool) {
 		return reasonTaint, false
 	}
 	if len(p.spread.hard) > 0 {
-		if r, ok := p.spread.check(o.node); !ok {
+		if r, ok := p.spread.check(o.nodeIdx); !ok {
 			return r, false
 		}
 	}
 	if p.podAffinity.active() {
-		return p.podAffinity.check(o.node)
+		return p.podAffinity.check(o.nodeIdx)
 	}
 	return 0, true
 }

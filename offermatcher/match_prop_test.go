@@ -254,7 +254,7 @@ func TestFitsAllocatesNothing(t *testing.T) {
 	book := make([]offerState, len(offers))
 	for i := range offers {
 		n := topo.byName[offers[i].NodeName]
-		book[i] = offerState{offer: &offers[i], node: &topo.nodes[n], nodeIdx: n, cpu: 1000, mem: 1024, ports: normalizePorts(offers[i].Resources.Ports)}
+		book[i] = offerState{offer: &offers[i], nodeIdx: n, cpu: 1000, mem: 1024, ports: normalizePorts(offers[i].Resources.Ports)}
 	}
 	wantOK := []bool{true, false, false}
 	for i := range book {

@@ -79,20 +79,20 @@ func (t *PodAffinityTerm) matches(ns string, podLabels, nsLabels labels.Set) boo
 	return false
 }
 
-// topologyPair is a topology domain: a node label and its value.
-type topologyPair struct{ key, value string }
-
-// pairCounts counts, per topology domain, the placed pods that match terms.
-// For the terms of one required affinity (all), a pod counts only if it
-// matches every term, and then in the domain of each term's key, as
-// kube-scheduler's affinityCounts; otherwise terms holds one term.
+// pairCounts counts, per domain of each term's topology key, the placed
+// pods that match terms. For the terms of one required affinity (all), a
+// pod counts only if it matches every term, and then in the domain of each
+// term's key, as kube-scheduler's affinityCounts; otherwise terms holds one
+// term.
 type pairCounts struct {
 	terms  []PodAffinityTerm
 	all    bool
-	counts map[topologyPair]int
+	doms   []*keyDomains // of each term's key
+	counts [][]int       // per term, per domain
+	total  int           // pods counted in some domain, over all terms
 }
 
-func (c *pairCounts) add(p *placedPod, n *nodeState) {
+func (c *pairCounts) add(p *placedPod) {
 	if c.all {
 		for i := range c.terms {
 			if !c.terms[i].matches(p.ns, p.labels, p.nsLabels) {
@@ -103,17 +103,25 @@ func (c *pairCounts) add(p *placedPod, n *nodeState) {
 		return
 	}
 	for i := range c.terms {
-		if v, ok := n.labels[c.terms[i].TopologyKey]; ok {
-			c.counts[topologyPair{c.terms[i].TopologyKey, v}]++
+		if d := c.doms[i].of[p.node]; d >= 0 {
+			c.counts[i][d]++
+			c.total++
 		}
 	}
 }
 
-// heldTerm is a required anti-affinity term that placed pods hold, with the
-// domains (values of its topology key) those pods are in.
+// heldTerm is a required anti-affinity term that placed pods hold, with how
+// many of them are in each domain of its key.
 type heldTerm struct {
-	term    PodAffinityTerm
-	domains map[string]int
+	term PodAffinityTerm
+	dom  *keyDomains
+	n    []int
+}
+
+// forbiddenDomains are domains of one key the pod may not go to.
+type forbiddenDomains struct {
+	dom *keyDomains
+	in  []bool
 }
 
 // podAffinityState is the per-pod precomputation of the inter-pod checks
@@ -121,93 +129,87 @@ type heldTerm struct {
 // are checked against and the domains placed pods' anti-affinity forbids.
 type podAffinityState struct {
 	affinity     *pairCounts // nil: no required pod affinity
-	affinityKeys []string
-	affinitySelf bool // the pod matches all its own affinity terms
+	affinitySelf bool        // the pod matches all its own affinity terms
 	anti         []*pairCounts
 	// forbidden are the domains of placed pods whose required anti-affinity
-	// the pod matches; forbiddenKeys their keys, each once.
-	forbidden     map[topologyPair]bool
-	forbiddenKeys []string
+	// the pod matches, one entry per topology key.
+	forbidden []forbiddenDomains
 }
 
 func (s *podAffinityState) prepare(pod *PodRequest, t *topology) {
-	s.affinity, s.affinityKeys, s.anti = nil, s.affinityKeys[:0], s.anti[:0]
+	s.affinity, s.anti, s.forbidden = nil, s.anti[:0], s.forbidden[:0]
 	if len(pod.PodAffinity) > 0 {
 		s.affinity = t.affinityCounts(pod.PodAffinity)
 		own := t.namespaceLabels(pod.Namespace)
 		s.affinitySelf = true
 		for i := range pod.PodAffinity {
-			s.affinityKeys = append(s.affinityKeys, pod.PodAffinity[i].TopologyKey)
 			s.affinitySelf = s.affinitySelf && pod.PodAffinity[i].matches(pod.Namespace, pod.Labels, own)
 		}
 	}
 	for i := range pod.PodAntiAffinity {
 		s.anti = append(s.anti, t.termCounts(&pod.PodAntiAffinity[i]))
 	}
-	clear(s.forbidden)
-	s.forbiddenKeys = s.forbiddenKeys[:0]
 	if len(t.held) == 0 {
 		return
 	}
-	if s.forbidden == nil {
-		s.forbidden = map[topologyPair]bool{}
-	}
 	own := t.namespaceLabels(pod.Namespace)
-	for _, h := range t.held {
+	for _, h := range t.heldOrder {
 		if !h.term.matches(pod.Namespace, pod.Labels, own) {
 			continue
 		}
-		for v, n := range h.domains {
-			if n > 0 {
-				s.forbidden[topologyPair{h.term.TopologyKey, v}] = true
-			}
+		j := slices.IndexFunc(s.forbidden, func(f forbiddenDomains) bool { return f.dom == h.dom })
+		if j < 0 {
+			s.forbidden = append(s.forbidden, forbiddenDomains{dom: h.dom, in: make([]bool, len(h.dom.values))})
+			j = len(s.forbidden) - 1
 		}
-		if !slices.Contains(s.forbiddenKeys, h.term.TopologyKey) {
-			s.forbiddenKeys = append(s.forbiddenKeys, h.term.TopologyKey)
+		for d, n := range h.n {
+			if n > 0 {
+				s.forbidden[j].in[d] = true
+			}
 		}
 	}
 }
 
 func (s *podAffinityState) active() bool {
-	return s.affinity != nil || len(s.anti) > 0 || len(s.forbiddenKeys) > 0
+	return s.affinity != nil || len(s.anti) > 0 || len(s.forbidden) > 0
 }
 
 // check is kube-scheduler's InterPodAffinity Filter against a node, written
 // here because it is the hot path: the plugin (in k8s.io/kubernetes, not a
 // dependency) rebuilds its counts from every pod on every node for each pod,
 // while here they are kept up to date across the plan (topology) and a pod
-// only looks them up; selectors are apimachinery's own labels.Selector, and
-// TestFeasibleAsKubeScheduler holds the result to the plugin's. It checks the
-// pod's required affinity (every topology key on the node, and a matching
-// pod in each term's domain, unless no pod anywhere matches and the pod
-// matches its own terms: the first of a group that attracts itself), its
-// required anti-affinity (no matching pod in any term's domain), and the
-// anti-affinity of the pods already placed (the node is in no domain they
-// forbid the pod). Map lookups only: it allocates nothing.
-func (s *podAffinityState) check(n *nodeState) (reasonIndex, bool) {
-	if s.affinity != nil {
+// only indexes them by the node's domain number; selectors are
+// apimachinery's own labels.Selector, and TestFeasibleAsKubeScheduler holds
+// the result to the plugin's. It checks the pod's required affinity (every
+// topology key on the node, and a matching pod in each term's domain, unless
+// no pod anywhere matches and the pod matches its own terms: the first of a
+// group that attracts itself), its required anti-affinity (no matching pod
+// in any term's domain), and the anti-affinity of the pods already placed
+// (the node is in no domain they forbid the pod). Slice indexing only: it
+// allocates nothing and hashes no string.
+func (s *podAffinityState) check(node int) (reasonIndex, bool) {
+	if a := s.affinity; a != nil {
 		exist := true
-		for _, k := range s.affinityKeys {
-			v, ok := n.labels[k]
-			if !ok {
+		for i := range a.terms {
+			d := a.doms[i].of[node]
+			if d < 0 {
 				return reasonPodAffinity, false
 			}
-			if s.affinity.counts[topologyPair{k, v}] <= 0 {
+			if a.counts[i][d] <= 0 {
 				exist = false
 			}
 		}
-		if !exist && !(len(s.affinity.counts) == 0 && s.affinitySelf) {
+		if !exist && !(a.total == 0 && s.affinitySelf) {
 			return reasonPodAffinity, false
 		}
 	}
 	for _, c := range s.anti {
-		k := c.terms[0].TopologyKey
-		if v, ok := n.labels[k]; ok && c.counts[topologyPair{k, v}] > 0 {
+		if d := c.doms[0].of[node]; d >= 0 && c.counts[0][d] > 0 {
 			return reasonPodAntiAffinity, false
 		}
 	}
-	for _, k := range s.forbiddenKeys {
-		if v, ok := n.labels[k]; ok && s.forbidden[topologyPair{k, v}] {
+	for i := range s.forbidden {
+		if d := s.forbidden[i].dom.of[node]; d >= 0 && s.forbidden[i].in[d] {
 			return reasonExistingAntiAffinity, false
 		}
 	}

@@ -168,7 +168,7 @@ func TestInterPodChecksAllocateNothing(t *testing.T) {
 	book := make([]offerState, len(offers))
 	for i := range offers {
 		n := topo.byName[offers[i].NodeName]
-		book[i] = offerState{offer: &offers[i], node: &topo.nodes[n], nodeIdx: n, cpu: 4000, mem: 4096}
+		book[i] = offerState{offer: &offers[i], nodeIdx: n, cpu: 4000, mem: 4096}
 	}
 	if _, ok := p.fits(&book[0]); !ok {
 		t.Fatal("o1 should fit")

@@ -98,13 +98,12 @@ func (c *candidates) best(p *podState, book []offerState, sc scorer, rejected *[
 			cd.nodeAff = p.preferredScore(o.offer.NodeName, o.offer.Labels)
 		}
 		for _, w := range p.preferredPods {
-			k := w.counts.terms[0].TopologyKey
-			if v, ok := o.node.labels[k]; ok {
-				cd.podAff += w.weight * int64(w.counts.counts[topologyPair{k, v}])
+			if d := w.counts.doms[0].of[o.nodeIdx]; d >= 0 {
+				cd.podAff += w.weight * int64(w.counts.counts[0][d])
 			}
 		}
 		if len(p.spread.soft) > 0 {
-			cd.sprd, cd.spreadScored = p.spread.score(o.node, o.nodeIdx)
+			cd.sprd, cd.spreadScored = p.spread.score(o.nodeIdx)
 		}
 		if len(c.list) == 0 {
 			minPA, maxPA = cd.podAff, cd.podAff

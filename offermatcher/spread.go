@@ -74,11 +74,11 @@ func spreadConstraints(pod *corev1.Pod) []SpreadConstraint {
 // spreadCheck is one constraint prepared for a pod: the matching pods per
 // domain of the eligible nodes, and the global minimum.
 type spreadCheck struct {
-	key      string
+	dom      *keyDomains
 	maxSkew  int
-	self     int // 1 when the pod matches its own selector
-	min      int // the global minimum (0 with fewer domains than minDomains)
-	domains  map[string]int
+	self     int     // 1 when the pod matches its own selector
+	min      int     // the global minimum (0 with fewer domains than minDomains)
+	counts   []int   // matching pods per domain, over the eligible nodes
 	weight   float64 // ScheduleAnyway: log(domains + 2), kube-scheduler's normalizing weight
 	perNode  []int   // matching pods on each node (the hostname key scores by them)
 	hostname bool
@@ -86,21 +86,16 @@ type spreadCheck struct {
 
 // spreadState is a pod's constraints, prepared once per pod (kube-scheduler's
 // PodTopologySpread PreFilter and PreScore): hard ones filter, soft ones
-// score.
+// score. Its slices are kept from pod to pod.
 type spreadState struct {
 	hard, soft []spreadCheck
-	pool       []map[string]int // domain maps, reused from pod to pod
-	eligible   []bool           // scratch: node passes the pod's node affinity
-	tolerated  []bool           // scratch: node's taints are tolerated
+	counts     []int  // backing array of the checks' counts
+	present    []bool // scratch: the domain has an eligible node
+	eligible   []bool // scratch: node passes the pod's node affinity
+	tolerated  []bool // scratch: node's taints are tolerated
 }
 
 func (s *spreadState) prepare(pod *PodRequest, p *podState, t *topology) {
-	for i := range s.hard {
-		s.pool = append(s.pool, s.hard[i].domains)
-	}
-	for i := range s.soft {
-		s.pool = append(s.pool, s.soft[i].domains)
-	}
 	s.hard, s.soft = s.hard[:0], s.soft[:0]
 	if len(pod.TopologySpread) == 0 {
 		return
@@ -113,6 +108,16 @@ func (s *spreadState) prepare(pod *PodRequest, p *podState, t *topology) {
 			(len(p.affinity) == 0 || p.affinityMatchesNode(n.name, n.labels)))
 		s.tolerated = append(s.tolerated, !untolerated(n.taints, p.tolerations))
 	}
+	total := 0
+	for i := range pod.TopologySpread {
+		total += len(t.domains(pod.TopologySpread[i].TopologyKey).values)
+	}
+	if cap(s.counts) < total {
+		s.counts = make([]int, total)
+	}
+	s.counts = s.counts[:total]
+	clear(s.counts)
+	off := 0
 	podLabels := labels.Set(pod.Labels)
 	for _, hard := range []bool{true, false} {
 		for i := range pod.TopologySpread {
@@ -120,28 +125,40 @@ func (s *spreadState) prepare(pod *PodRequest, p *podState, t *topology) {
 			if c.DoNotSchedule != hard {
 				continue
 			}
-			counts := t.matchingCounts(pod.Namespace, c.selector, c.selectorKey)
-			sc := spreadCheck{key: c.TopologyKey, maxSkew: int(c.MaxSkew), domains: s.domainMap(),
-				perNode: counts.n, hostname: c.TopologyKey == corev1.LabelHostname}
+			matching := t.matchingCounts(pod.Namespace, c.selector, c.selectorKey)
+			dom := t.domains(c.TopologyKey)
+			sc := spreadCheck{dom: dom, maxSkew: int(c.MaxSkew), counts: s.counts[off : off+len(dom.values)],
+				perNode: matching.n, hostname: c.TopologyKey == corev1.LabelHostname}
+			off += len(dom.values)
 			if c.selector.Matches(podLabels) {
 				sc.self = 1
 			}
+			if cap(s.present) < len(dom.values) {
+				s.present = make([]bool, len(dom.values))
+			}
+			s.present = s.present[:len(dom.values)]
+			clear(s.present)
 			for n := range t.nodes {
-				node := &t.nodes[n]
-				if !hasKeys(node.labels, pod.TopologySpread, hard) ||
+				if !hasKeys(t, n, pod.TopologySpread, hard) ||
 					(c.HonorNodeAffinity && !s.eligible[n]) || (c.HonorTaints && !s.tolerated[n]) {
 					continue
 				}
-				sc.domains[node.labels[c.TopologyKey]] += counts.n[n]
+				d := dom.of[n]
+				sc.counts[d] += matching.n[n]
+				s.present[d] = true
 			}
 			sc.min = math.MaxInt32
-			for _, m := range sc.domains {
-				sc.min = min(sc.min, m)
+			domains := 0
+			for d, ok := range s.present {
+				if ok {
+					domains++
+					sc.min = min(sc.min, sc.counts[d])
+				}
 			}
-			if len(sc.domains) < int(c.MinDomains) {
+			if domains < int(c.MinDomains) {
 				sc.min = 0
 			}
-			sc.weight = math.Log(float64(len(sc.domains) + 2))
+			sc.weight = math.Log(float64(domains + 2))
 			if hard {
 				s.hard = append(s.hard, sc)
 			} else {
@@ -151,27 +168,12 @@ func (s *spreadState) prepare(pod *PodRequest, p *podState, t *topology) {
 	}
 }
 
-func (s *spreadState) domainMap() map[string]int {
-	if n := len(s.pool); n > 0 {
-		m := s.pool[n-1]
-		s.pool = s.pool[:n-1]
-		if m != nil {
-			clear(m)
-			return m
-		}
-	}
-	return map[string]int{}
-}
-
-// hasKeys reports whether a node has the topology keys of every constraint
+// hasKeys reports whether node has the topology keys of every constraint
 // of one kind (DoNotSchedule when hard), as kube-scheduler requires of a
 // node before counting its pods.
-func hasKeys(nodeLabels map[string]string, cs []SpreadConstraint, hard bool) bool {
+func hasKeys(t *topology, node int, cs []SpreadConstraint, hard bool) bool {
 	for i := range cs {
-		if cs[i].DoNotSchedule != hard {
-			continue
-		}
-		if _, ok := nodeLabels[cs[i].TopologyKey]; !ok {
+		if cs[i].DoNotSchedule == hard && t.domains(cs[i].TopologyKey).of[node] < 0 {
 			return false
 		}
 	}
@@ -180,18 +182,18 @@ func hasKeys(nodeLabels map[string]string, cs []SpreadConstraint, hard bool) boo
 
 // check is kube-scheduler's PodTopologySpread Filter, written here for the
 // same reason as podAffinityState.check (the hot path, counts kept across
-// the plan; TestFeasibleAsKubeScheduler compares it with the plugin): the node has every
-// constraint's key, and placing the pod there keeps each skew (matching
-// pods in the node's domain, plus the pod itself if it matches, minus the
-// global minimum) within maxSkew. Map lookups only.
-func (s *spreadState) check(n *nodeState) (reasonIndex, bool) {
+// the plan; TestFeasibleAsKubeScheduler compares it with the plugin): the
+// node has every constraint's key, and placing the pod there keeps each skew
+// (matching pods in the node's domain, plus the pod itself if it matches,
+// minus the global minimum) within maxSkew. Slice indexing only.
+func (s *spreadState) check(node int) (reasonIndex, bool) {
 	for i := range s.hard {
 		c := &s.hard[i]
-		v, ok := n.labels[c.key]
-		if !ok {
+		d := c.dom.of[node]
+		if d < 0 {
 			return reasonSpreadLabel, false
 		}
-		if c.domains[v]+c.self-c.min > c.maxSkew {
+		if c.counts[d]+c.self-c.min > c.maxSkew {
 			return reasonSpread, false
 		}
 	}
@@ -201,15 +203,15 @@ func (s *spreadState) check(n *nodeState) (reasonIndex, bool) {
 // score is kube-scheduler's PodTopologySpread Score of a node for the
 // ScheduleAnyway constraints (lower is better; normalized by the caller),
 // and false for a node without every key (scored 0).
-func (s *spreadState) score(n *nodeState, node int) (int64, bool) {
+func (s *spreadState) score(node int) (int64, bool) {
 	var sum float64
 	for i := range s.soft {
 		c := &s.soft[i]
-		v, ok := n.labels[c.key]
-		if !ok {
+		d := c.dom.of[node]
+		if d < 0 {
 			return 0, false
 		}
-		cnt := c.domains[v]
+		cnt := c.counts[d]
 		if c.hostname {
 			cnt = c.perNode[node]
 		}

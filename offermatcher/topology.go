@@ -89,10 +89,61 @@ type topology struct {
 	nsGiven  map[string]map[string]string
 	nsLabels map[string]labels.Set
 
-	affinity map[string]*pairCounts // the terms of one required affinity, by their keys
-	single   map[string]*pairCounts // one term, by its key
-	held     map[string]*heldTerm   // required anti-affinity of placed pods, by term key
-	matching map[string]*nodeCounts // pods of a namespace matching a selector, by namespace and selector
+	keys      map[string]*keyDomains // the domains of each topology key, numbered
+	affinity  map[string]*pairCounts // the terms of one required affinity, by their keys
+	single    map[string]*pairCounts // one term, by its key
+	held      map[string]*heldTerm   // required anti-affinity of placed pods, by term key
+	heldOrder []*heldTerm            // held, in the order first seen
+	matching  map[string]*nodeCounts // pods of a namespace matching a selector, by namespace and selector
+}
+
+// keyDomains numbers the domains (values) of one topology key: of[node] is
+// the domain of each node, -1 for a node without the key. The checks index
+// counts by these numbers instead of hashing label values.
+type keyDomains struct {
+	key    string
+	of     []int32
+	values []string
+}
+
+// domains numbers the domains of key, once per Match.
+func (t *topology) domains(key string) *keyDomains {
+	if k, ok := t.keys[key]; ok {
+		return k
+	}
+	if t.keys == nil {
+		t.keys = map[string]*keyDomains{}
+	}
+	k := &keyDomains{key: key, of: make([]int32, len(t.nodes))}
+	ids := map[string]int32{}
+	for i := range t.nodes {
+		v, ok := t.nodes[i].labels[key]
+		if !ok {
+			k.of[i] = -1
+			continue
+		}
+		id, seen := ids[v]
+		if !seen {
+			id = int32(len(k.values))
+			ids[v] = id
+			k.values = append(k.values, v)
+		}
+		k.of[i] = id
+	}
+	t.keys[key] = k
+	return k
+}
+
+func (t *topology) newPairCounts(terms []PodAffinityTerm, all bool) *pairCounts {
+	c := &pairCounts{terms: terms, all: all, doms: make([]*keyDomains, len(terms)), counts: make([][]int, len(terms))}
+	for i := range terms {
+		c.doms[i] = t.domains(terms[i].TopologyKey)
+		c.counts[i] = make([]int, len(c.doms[i].values))
+	}
+	for i := range t.pods {
+		c.add(&t.pods[i])
+	}
+	return c
 }
 
 // nodeCounts counts per node the non-terminating pods of ns that sel
@@ -167,12 +218,11 @@ func (t *topology) namespaceLabels(ns string) labels.Set {
 func (t *topology) add(ns string, podLabels map[string]string, node int, terminating bool, anti []PodAffinityTerm) {
 	t.pods = append(t.pods, placedPod{ns: ns, labels: podLabels, nsLabels: t.namespaceLabels(ns), node: node, terminating: terminating})
 	p := &t.pods[len(t.pods)-1]
-	n := &t.nodes[node]
 	for _, c := range t.affinity {
-		c.add(p, n)
+		c.add(p)
 	}
 	for _, c := range t.single {
-		c.add(p, n)
+		c.add(p)
 	}
 	for _, c := range t.matching {
 		c.add(p)
@@ -183,11 +233,13 @@ func (t *topology) add(ns string, podLabels map[string]string, node int, termina
 			if t.held == nil {
 				t.held = map[string]*heldTerm{}
 			}
-			h = &heldTerm{term: anti[i], domains: map[string]int{}}
+			dom := t.domains(anti[i].TopologyKey)
+			h = &heldTerm{term: anti[i], dom: dom, n: make([]int, len(dom.values))}
 			t.held[anti[i].key] = h
+			t.heldOrder = append(t.heldOrder, h)
 		}
-		if v, ok := n.labels[anti[i].TopologyKey]; ok {
-			h.domains[v]++
+		if d := h.dom.of[node]; d >= 0 {
+			h.n[d]++
 		}
 	}
 }
@@ -205,8 +257,7 @@ func (t *topology) affinityCounts(terms []PodAffinityTerm) *pairCounts {
 	if t.affinity == nil {
 		t.affinity = map[string]*pairCounts{}
 	}
-	c := &pairCounts{terms: terms, all: true, counts: map[topologyPair]int{}}
-	t.fill(c)
+	c := t.newPairCounts(terms, true)
 	t.affinity[key] = c
 	return c
 }
@@ -219,16 +270,9 @@ func (t *topology) termCounts(term *PodAffinityTerm) *pairCounts {
 	if t.single == nil {
 		t.single = map[string]*pairCounts{}
 	}
-	c := &pairCounts{terms: []PodAffinityTerm{*term}, counts: map[topologyPair]int{}}
-	t.fill(c)
+	c := t.newPairCounts([]PodAffinityTerm{*term}, false)
 	t.single[term.key] = c
 	return c
-}
-
-func (t *topology) fill(c *pairCounts) {
-	for i := range t.pods {
-		c.add(&t.pods[i], &t.nodes[t.pods[i].node])
-	}
 }
 
 // matchingCounts are the per-node counts of pods of ns matching sel.
