@@ -3,8 +3,10 @@ package bridge
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -58,6 +60,9 @@ type AgentReason struct {
 	Node    string `json:"node"`
 	OfferID string `json:"offerID"`
 	Reason  string `json:"reason"`
+	// Detail says, for a shortage, what the pod wants and what the offer
+	// held before this attempt placed other pods on it.
+	Detail string `json:"detail,omitempty"`
 }
 
 // NewPendingLog returns an empty log.
@@ -100,7 +105,8 @@ func (l *PendingLog) recordPlan(at time.Time, offers []offermatcher.Offer, plan 
 			}
 			seen[o.AgentID] = true
 			c.Agents++
-			pp.Agents = append(pp.Agents, AgentReason{AgentID: o.AgentID, Node: o.NodeName, OfferID: o.ID, Reason: string(reason)})
+			pp.Agents = append(pp.Agents, AgentReason{AgentID: o.AgentID, Node: o.NodeName, OfferID: o.ID, Reason: string(reason),
+				Detail: shortage(reason, u.Pod.Resources, o.Resources)})
 		}
 		for _, c := range counts {
 			pp.Reasons = append(pp.Reasons, *c)
@@ -113,6 +119,21 @@ func (l *PendingLog) recordPlan(at time.Time, offers []offermatcher.Offer, plan 
 	}
 	l.set(r)
 }
+
+// shortage is the detail of a resource reason: "wants 2 cpu, offer had 1.5".
+func shortage(r offermatcher.Reason, want, had offermatcher.Resources) string {
+	switch r {
+	case offermatcher.InsufficientCPU:
+		return fmt.Sprintf("wants %s cpu, offer had %s", cpus(want.MilliCPU), cpus(had.MilliCPU))
+	case offermatcher.InsufficientMemory:
+		return fmt.Sprintf("wants %d MiB, offer had %d", want.MemoryMB, had.MemoryMB)
+	case offermatcher.InsufficientDisk:
+		return fmt.Sprintf("wants %d MiB disk, offer had %d", want.DiskMB, had.DiskMB)
+	}
+	return ""
+}
+
+func cpus(milli int64) string { return strconv.FormatFloat(float64(milli)/1000, 'f', -1, 64) }
 
 // recordNoOffers replaces the log with an attempt that found no offer held.
 func (l *PendingLog) recordNoOffers(at time.Time, pending []*corev1.Pod) {

@@ -115,6 +115,17 @@ func TestAntiAffinityCountsLaunchedAndBoundPods(t *testing.T) {
 		t.Fatalf("a pod not pending is listed: %s", rec.Body.String())
 	}
 
+	// A shortage says what the pod wants and what the offer had.
+	var l2 PendingLog
+	offers := []offermatcher.Offer{{ID: "o", AgentID: "a", NodeName: "n", Resources: offermatcher.Resources{MilliCPU: 1500, MemoryMB: 64}}}
+	big := offermatcher.FromPod(testPod("big"), offermatcher.Resources{})
+	big.Resources.MilliCPU = 2000
+	plan := offermatcher.Cluster{Explain: true}.Match([]offermatcher.PodRequest{big}, offers)
+	l2.recordPlan(l.s.now(), offers, plan, map[string]*corev1.Pod{big.UID: testPod("big")})
+	if got := l2.Report().Pods[0].Agents[0].Detail; got != "wants 2 cpu, offer had 1.5" {
+		t.Fatalf("detail %q", got)
+	}
+
 	// Once the first replica's task ended before binding, its agent is free.
 	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(first.UID)}, State: mesos.TASK_FAILED.Enum(),
 		AgentID: &mesos.AgentID{Value: "a1"}, Source: mesos.SOURCE_MASTER.Enum()})

@@ -124,7 +124,11 @@ func writeWhy(w io.Writer, r bridge.PendingReport, namespace, pod string) error 
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, a := range p.Agents {
-			fmt.Fprintf(tw, "    %s\t%s\t%s\n", a.Node, a.AgentID, a.Reason)
+			reason := a.Reason
+			if a.Detail != "" {
+				reason += " (" + a.Detail + ")"
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", a.Node, a.AgentID, reason)
 		}
 		return tw.Flush()
 	}

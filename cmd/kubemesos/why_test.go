@@ -19,7 +19,7 @@ func TestWriteWhy(t *testing.T) {
 			Agents: []bridge.AgentReason{
 				{AgentID: "S1", Node: "agent-1", OfferID: "O1", Reason: "didn't match pod anti-affinity rules"},
 				{AgentID: "S2", Node: "agent-2", OfferID: "O2", Reason: "didn't match pod anti-affinity rules"},
-				{AgentID: "S3", Node: "agent-3", OfferID: "O3", Reason: "insufficient cpu"},
+				{AgentID: "S3", Node: "agent-3", OfferID: "O3", Reason: "insufficient cpu", Detail: "wants 2 cpu, offer had 1.5"},
 			},
 		}},
 	}
@@ -33,7 +33,7 @@ func TestWriteWhy(t *testing.T) {
   1 agents (1 offers): insufficient cpu
     agent-1  S1  didn't match pod anti-affinity rules
     agent-2  S2  didn't match pod anti-affinity rules
-    agent-3  S3  insufficient cpu
+    agent-3  S3  insufficient cpu (wants 2 cpu, offer had 1.5)
 `
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
