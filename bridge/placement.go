@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // PodLister is a PodSource that can also list every pod it watches, bound
@@ -107,11 +108,13 @@ func (s *Scheduler) placedPods(all []*corev1.Pod) []offermatcher.PlacedPod {
 			if !launched || t.Terminal() {
 				continue
 			}
-			a, ok := ps.agents[t.AgentID]
-			if !ok {
+			if t.Hostname != "" {
+				node = podtask.NodeName(t.Hostname)
+			} else if a, ok := ps.agents[t.AgentID]; ok {
+				node = a.node.Name // adopted: the agent of its last offer
+			} else {
 				continue
 			}
-			node = a.node.Name
 		}
 		out = append(out, offermatcher.PlacedPodOf(p, node))
 	}
