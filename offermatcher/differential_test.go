@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -72,6 +73,69 @@ func TestFeasibleAsKubeScheduler(t *testing.T) {
 				t.Fatalf("node %s %v taints %v: offermatcher feasible %v (%v), kube-scheduler %v\npod %s\nexisting %s",
 					n.Name, n.Labels, n.Spec.Taints, got, plan.Unplaced, want[n.Name], describe(pod), describeAll(existing))
 			}
+		}
+	})
+}
+
+// TestBatchFeasibleAsKubeScheduler: for a random batch of pods placed by
+// one Match, each pod goes to a node kube-scheduler's filters pass given the
+// pods already on nodes and the batch's pods placed before it (as
+// kube-scheduler sees its assumed pods), and a pod left unplaced fits no
+// node given the same. This holds the counts offermatcher keeps across a
+// plan to the plugins' semantics.
+func TestBatchFeasibleAsKubeScheduler(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		nodes := genKubeNodes(t)
+		nsLabels := map[string]map[string]string{
+			"default": {corev1.LabelMetadataName: "default"},
+			"other":   {corev1.LabelMetadataName: "other", "team": "x"},
+			"plain":   {corev1.LabelMetadataName: "plain"},
+		}
+		var existing []*corev1.Pod
+		for i := range rapid.IntRange(0, 4).Draw(t, "existing") {
+			p := genKubePod(t, fmt.Sprint("e", i), false)
+			p.Spec.NodeName = nodes[rapid.IntRange(0, len(nodes)-1).Draw(t, "on")].Name
+			existing = append(existing, p)
+		}
+		var batch []*corev1.Pod
+		var reqs []PodRequest
+		for i := range rapid.IntRange(1, 5).Draw(t, "batch") {
+			p := genKubePod(t, fmt.Sprint("b", i), true)
+			batch = append(batch, p)
+			reqs = append(reqs, FromPod(p, Resources{MilliCPU: 10, MemoryMB: 16}))
+		}
+		c := Cluster{NamespaceLabels: nsLabels}
+		for _, p := range existing {
+			c.Pods = append(c.Pods, PlacedPodOf(p, p.Spec.NodeName))
+		}
+		var offers []Offer
+		for _, n := range nodes {
+			offers = append(offers, Offer{ID: "o-" + n.Name, AgentID: n.Name, NodeName: n.Name, Labels: n.Labels, Taints: n.Spec.Taints,
+				Resources: Resources{MilliCPU: 100_000, MemoryMB: 100_000, DiskMB: 100_000}})
+		}
+		plan := c.Match(reqs, offers)
+		placedOn := map[string]string{}
+		for _, a := range plan.Assignments {
+			placedOn[a.Pod.Key] = strings.TrimPrefix(a.OfferID, "o-")
+		}
+		on := slices.Clone(existing)
+		for _, p := range batch {
+			node, placed := placedOn[p.Namespace+"/"+p.Name]
+			if !placed {
+				for _, n := range nodes {
+					if kubeFeasible(p, n, nodes, on, nsLabels) {
+						t.Fatalf("%s unplaced but kube-scheduler passes %s\npod %s\non nodes %s", p.Name, n.Name, describe(p), describeAll(on))
+					}
+				}
+				continue
+			}
+			i := slices.IndexFunc(nodes, func(n *corev1.Node) bool { return n.Name == node })
+			if !kubeFeasible(p, nodes[i], nodes, on, nsLabels) {
+				t.Fatalf("%s placed on %s, which kube-scheduler rejects\npod %s\non nodes %s", p.Name, node, describe(p), describeAll(on))
+			}
+			bound := p.DeepCopy()
+			bound.Spec.NodeName = node
+			on = append(on, bound)
 		}
 	})
 }
