@@ -135,3 +135,36 @@ func TestAntiAffinityCountsLaunchedAndBoundPods(t *testing.T) {
 		t.Fatalf("launched %v, want %s on a1", got, second.Name)
 	}
 }
+
+type namespaceLabels map[string]map[string]string
+
+func (n namespaceLabels) NamespaceLabels() map[string]map[string]string { return n }
+
+// TestNamespaceSelectorsSeeNamespaceLabels: with UseNamespaces, a pod's
+// anti-affinity term selecting namespaces by label repels it from a pod of
+// such a namespace.
+func TestNamespaceSelectorsSeeNamespaceLabels(t *testing.T) {
+	other := testPod("other")
+	other.Namespace, other.Labels, other.Spec.NodeName = "team-x", map[string]string{"app": "web"}, "a1"
+	w := antiWeb("w")
+	w.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].NamespaceSelector =
+		&metav1.LabelSelector{MatchLabels: map[string]string{"team": "x"}}
+	l := newLoopTest(t, other, w)
+	l.s.pods = listedPods{l.pods}
+	l.offerFrom(t, "a1")
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 {
+		t.Fatalf("without namespace labels the term matches no namespace: launched %v", got)
+	}
+
+	w2 := antiWeb("w2")
+	w2.Spec.Affinity = w.Spec.Affinity
+	l = newLoopTest(t, other, w2)
+	l.s.pods = listedPods{l.pods}
+	l.s.UseNamespaces(namespaceLabels{"team-x": {"team": "x"}})
+	l.offerFrom(t, "a1")
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 0 {
+		t.Fatalf("launched %v next to a pod of a namespace the term selects", got)
+	}
+}

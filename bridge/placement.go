@@ -25,13 +25,26 @@ type NodeLister interface {
 	Nodes() []*corev1.Node
 }
 
+// NamespaceSource is what placement reads of the Namespaces: their labels,
+// which namespace selectors of inter-pod affinity terms match
+// (k8sapi.NamespaceMirror).
+type NamespaceSource interface {
+	NamespaceLabels() map[string]map[string]string
+}
+
+// UseNamespaces makes placement match namespace selectors against the
+// Namespaces' labels; without it a namespace has only
+// kubernetes.io/metadata.name. Call it before Run.
+func (s *Scheduler) UseNamespaces(ns NamespaceSource) { s.placementState().namespaces = ns }
+
 // placementState is what the bridge keeps between cycles for placement:
 // the node of each agent it has seen an offer of (a launched pod is on its
 // task's agent's node before it is bound), and the last attempt to place
 // each pending pod (for `kubemesos why` and /debug/pending).
 type placementState struct {
-	agents  map[string]seenAgent // by agent ID
-	pending *PendingLog
+	agents     map[string]seenAgent // by agent ID
+	pending    *PendingLog
+	namespaces NamespaceSource // may be nil
 }
 
 // seenAgent is an agent's node as its last offer showed it.
@@ -65,6 +78,9 @@ func (s *Scheduler) placementCluster(offers []offermatcher.Offer) offermatcher.C
 		ps.agents[o.AgentID] = seenAgent{node: offermatcher.Node{Name: o.NodeName, Labels: o.Labels, Taints: o.Taints}, at: now}
 	}
 	c := offermatcher.Cluster{Scoring: s.policy.Scoring}
+	if ps.namespaces != nil {
+		c.NamespaceLabels = ps.namespaces.NamespaceLabels()
+	}
 	known := map[string]bool{}
 	if nl, ok := s.nodes.(NodeLister); ok && s.nodes != nil {
 		for _, n := range nl.Nodes() {

@@ -106,6 +106,10 @@ func runScheduler(args []string) error {
 	if err := nodes.Run(ctx); err != nil {
 		return err
 	}
+	namespaces := k8sapi.NewNamespaceMirror(client, 10*time.Minute)
+	if err := namespaces.Run(ctx); err != nil {
+		return err
+	}
 	reporter := k8sapi.NewPodReporter(ctx, client, *schedName)
 	defer reporter.Shutdown()
 	policy := bridge.DefaultPolicy
@@ -125,6 +129,7 @@ func runScheduler(args []string) error {
 		store = k8sapi.ConfigMapFrameworkStore{Client: client, Namespace: *storeNS, Name: *storeName}
 	}
 	sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy)
+	sched.UseNamespaces(namespaces)
 	if *debugAddr != "" {
 		stopDebug, _ := serveDebug(ctx, *debugAddr, sched.PendingLog())
 		defer stopDebug()
