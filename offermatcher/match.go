@@ -1,6 +1,10 @@
 package offermatcher
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Offer is a held Mesos offer reduced to what placement needs.
 type Offer struct {
@@ -106,7 +110,8 @@ func (c Cluster) Match(pods []PodRequest, offers []Offer) Plan {
 		o := &book[best]
 		o.take(&p)
 		o.score = sc.score(o)
-		topo.add(pod.Namespace, pod.Labels, o.nodeIdx, false, pod.PodAntiAffinity)
+		topo.add(pod.Namespace, pod.Labels, o.nodeIdx, false,
+			podTerms{pod.PodAntiAffinity, pod.PodAffinity, pod.PreferredPodAffinity, pod.PreferredPodAntiAffinity})
 		plan.Assignments = append(plan.Assignments, Assignment{
 			Pod:     pod,
 			OfferID: o.offer.ID,
@@ -175,7 +180,16 @@ type podState struct {
 	tolerations    []corev1.Toleration
 	podAffinity    podAffinityState
 	preferredPods  []weightedCounts
-	spread         spreadState
+	// attraction is, per topology key, what placed pods' scoring terms that
+	// match this pod add to each domain's score.
+	attraction []domainScores
+	spread     spreadState
+}
+
+// domainScores is a score per domain of one topology key.
+type domainScores struct {
+	dom *keyDomains
+	w   []int64
 }
 
 // weightedCounts is a preferred inter-pod term prepared for a pod: its
@@ -209,13 +223,38 @@ func (p *podState) prepare(pod *PodRequest, t *topology) {
 		w := &pod.PreferredPodAntiAffinity[i]
 		p.preferredPods = append(p.preferredPods, weightedCounts{-int64(w.Weight), t.termCounts(&w.Term)})
 	}
+	p.prepareAttraction(pod, t)
 	p.spread.prepare(pod, p, t)
+}
+
+// prepareAttraction sums, per domain, the weights of the placed pods'
+// scoring terms (required affinity, preferred affinity and anti-affinity)
+// that match the pod.
+func (p *podState) prepareAttraction(pod *PodRequest, t *topology) {
+	p.attraction = p.attraction[:0]
+	if len(t.scoreList) == 0 {
+		return
+	}
+	own := t.namespaceLabels(pod.Namespace)
+	for _, h := range t.scoreList {
+		if !h.term.matches(pod.Namespace, pod.Labels, own) {
+			continue
+		}
+		j := slices.IndexFunc(p.attraction, func(a domainScores) bool { return a.dom == h.dom })
+		if j < 0 {
+			p.attraction = append(p.attraction, domainScores{dom: h.dom, w: make([]int64, len(h.dom.values))})
+			j = len(p.attraction) - 1
+		}
+		for d, n := range h.n {
+			p.attraction[j].w[d] += h.weight * int64(n)
+		}
+	}
 }
 
 // prefers reports whether the pod has preferences besides resources, which
 // need the scored pass (candidates.best).
 func (p *podState) prefers() bool {
-	return len(p.preferred) > 0 || len(p.preferredPods) > 0 || len(p.spread.soft) > 0
+	return len(p.preferred) > 0 || len(p.preferredPods) > 0 || len(p.attraction) > 0 || len(p.spread.soft) > 0
 }
 
 // fits runs the checks an offer must pass and, at the first that fails,

@@ -102,6 +102,11 @@ func (c *candidates) best(p *podState, book []offerState, sc scorer, rejected *[
 				cd.podAff += w.weight * int64(w.counts.counts[0][d])
 			}
 		}
+		for _, a := range p.attraction {
+			if d := a.dom.of[o.nodeIdx]; d >= 0 {
+				cd.podAff += a.w[d]
+			}
+		}
 		if len(p.spread.soft) > 0 {
 			cd.sprd, cd.spreadScored = p.spread.score(o.nodeIdx)
 		}

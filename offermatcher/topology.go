@@ -2,6 +2,7 @@ package offermatcher
 
 import (
 	"maps"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,15 +52,47 @@ type PlacedPod struct {
 	// PodAntiAffinity is the pod's required anti-affinity: it keeps pods it
 	// matches out of its domains.
 	PodAntiAffinity []PodAffinityTerm
+	// PodAffinity, PreferredPodAffinity and PreferredPodAntiAffinity draw
+	// the pods they match to (or away from) the pod's domains, in scores:
+	// the symmetric half of kube-scheduler's InterPodAffinity score (a
+	// required term weighs hardPodAffinityWeight, 1).
+	PodAffinity                                    []PodAffinityTerm
+	PreferredPodAffinity, PreferredPodAntiAffinity []WeightedPodAffinityTerm
 }
 
 // PlacedPodOf reduces a pod on node nodeName.
 func PlacedPodOf(pod *corev1.Pod, nodeName string) PlacedPod {
 	p := PlacedPod{Namespace: pod.Namespace, NodeName: nodeName, Labels: pod.Labels, Terminating: pod.DeletionTimestamp != nil}
-	if a := pod.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
-		p.PodAntiAffinity = podAffinityTerms(pod.Namespace, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+	if a := pod.Spec.Affinity; a != nil {
+		if a.PodAntiAffinity != nil {
+			p.PodAntiAffinity = podAffinityTerms(pod.Namespace, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+			p.PreferredPodAntiAffinity = weightedPodAffinityTerms(pod.Namespace, a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
+		}
+		if a.PodAffinity != nil {
+			p.PodAffinity = podAffinityTerms(pod.Namespace, a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+			p.PreferredPodAffinity = weightedPodAffinityTerms(pod.Namespace, a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
+		}
 	}
 	return p
+}
+
+// podTerms are the inter-pod terms a placed pod holds against others.
+type podTerms struct {
+	anti, affinity           []PodAffinityTerm
+	preferred, preferredAnti []WeightedPodAffinityTerm
+}
+
+// hardPodAffinityWeight is the score weight of a placed pod's required
+// affinity term for the pods it matches (kube-scheduler's default).
+const hardPodAffinityWeight = 1
+
+// heldScore is a scoring term placed pods hold, with its weight (negative
+// for anti-affinity) and how many holders are in each domain of its key.
+type heldScore struct {
+	term   PodAffinityTerm
+	weight int64
+	dom    *keyDomains
+	n      []int
 }
 
 // nodeState is a node in the topology.
@@ -94,6 +127,8 @@ type topology struct {
 	single    map[string]*pairCounts // one term, by its key
 	held      map[string]*heldTerm   // required anti-affinity of placed pods, by term key
 	heldOrder []*heldTerm            // held, in the order first seen
+	scores    map[string]*heldScore  // scoring terms of placed pods, by term key and weight
+	scoreList []*heldScore           // scores, in the order first seen
 	matching  map[string]*nodeCounts // pods of a namespace matching a selector, by namespace and selector
 }
 
@@ -185,7 +220,8 @@ func newTopology(offers []Offer, c *Cluster) *topology {
 	}
 	for i := range c.Pods {
 		p := &c.Pods[i]
-		t.add(p.Namespace, p.Labels, t.byName[p.NodeName], p.Terminating, p.PodAntiAffinity)
+		t.add(p.Namespace, p.Labels, t.byName[p.NodeName], p.Terminating,
+			podTerms{p.PodAntiAffinity, p.PodAffinity, p.PreferredPodAffinity, p.PreferredPodAntiAffinity})
 	}
 	return t
 }
@@ -215,7 +251,8 @@ func (t *topology) namespaceLabels(ns string) labels.Set {
 }
 
 // add records a pod on node and updates every count.
-func (t *topology) add(ns string, podLabels map[string]string, node int, terminating bool, anti []PodAffinityTerm) {
+func (t *topology) add(ns string, podLabels map[string]string, node int, terminating bool, terms podTerms) {
+	anti := terms.anti
 	t.pods = append(t.pods, placedPod{ns: ns, labels: podLabels, nsLabels: t.namespaceLabels(ns), node: node, terminating: terminating})
 	p := &t.pods[len(t.pods)-1]
 	for _, c := range t.affinity {
@@ -241,6 +278,15 @@ func (t *topology) add(ns string, podLabels map[string]string, node int, termina
 		if d := h.dom.of[node]; d >= 0 {
 			h.n[d]++
 		}
+	}
+	for i := range terms.affinity {
+		t.holdScore(&terms.affinity[i], hardPodAffinityWeight, node)
+	}
+	for i := range terms.preferred {
+		t.holdScore(&terms.preferred[i].Term, int64(terms.preferred[i].Weight), node)
+	}
+	for i := range terms.preferredAnti {
+		t.holdScore(&terms.preferredAnti[i].Term, -int64(terms.preferredAnti[i].Weight), node)
 	}
 }
 
@@ -290,4 +336,22 @@ func (t *topology) matchingCounts(ns string, sel labels.Selector, selKey string)
 	}
 	t.matching[key] = c
 	return c
+}
+
+// holdScore records a scoring term of a pod placed on node.
+func (t *topology) holdScore(term *PodAffinityTerm, weight int64, node int) {
+	key := term.key + "|" + strconv.FormatInt(weight, 10)
+	h := t.scores[key]
+	if h == nil {
+		if t.scores == nil {
+			t.scores = map[string]*heldScore{}
+		}
+		dom := t.domains(term.TopologyKey)
+		h = &heldScore{term: *term, weight: weight, dom: dom, n: make([]int, len(dom.values))}
+		t.scores[key] = h
+		t.scoreList = append(t.scoreList, h)
+	}
+	if d := h.dom.of[node]; d >= 0 {
+		h.n[d]++
+	}
 }
