@@ -40,12 +40,14 @@ func sleepers(name string, replicas int32, spec func(*corev1.PodSpec)) *appsv1.D
 	return d
 }
 
-// agentHostnames are the node names of the cluster's Mesos agents.
+// agentHostnames are the node names of the cluster's active Mesos agents.
 func agentHostnames(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	for _, a := range mesosAgents(t) {
-		out = append(out, podtask.NodeName(a.GetAgentInfo().Hostname))
+		if a.GetActive() {
+			out = append(out, podtask.NodeName(a.GetAgentInfo().Hostname))
+		}
 	}
 	sort.Strings(out)
 	return out
