@@ -35,6 +35,8 @@ type Policy struct {
 	ReviveEvery time.Duration
 	// MinPod is what a pod without requests is given.
 	MinPod offermatcher.Resources
+	// Scoring is how free resources rank the offers a pod fits.
+	Scoring offermatcher.Scoring
 	// RelaunchBackoff is the first wait before a pod whose task ended before
 	// the pod was bound is launched again; it doubles up to MaxRelaunchBackoff.
 	RelaunchBackoff, MaxRelaunchBackoff time.Duration
@@ -126,6 +128,8 @@ type Scheduler struct {
 	agents map[string]*agentHold
 	// nodeTasks are the node tasks by agent ID.
 	nodeTasks map[string]*nodeTask
+	// placement is kept between cycles for placement (placement.go).
+	placement *placementState
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -474,6 +478,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	pending := s.pendingPods()
 	s.notePending(pending)
 	if len(pending) == 0 {
+		s.placementState().pending.recordNoOffers(now, nil)
 		s.declineAll(ctx, s.policy.IdleDeclineFor)
 		if !s.suppressed && !s.policy.NodeTasks {
 			if err := s.fw.call(ctx, calls.Suppress()); err != nil {
@@ -488,6 +493,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 		s.revive(ctx, now)
 	}
 	if s.offers.Len() == 0 {
+		s.placementState().pending.recordNoOffers(now, pending)
 		s.reviveIfNew(ctx, now, pending)
 		s.reportNoOffers(ctx, pending, now, heldNote)
 		return nil
@@ -676,7 +682,11 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 		reqs = append(reqs, offermatcher.FromPod(p, s.policy.MinPod))
 	}
 	held := s.offers.All()
-	plan := offermatcher.Match(reqs, s.placementOffers(held))
+	offers := s.placementOffers(held)
+	cluster := s.placementCluster(offers)
+	cluster.Explain = true // for the pending log
+	plan := cluster.Match(reqs, offers)
+	s.placementState().pending.recordPlan(s.now(), offers, plan, byUID)
 
 	byOffer := map[string][]offermatcher.Assignment{}
 	for _, a := range plan.Assignments {

@@ -64,3 +64,14 @@ func TaintsOf(node *corev1.Node) []corev1.Taint {
 	}
 	return append(append(make([]corev1.Taint, 0, len(node.Spec.Taints)+1), node.Spec.Taints...), UnschedulableTaint)
 }
+
+// Nodes returns every Node in the mirror. They are the informer's: callers
+// must not modify them.
+func (m *NodeMirror) Nodes() []*corev1.Node {
+	objs := m.informer.GetStore().List()
+	out := make([]*corev1.Node, 0, len(objs))
+	for _, obj := range objs {
+		out = append(out, obj.(*corev1.Node))
+	}
+	return out
+}

@@ -115,3 +115,14 @@ func priority(p *corev1.Pod) int32 {
 	}
 	return 0
 }
+
+// All returns every watched pod, bound or not. The pods are the informer's:
+// callers must not modify them.
+func (f *PodFeed) All() []*corev1.Pod {
+	objs := f.informer.GetStore().List()
+	out := make([]*corev1.Pod, 0, len(objs))
+	for _, obj := range objs {
+		out = append(out, obj.(*corev1.Pod))
+	}
+	return out
+}

@@ -35,26 +35,64 @@ func (p *podState) compileAffinity(in []NodeSelectorTerm) {
 	}
 }
 
+// compilePreferred compiles preferred node affinity into p.preferred,
+// appending its requirements to p.reqs (after compileAffinity).
+func (p *podState) compilePreferred(in []PreferredNodeTerm) {
+	p.preferred = p.preferred[:0]
+	for _, t := range in {
+		first := len(p.reqs)
+		for _, r := range t.Term.Labels {
+			p.reqs = append(p.reqs, compileReq(r, false))
+		}
+		for _, r := range t.Term.Fields {
+			p.reqs = append(p.reqs, compileReq(r, true))
+		}
+		p.preferred = append(p.preferred, weightedTerm{weight: int64(t.Weight), term: compiledTerm{first, len(p.reqs)}})
+	}
+}
+
+// weightedTerm is a compiled preferred node affinity term.
+type weightedTerm struct {
+	weight int64
+	term   compiledTerm
+}
+
 // affinityMatches reports whether the offer's node matches one of the pod's
 // required node affinity terms; with no terms there is no constraint.
 func (p *podState) affinityMatches(o *offerState) bool {
+	return p.affinityMatchesNode(o.offer.NodeName, o.offer.Labels)
+}
+
+func (p *podState) affinityMatchesNode(name string, labels map[string]string) bool {
 	if len(p.affinity) == 0 {
 		return true
 	}
 	for _, t := range p.affinity {
-		if p.termMatches(t, o) {
+		if p.termMatches(t, name, labels) {
 			return true
 		}
 	}
 	return false
 }
 
-func (p *podState) termMatches(t compiledTerm, o *offerState) bool {
+// preferredScore is the sum of the weights of the preferred node affinity
+// terms the node matches (kube-scheduler's NodeAffinity Score).
+func (p *podState) preferredScore(name string, labels map[string]string) int64 {
+	var sum int64
+	for _, w := range p.preferred {
+		if p.termMatches(w.term, name, labels) {
+			sum += w.weight
+		}
+	}
+	return sum
+}
+
+func (p *podState) termMatches(t compiledTerm, name string, labels map[string]string) bool {
 	if t.first == t.last {
 		return false // an empty term matches nothing
 	}
 	for i := t.first; i < t.last; i++ {
-		if !p.reqs[i].matches(o) {
+		if !p.reqs[i].matches(name, labels) {
 			return false
 		}
 	}
@@ -83,16 +121,16 @@ func compileReq(r NodeRequirement, field bool) compiledReq {
 	return c
 }
 
-func (c *compiledReq) matches(o *offerState) bool {
+func (c *compiledReq) matches(name string, labels map[string]string) bool {
 	if !c.valid {
 		return false
 	}
 	var v string
 	var ok bool
 	if c.field {
-		v, ok = o.offer.NodeName, true
+		v, ok = name, true
 	} else {
-		v, ok = o.label(c.key)
+		v, ok = labels[c.key]
 	}
 	switch c.op {
 	case corev1.NodeSelectorOpIn:

@@ -166,3 +166,99 @@ func term(reqs ...NodeRequirement) NodeSelectorTerm { return NodeSelectorTerm{La
 func nreq(key string, op corev1.NodeSelectorOperator, values ...string) NodeRequirement {
 	return NodeRequirement{Key: key, Operator: op, Values: values}
 }
+
+func (b *podBuilder) Labels(kv ...string) *podBuilder {
+	b.pod.Labels = map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.pod.Labels[kv[i]] = kv[i+1]
+	}
+	return b
+}
+
+func (b *podBuilder) Namespace(ns string) *podBuilder {
+	b.pod.Namespace = ns
+	return b
+}
+
+func (b *podBuilder) affinity() *corev1.Affinity {
+	if b.pod.Spec.Affinity == nil {
+		b.pod.Spec.Affinity = &corev1.Affinity{}
+	}
+	return b.pod.Spec.Affinity
+}
+
+// PodAffinity adds a required pod affinity term.
+func (b *podBuilder) PodAffinity(t corev1.PodAffinityTerm) *podBuilder {
+	a := b.affinity()
+	if a.PodAffinity == nil {
+		a.PodAffinity = &corev1.PodAffinity{}
+	}
+	a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution, t)
+	return b
+}
+
+// PodAntiAffinity adds a required pod anti-affinity term.
+func (b *podBuilder) PodAntiAffinity(t corev1.PodAffinityTerm) *podBuilder {
+	a := b.affinity()
+	if a.PodAntiAffinity == nil {
+		a.PodAntiAffinity = &corev1.PodAntiAffinity{}
+	}
+	a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, t)
+	return b
+}
+
+// PreferPod adds a preferred pod affinity (weight > 0) or anti-affinity
+// (weight < 0) term.
+func (b *podBuilder) PreferPod(weight int32, t corev1.PodAffinityTerm) *podBuilder {
+	a := b.affinity()
+	if weight > 0 {
+		if a.PodAffinity == nil {
+			a.PodAffinity = &corev1.PodAffinity{}
+		}
+		a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+			corev1.WeightedPodAffinityTerm{Weight: weight, PodAffinityTerm: t})
+		return b
+	}
+	if a.PodAntiAffinity == nil {
+		a.PodAntiAffinity = &corev1.PodAntiAffinity{}
+	}
+	a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+		corev1.WeightedPodAffinityTerm{Weight: -weight, PodAffinityTerm: t})
+	return b
+}
+
+// PreferNode adds a preferred node affinity term.
+func (b *podBuilder) PreferNode(weight int32, t corev1.NodeSelectorTerm) *podBuilder {
+	a := b.affinity()
+	if a.NodeAffinity == nil {
+		a.NodeAffinity = &corev1.NodeAffinity{}
+	}
+	a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+		corev1.PreferredSchedulingTerm{Weight: weight, Preference: t})
+	return b
+}
+
+// Spread adds a topology spread constraint.
+func (b *podBuilder) Spread(c corev1.TopologySpreadConstraint) *podBuilder {
+	b.pod.Spec.TopologySpreadConstraints = append(b.pod.Spec.TopologySpreadConstraints, c)
+	return b
+}
+
+// podTerm is a pod affinity term over topologyKey selecting matchLabels.
+func podTerm(topologyKey string, matchLabels ...string) corev1.PodAffinityTerm {
+	return corev1.PodAffinityTerm{TopologyKey: topologyKey, LabelSelector: labelSelector(matchLabels...)}
+}
+
+func labelSelector(kv ...string) *metav1.LabelSelector {
+	s := &metav1.LabelSelector{MatchLabels: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		s.MatchLabels[kv[i]] = kv[i+1]
+	}
+	return s
+}
+
+// req is FromPod with a small minimum.
+func req(p *corev1.Pod) PodRequest { return FromPod(p, Resources{MilliCPU: 10, MemoryMB: 16}) }
+
+// placed is an existing pod on node.
+func placed(p *corev1.Pod, node string) PlacedPod { return PlacedPodOf(p, node) }

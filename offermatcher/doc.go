@@ -11,7 +11,11 @@
 //
 // Placement mirrors kube-scheduler's filter/score split: a chain of cheap
 // checks (cpu, memory, disk, host ports, node selector, required node
-// affinity, taints and tolerations) rules out offers, and a score chooses among the ones left. Labels
+// affinity, taints and tolerations, topology spread, inter-pod affinity and
+// anti-affinity) rules out offers, and a score (free resources, preferred
+// node and pod affinity, ScheduleAnyway spread) chooses among the ones left.
+// Cluster says what else placement knows: nodes without an offer and the
+// pods already on nodes, which the inter-pod and spread checks count. Labels
 // are matched against the labels the node will have once the pod's kubelet
 // registers it (Offer.Labels, from podtask.NodeLabels), so agents without a
 // Node object yet still match. See README.md for the pipeline and the

@@ -1,6 +1,10 @@
 package offermatcher
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Offer is a held Mesos offer reduced to what placement needs.
 type Offer struct {
@@ -29,6 +33,9 @@ type Assignment struct {
 type Unplaced struct {
 	Pod     PodRequest
 	Reasons Reasons
+	// ByOffer is the reason each offer (in the order given to Match)
+	// rejected the pod, when Cluster.Explain is set.
+	ByOffer []Reason
 }
 
 // Plan is the outcome of Match. Every pod given to Match appears exactly
@@ -38,56 +45,73 @@ type Plan struct {
 	Unplaced    []Unplaced
 }
 
+// Match places pods, in the given (priority) order, onto offers, knowing of
+// no node but the offers' and of no pod already placed: Cluster{}.Match.
+func Match(pods []PodRequest, offers []Offer) Plan { return Cluster{}.Match(pods, offers) }
+
 // Match places pods, in the given (priority) order, onto offers. Each pod
 // goes to at most one offer; many pods may share an offer, whose remaining
 // resources and ports shrink as pods are placed on it, so the plan never
-// commits more than an offer holds. Among the offers a pod fits, the one
-// left with the most free cpu and memory wins (see score), ties going to the
-// earlier offer. Match is deterministic and pure: it modifies neither pods
-// nor offers.
-func Match(pods []PodRequest, offers []Offer) Plan {
+// commits more than an offer holds. A pod placed counts, for the pods after
+// it, as a pod on its offer's node (inter-pod affinity, topology spread).
+// Among the offers a pod fits, the best scored wins (see scorer), ties
+// going to the earlier offer. Match is deterministic and pure: it modifies
+// neither pods, nor offers, nor the cluster.
+func (c Cluster) Match(pods []PodRequest, offers []Offer) Plan {
+	topo := newTopology(offers, &c)
 	book := make([]offerState, len(offers))
 	var maxCPU, maxMem int64 = 1, 1
 	for i := range offers {
 		o := &offers[i]
+		n := topo.byName[offerNode(o)]
 		book[i] = offerState{
-			offer: o,
-			cpu:   max(o.Resources.MilliCPU, 0),
-			mem:   max(o.Resources.MemoryMB, 0),
-			disk:  max(o.Resources.DiskMB, 0),
-			ports: normalizePorts(o.Resources.Ports),
+			offer:   o,
+			nodeIdx: n,
+			cpu:     max(o.Resources.MilliCPU, 0),
+			mem:     max(o.Resources.MemoryMB, 0),
+			disk:    max(o.Resources.DiskMB, 0),
+			ports:   normalizePorts(o.Resources.Ports),
 		}
 		maxCPU = max(maxCPU, book[i].cpu)
 		maxMem = max(maxMem, book[i].mem)
 	}
-	sc := scorer{cpuScale: 1 / float64(maxCPU), memScale: 1 / float64(maxMem)}
+	sc := scorer{cpuScale: 1 / float64(maxCPU), memScale: 1 / float64(maxMem), most: c.Scoring == MostAllocated}
 	for i := range book {
 		book[i].score = sc.score(&book[i])
 	}
 
 	var plan Plan
 	var p podState
+	var byOffer []reasonIndex // the reason of each offer, when explaining
+	if c.Explain {
+		byOffer = make([]reasonIndex, len(book))
+	}
+	var cands candidates
 	for _, pod := range pods {
-		p.prepare(&pod)
-		best, bestScore := -1, 0.0
+		p.prepare(&pod, topo)
 		var rejected [numReasons]int
-		for i := range book {
-			o := &book[i]
-			if r, ok := p.fits(o); !ok {
-				rejected[r]++
-				continue
-			}
-			if best < 0 || o.score > bestScore {
-				best, bestScore = i, o.score
-			}
+		var best int
+		if p.prefers() {
+			best = cands.best(&p, book, sc, &rejected, byOffer)
+		} else {
+			best = p.bestByResources(book, sc, &rejected, byOffer)
 		}
 		if best < 0 {
-			plan.Unplaced = append(plan.Unplaced, Unplaced{Pod: pod, Reasons: reasonsOf(len(book), &rejected)})
+			u := Unplaced{Pod: pod, Reasons: reasonsOf(len(book), &rejected)}
+			if byOffer != nil {
+				u.ByOffer = make([]Reason, len(byOffer))
+				for i, r := range byOffer {
+					u.ByOffer[i] = reasonText[r]
+				}
+			}
+			plan.Unplaced = append(plan.Unplaced, u)
 			continue
 		}
 		o := &book[best]
 		o.take(&p)
 		o.score = sc.score(o)
+		topo.add(pod.Namespace, pod.Labels, o.nodeIdx, false,
+			podTerms{pod.PodAntiAffinity, pod.PodAffinity, pod.PreferredPodAffinity, pod.PreferredPodAntiAffinity})
 		plan.Assignments = append(plan.Assignments, Assignment{
 			Pod:     pod,
 			OfferID: o.offer.ID,
@@ -98,10 +122,31 @@ func Match(pods []PodRequest, offers []Offer) Plan {
 	return plan
 }
 
+// bestByResources is the offer a pod without preferences goes to: among the
+// offers it fits, the best by resources alone; -1 if none.
+func (p *podState) bestByResources(book []offerState, sc scorer, rejected *[numReasons]int, byOffer []reasonIndex) int {
+	best := -1
+	for i := range book {
+		o := &book[i]
+		if r, ok := p.fits(o); !ok {
+			rejected[r]++
+			if byOffer != nil {
+				byOffer[i] = r
+			}
+			continue
+		}
+		if best < 0 || sc.better(o.score, book[best].score) {
+			best = i
+		}
+	}
+	return best
+}
+
 // offerState is an offer with what is still free after the pods placed on
 // it so far.
 type offerState struct {
 	offer          *Offer
+	nodeIdx        int // in the topology
 	cpu, mem, disk int64
 	ports          []PortRange // normalized
 	score          float64     // scorer.score of what is free
@@ -130,13 +175,33 @@ type podState struct {
 	ports          []PortRange
 	selector       []labelPair
 	affinity       []compiledTerm
-	reqs           []compiledReq // the requirements of all affinity terms
+	reqs           []compiledReq // the requirements of all node affinity terms
+	preferred      []weightedTerm
 	tolerations    []corev1.Toleration
+	podAffinity    podAffinityState
+	preferredPods  []weightedCounts
+	// attraction is, per topology key, what placed pods' scoring terms that
+	// match this pod add to each domain's score.
+	attraction []domainScores
+	spread     spreadState
+}
+
+// domainScores is a score per domain of one topology key.
+type domainScores struct {
+	dom *keyDomains
+	w   []int64
+}
+
+// weightedCounts is a preferred inter-pod term prepared for a pod: its
+// weight (negative for anti-affinity) and the counts of pods it matches.
+type weightedCounts struct {
+	weight int64
+	counts *pairCounts
 }
 
 type labelPair struct{ key, value string }
 
-func (p *podState) prepare(pod *PodRequest) {
+func (p *podState) prepare(pod *PodRequest, t *topology) {
 	p.cpu = max(pod.Resources.MilliCPU, 0)
 	p.mem = max(pod.Resources.MemoryMB, 0)
 	p.disk = max(pod.Resources.DiskMB, 0)
@@ -146,7 +211,50 @@ func (p *podState) prepare(pod *PodRequest) {
 		p.selector = append(p.selector, labelPair{k, v})
 	}
 	p.compileAffinity(pod.RequiredNodeAffinity)
+	p.compilePreferred(pod.PreferredNodeAffinity)
 	p.tolerations = pod.Tolerations
+	p.podAffinity.prepare(pod, t)
+	p.preferredPods = p.preferredPods[:0]
+	for i := range pod.PreferredPodAffinity {
+		w := &pod.PreferredPodAffinity[i]
+		p.preferredPods = append(p.preferredPods, weightedCounts{int64(w.Weight), t.termCounts(&w.Term)})
+	}
+	for i := range pod.PreferredPodAntiAffinity {
+		w := &pod.PreferredPodAntiAffinity[i]
+		p.preferredPods = append(p.preferredPods, weightedCounts{-int64(w.Weight), t.termCounts(&w.Term)})
+	}
+	p.prepareAttraction(pod, t)
+	p.spread.prepare(pod, p, t)
+}
+
+// prepareAttraction sums, per domain, the weights of the placed pods'
+// scoring terms (required affinity, preferred affinity and anti-affinity)
+// that match the pod.
+func (p *podState) prepareAttraction(pod *PodRequest, t *topology) {
+	p.attraction = p.attraction[:0]
+	if len(t.scoreList) == 0 {
+		return
+	}
+	own := t.namespaceLabels(pod.Namespace)
+	for _, h := range t.scoreList {
+		if !h.term.matches(pod.Namespace, pod.Labels, own) {
+			continue
+		}
+		j := slices.IndexFunc(p.attraction, func(a domainScores) bool { return a.dom == h.dom })
+		if j < 0 {
+			p.attraction = append(p.attraction, domainScores{dom: h.dom, w: make([]int64, len(h.dom.values))})
+			j = len(p.attraction) - 1
+		}
+		for d, n := range h.n {
+			p.attraction[j].w[d] += h.weight * int64(n)
+		}
+	}
+}
+
+// prefers reports whether the pod has preferences besides resources, which
+// need the scored pass (candidates.best).
+func (p *podState) prefers() bool {
+	return len(p.preferred) > 0 || len(p.preferredPods) > 0 || len(p.attraction) > 0 || len(p.spread.soft) > 0
 }
 
 // fits runs the checks an offer must pass and, at the first that fails,
@@ -154,8 +262,12 @@ func (p *podState) prepare(pod *PodRequest) {
 // checks are one comparison each and, on a busy cluster, reject most offers;
 // the port check walks two short sorted lists; the label checks hash strings
 // and compare values; the taint check walks the node's taints (most nodes
-// have none) against the pod's tolerations; a check the pod (or offer) does
-// not need is skipped on a length test. Only the first failing check is counted, so a pod rejected
+// have none) against the pod's tolerations; topology spread and inter-pod
+// (anti-)affinity, last, index per-pod counts prepared before the offer
+// loop (kube-scheduler's PreFilter) by the node's domain number, two slice
+// loads per constraint or term;
+// a check the pod (or offer) does not need is skipped on a length test.
+// Only the first failing check is counted, so a pod rejected
 // everywhere has exactly one reason per offer. The price of this order is
 // that an offer both full and of the wrong zone reports the shortage.
 // A plain switch rather than a table of filter funcs: direct calls inline,
@@ -177,34 +289,28 @@ func (p *podState) fits(o *offerState) (reasonIndex, bool) {
 	case len(o.offer.Taints) > 0 && untolerated(o.offer.Taints, p.tolerations):
 		return reasonTaint, false
 	}
+	if len(p.spread.hard) > 0 {
+		if r, ok := p.spread.check(o.nodeIdx); !ok {
+			return r, false
+		}
+	}
+	if p.podAffinity.active() {
+		return p.podAffinity.check(o.nodeIdx)
+	}
 	return 0, true
 }
 
 func (p *podState) selectorMatches(o *offerState) bool {
+	return p.selectorMatchesLabels(o.offer.Labels)
+}
+
+func (p *podState) selectorMatchesLabels(labels map[string]string) bool {
 	for _, kv := range p.selector {
-		if v, ok := o.label(kv.key); !ok || v != kv.value {
+		if v, ok := labels[kv.key]; !ok || v != kv.value {
 			return false
 		}
 	}
 	return true
-}
-
-// scorer ranks the offers a pod fits. The score is the cpu and memory the
-// offer would still have free after taking the pod, each as a fraction of
-// the largest offer's, summed. Preferring the offer left emptiest spreads
-// pods (three replicas on two equal agents land 2+1, not 3+0), so losing one
-// agent loses few pods and each kubelet starts fewer pods at once. Measuring
-// free resources against the largest offer, not against each offer's own
-// size, matters because an offer is what an agent has free, not its
-// capacity: a 1-cpu offer is not "emptier" than a 32-cpu one.
-//
-// Subtracting the pod lowers every offer's score by the same amount, so the
-// ranking only needs the offer's free resources: each offerState keeps its
-// score and take updates it, instead of Match scoring every pair.
-type scorer struct{ cpuScale, memScale float64 }
-
-func (s scorer) score(o *offerState) float64 {
-	return float64(o.cpu)*s.cpuScale + float64(o.mem)*s.memScale
 }
 
 // reasonIndex numbers the reasons so the per-offer loop counts into an
@@ -219,6 +325,11 @@ const (
 	reasonSelector
 	reasonAffinity
 	reasonTaint
+	reasonSpreadLabel
+	reasonSpread
+	reasonPodAffinity
+	reasonPodAntiAffinity
+	reasonExistingAntiAffinity
 	numReasons
 )
 
@@ -230,6 +341,12 @@ var reasonText = [numReasons]Reason{
 	reasonSelector: NodeSelectorMismatch,
 	reasonAffinity: NodeAffinityMismatch,
 	reasonTaint:    UntoleratedTaint,
+
+	reasonSpreadLabel:          TopologySpreadMissingLabel,
+	reasonSpread:               TopologySpreadMismatch,
+	reasonPodAffinity:          PodAffinityMismatch,
+	reasonPodAntiAffinity:      PodAntiAffinityMismatch,
+	reasonExistingAntiAffinity: ExistingPodAntiAffinity,
 }
 
 func reasonsOf(offers int, rejected *[numReasons]int) Reasons {

@@ -100,3 +100,57 @@ func BenchmarkMatchScarce(b *testing.B) {
 		Match(pods, offers)
 	}
 }
+
+// withTopology gives benchCluster's pods what Deployments carry: each pod
+// belongs to one of 50 apps (label app); of every ten pods one has required
+// anti-affinity on kubernetes.io/hostname against its app, one a
+// DoNotSchedule zone spread (maxSkew 1) of its app, one a ScheduleAnyway
+// hostname spread, and one a preferred zone affinity to app-0. pods is not
+// modified.
+func withTopology(pods []PodRequest) []PodRequest {
+	out := make([]PodRequest, len(pods))
+	for i, p := range pods {
+		app := fmt.Sprintf("app-%d", i%50)
+		b := makePod(fmt.Sprintf("pod-%04d", i)).Labels("app", app)
+		switch i % 10 {
+		case 3:
+			b.PodAntiAffinity(podTerm(corev1.LabelHostname, "app", app))
+		case 4:
+			b.Spread(spreadOn("zone", 1, true, "app", app))
+		case 5:
+			b.Spread(spreadOn(corev1.LabelHostname, 1, false, "app", app))
+		case 6:
+			b.PreferPod(10, podTerm("zone", "app", "app-0"))
+		}
+		t := FromPod(b.Obj(), Resources{})
+		p.Labels, p.Namespace = t.Labels, t.Namespace
+		p.PodAntiAffinity, p.TopologySpread, p.PreferredPodAffinity = t.PodAntiAffinity, t.TopologySpread, t.PreferredPodAffinity
+		out[i] = p
+	}
+	return out
+}
+
+// BenchmarkMatch10k places 10,000 pods on 1,000 offers, with only
+// resources, ports, selectors and node affinity (the workload of
+// BenchmarkMatch).
+func BenchmarkMatch10k(b *testing.B) {
+	pods, offers := benchCluster(10_000, 1_000, 16_000, 65_536)
+	benchLarge(b, pods, offers)
+}
+
+// BenchmarkMatch10kTopology is BenchmarkMatch10k with withTopology's
+// inter-pod affinity and topology spread.
+func BenchmarkMatch10kTopology(b *testing.B) {
+	pods, offers := benchCluster(10_000, 1_000, 16_000, 65_536)
+	benchLarge(b, withTopology(pods), offers)
+}
+
+func benchLarge(b *testing.B, pods []PodRequest, offers []Offer) {
+	checkPlan(b, Match(pods, offers), pods, offers, len(pods)*9/10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		Match(pods, offers)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(pods)), "ns/pod")
+}

@@ -248,11 +248,13 @@ func TestFitsAllocatesNothing(t *testing.T) {
 		makeOffer("rack").Res(1000, 1024).Ports(8000, 9999).Attr("zone", "a").Attr("disk", "ssd").Attr("rack", "x").Obj(),
 		makeOffer("ports").Res(1000, 1024).Ports(8000, 8080).Obj(),
 	}
+	topo := newTopology(offers, &Cluster{})
 	var p podState
-	p.prepare(&pod)
+	p.prepare(&pod, topo)
 	book := make([]offerState, len(offers))
 	for i := range offers {
-		book[i] = offerState{offer: &offers[i], cpu: 1000, mem: 1024, ports: normalizePorts(offers[i].Resources.Ports)}
+		n := topo.byName[offers[i].NodeName]
+		book[i] = offerState{offer: &offers[i], nodeIdx: n, cpu: 1000, mem: 1024, ports: normalizePorts(offers[i].Resources.Ports)}
 	}
 	wantOK := []bool{true, false, false}
 	for i := range book {

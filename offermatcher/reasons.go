@@ -20,6 +20,14 @@ const (
 	NodeSelectorMismatch Reason = "node selector mismatch"
 	NodeAffinityMismatch Reason = "node affinity mismatch"
 	UntoleratedTaint     Reason = "untolerated taint"
+
+	// The inter-pod and topology spread reasons are kube-scheduler's own
+	// (InterPodAffinity, PodTopologySpread) without its "node(s)" prefix.
+	PodAffinityMismatch        Reason = "didn't match pod affinity rules"
+	PodAntiAffinityMismatch    Reason = "didn't match pod anti-affinity rules"
+	ExistingPodAntiAffinity    Reason = "didn't satisfy existing pods anti-affinity rules"
+	TopologySpreadMismatch     Reason = "didn't match pod topology spread constraints"
+	TopologySpreadMissingLabel Reason = "didn't match pod topology spread constraints (missing required label)"
 )
 
 // Reasons counts, per reason, how many offers rejected a pod. Each offer

@@ -1,6 +1,7 @@
 package offermatcher
 
 import (
+	"maps"
 	"math"
 	"slices"
 
@@ -29,8 +30,10 @@ type PortRange struct{ Begin, End uint32 }
 // PodRequest is a pending pod reduced to what placement needs. Build it once
 // per pod (FromPod) and reuse it across Match calls; Match never modifies it.
 type PodRequest struct {
-	Key string // namespace/name
-	UID string
+	Key       string // namespace/name
+	UID       string
+	Namespace string
+	Labels    map[string]string
 	// Resources the pod needs on one agent. Ports are the host ports it binds,
 	// each as a single-port range, sorted and without duplicates.
 	Resources Resources
@@ -43,6 +46,22 @@ type PodRequest struct {
 	// Tolerations are the pod's; an offer whose node has a NoSchedule or
 	// NoExecute taint none of them tolerates is no place for the pod.
 	Tolerations []corev1.Toleration
+	// PreferredNodeAffinity scores the nodes matching each term by its weight.
+	PreferredNodeAffinity []PreferredNodeTerm
+	// PodAffinity and PodAntiAffinity are the pod's required inter-pod
+	// affinity and anti-affinity terms.
+	PodAffinity, PodAntiAffinity []PodAffinityTerm
+	// PreferredPodAffinity and PreferredPodAntiAffinity score nodes by the
+	// pods matching each term in the node's domain.
+	PreferredPodAffinity, PreferredPodAntiAffinity []WeightedPodAffinityTerm
+	// TopologySpread are the pod's topology spread constraints.
+	TopologySpread []SpreadConstraint
+}
+
+// PreferredNodeTerm is a term of preferred node affinity with its weight.
+type PreferredNodeTerm struct {
+	Weight int32
+	Term   NodeSelectorTerm
 }
 
 // NodeSelectorTerm is one term of required node affinity: a node matches it
@@ -88,6 +107,8 @@ func FromPod(pod *corev1.Pod, min Resources) PodRequest {
 	req := PodRequest{
 		Key:       pod.Namespace + "/" + pod.Name,
 		UID:       string(pod.UID),
+		Namespace: pod.Namespace,
+		Labels:    maps.Clone(pod.Labels),
 		Resources: withMinimum(r, min),
 	}
 	if len(pod.Spec.NodeSelector) > 0 {
@@ -98,6 +119,27 @@ func FromPod(pod *corev1.Pod, min Resources) PodRequest {
 	}
 	req.RequiredNodeAffinity = requiredNodeAffinity(pod)
 	req.Tolerations = pod.Spec.Tolerations
+	if a := pod.Spec.Affinity; a != nil {
+		if na := a.NodeAffinity; na != nil {
+			for _, t := range na.PreferredDuringSchedulingIgnoredDuringExecution {
+				if len(t.Preference.MatchExpressions) == 0 && len(t.Preference.MatchFields) == 0 {
+					continue // an empty preferred term matches nothing
+				}
+				req.PreferredNodeAffinity = append(req.PreferredNodeAffinity, PreferredNodeTerm{Weight: t.Weight, Term: NodeSelectorTerm{
+					Labels: requirements(t.Preference.MatchExpressions), Fields: requirements(t.Preference.MatchFields),
+				}})
+			}
+		}
+		if pa := a.PodAffinity; pa != nil {
+			req.PodAffinity = podAffinityTerms(pod.Namespace, pa.RequiredDuringSchedulingIgnoredDuringExecution)
+			req.PreferredPodAffinity = weightedPodAffinityTerms(pod.Namespace, pa.PreferredDuringSchedulingIgnoredDuringExecution)
+		}
+		if pa := a.PodAntiAffinity; pa != nil {
+			req.PodAntiAffinity = podAffinityTerms(pod.Namespace, pa.RequiredDuringSchedulingIgnoredDuringExecution)
+			req.PreferredPodAntiAffinity = weightedPodAffinityTerms(pod.Namespace, pa.PreferredDuringSchedulingIgnoredDuringExecution)
+		}
+	}
+	req.TopologySpread = spreadConstraints(pod)
 	return req
 }
 

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -54,6 +56,8 @@ func runScheduler(args []string) error {
 		nodeTasks  = fs.Bool("node-tasks", bridge.DefaultPolicy.NodeTasks, "launch a node task on every agent that offers resources, so each is a Ready Node before its first pod (DaemonSets reach it); false: a node comes with its agent's first pod, and offers are suppressed while nothing is pending")
 		storeNS    = fs.String("framework-store-namespace", "kubemesos-system", "namespace of the ConfigMap that keeps the framework ID (empty: do not keep it)")
 		storeName  = fs.String("framework-store-name", "kubemesos-framework", "name of that ConfigMap")
+		debugAddr  = fs.String("debug-address", defaultDebugAddress, "host:port of the debug listener (GET /debug/pending: why pods are pending; `kubemesos why` reads it); empty: none")
+		packing    = fs.Bool("most-allocated", false, "place pods on the offers left fullest (bin packing) instead of the emptiest")
 		uris       stringList
 	)
 	fs.Var(&uris, "executor-uri", "URI the agent fetches into the executor's sandbox (repeatable)")
@@ -103,12 +107,19 @@ func runScheduler(args []string) error {
 	if err := nodes.Run(ctx); err != nil {
 		return err
 	}
+	namespaces := k8sapi.NewNamespaceMirror(client, 10*time.Minute)
+	if err := namespaces.Run(ctx); err != nil {
+		return err
+	}
 	reporter := k8sapi.NewPodReporter(ctx, client, *schedName)
 	defer reporter.Shutdown()
 	policy := bridge.DefaultPolicy
 	policy.OfferTTL, policy.DeclineFor = *offerTTL, *declineFor
 	policy.MinPod = offermatcher.Resources{MilliCPU: *minCPU, MemoryMB: *minMem}
 	policy.NodeTasks = *nodeTasks
+	if *packing {
+		policy.Scoring = offermatcher.MostAllocated
+	}
 	exec := bridge.ExecutorSpec{
 		Command:   *execCmd,
 		URIs:      uris,
@@ -119,5 +130,37 @@ func runScheduler(args []string) error {
 	if *storeNS != "" {
 		store = k8sapi.ConfigMapFrameworkStore{Client: client, Namespace: *storeNS, Name: *storeName}
 	}
-	return bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy).Run(ctx)
+	sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy)
+	sched.UseNamespaces(namespaces)
+	if *debugAddr != "" {
+		stopDebug, _ := serveDebug(ctx, *debugAddr, sched.PendingLog())
+		defer stopDebug()
+	}
+	return sched.Run(ctx)
+}
+
+// serveDebug serves pending on /debug/pending at addr until the returned
+// func is called; it returns the address it listens on. A listener that
+// cannot start is logged, not fatal: scheduling does not depend on it.
+func serveDebug(ctx context.Context, addr string, pending http.Handler) (func(), string) {
+	log := klog.FromContext(ctx)
+	mux := http.NewServeMux()
+	mux.Handle("/debug/pending", pending)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error(err, "Debug listener not started", "address", addr)
+		return func() {}, ""
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(err, "Debug listener")
+		}
+	}()
+	log.Info("Serving /debug/pending", "address", ln.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, ln.Addr().String()
 }

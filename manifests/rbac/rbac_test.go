@@ -69,7 +69,7 @@ func TestManifests(t *testing.T) {
 	}{
 		{
 			role: "ClusterRole/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,
-			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"}},
+			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "namespaces", "watch"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"}},
 			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"}},
 		},
 		{

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kubemesos/kubemesos/bridge"
+)
+
+func init() {
+	register("why", "say why a pod is pending: the bridge's last placement attempt, per agent", runWhy)
+}
+
+// defaultDebugAddress is where `kubemesos scheduler` serves /debug/pending
+// unless told otherwise (--debug-address).
+const defaultDebugAddress = "127.0.0.1:10260"
+
+// errNotPending is returned for a pod the bridge's last attempt did not
+// leave pending.
+var errNotPending = errors.New("not pending in the bridge's last placement attempt")
+
+func runWhy(args []string) error {
+	fs := flag.NewFlagSet("why", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: kubemesos why [-n NAMESPACE] POD")
+		fs.PrintDefaults()
+	}
+	namespace := fs.String("n", "default", "the pod's namespace")
+	fs.StringVar(namespace, "namespace", "default", "the pod's namespace")
+	addr := fs.String("bridge", envOr("KUBEMESOS_BRIDGE_DEBUG", defaultDebugAddress), "the bridge's --debug-address, host:port or http://host:port")
+	// Flags may follow the pod name, as with kubectl.
+	var pod string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if pod != "" {
+			fs.Usage()
+			return errors.New("one pod only")
+		}
+		pod, args = fs.Arg(0), fs.Args()[1:]
+	}
+	if pod == "" {
+		fs.Usage()
+		return errors.New("which pod?")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	report, err := fetchPending(ctx, *addr, *namespace, pod)
+	if err != nil {
+		return err
+	}
+	return writeWhy(os.Stdout, report, *namespace, pod)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// fetchPending asks the bridge at addr for its last attempt at one pod.
+func fetchPending(ctx context.Context, addr, namespace, pod string) (bridge.PendingReport, error) {
+	var r bridge.PendingReport
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	u := base + "/debug/pending?" + url.Values{"namespace": {namespace}, "name": {pod}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return r, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return r, fmt.Errorf("ask the bridge (is `kubemesos scheduler --debug-address %s` running?): %w", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return r, fmt.Errorf("%s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, fmt.Errorf("%s: %w", u, err)
+	}
+	return r, nil
+}
+
+// writeWhy prints the attempt at namespace/pod:
+//
+//	default/web-2 is pending; the bridge's last attempt 19:30:01 UTC, 2 offers held
+//	  0/2 offers fit: 2 didn't match pod anti-affinity rules
+//	  2 agents (2 offers): didn't match pod anti-affinity rules
+//	    agent-1  S1  didn't match pod anti-affinity rules
+//	    …
+func writeWhy(w io.Writer, r bridge.PendingReport, namespace, pod string) error {
+	at := r.At.UTC().Format("15:04:05 MST")
+	for _, p := range r.Pods {
+		if p.Namespace != namespace || p.Name != pod {
+			continue
+		}
+		fmt.Fprintf(w, "%s/%s is pending; the bridge's last attempt %s, %d offers held\n", namespace, pod, at, r.OffersHeld)
+		fmt.Fprintf(w, "  %s\n", p.Message)
+		if r.OffersHeld == 0 {
+			fmt.Fprintln(w, "  Mesos offers the framework nothing: the agents' resources are in use, reserved for other roles, or filtered")
+			return nil
+		}
+		for _, c := range p.Reasons {
+			fmt.Fprintf(w, "  %d agents (%d offers): %s\n", c.Agents, c.Offers, c.Reason)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, a := range p.Agents {
+			reason := a.Reason
+			if a.Detail != "" {
+				reason += " (" + a.Detail + ")"
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", a.Node, a.AgentID, reason)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("%s/%s: %w (at %s, %d offers held): it is bound, launched, backing off after a failed launch, or not of this bridge's scheduler name",
+		namespace, pod, errNotPending, at, r.OffersHeld)
+}
