@@ -119,7 +119,7 @@ func TestRequiredAntiAffinitySpreadsReplicasOverAgents(t *testing.T) {
 	}
 	why := filepath.Join(cluster.repo, "bin", "kubemesos")
 	eventually(t, 30*time.Second, "kubemesos why naming pod anti-affinity", func() (bool, string) {
-		out, err := exec.CommandContext(t.Context(), why, "why", "-n", ns, last.Name).CombinedOutput()
+		out, err := exec.CommandContext(t.Context(), why, "why", "--bridge", cluster.bridgeDebug, "-n", ns, last.Name).CombinedOutput()
 		return err == nil && strings.Contains(string(out), string(offermatcher.PodAntiAffinityMismatch)), fmt.Sprintf("%v: %s", err, out)
 	})
 }

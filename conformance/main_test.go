@@ -33,6 +33,8 @@ var cluster struct {
 	// network and hosts are the local cluster's addressing and hosts.
 	network node.Network
 	hosts   []node.State
+	// bridgeDebug is the local bridge's --debug-address, for kubemesos why.
+	bridgeDebug string
 }
 
 func TestMain(m *testing.M) {
@@ -83,7 +85,7 @@ func run(m *testing.M) int {
 			_ = os.RemoveAll(c.Dir)
 		}()
 		cluster.kubeconfig, cluster.mesosMaster, cluster.local = c.Kubeconfig, c.MesosMaster, true
-		cluster.network, cluster.hosts = network, c.Hosts
+		cluster.network, cluster.hosts, cluster.bridgeDebug = network, c.Hosts, c.BridgeDebug
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.kubeconfig)
 	if err != nil {

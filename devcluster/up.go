@@ -141,6 +141,9 @@ type Cluster struct {
 
 	// ClusterDNS is the kube-dns Service's ClusterIP the kubelets use.
 	ClusterDNS string
+	// BridgeDebug is the bridge's --debug-address (`kubemesos why` asks it):
+	// the gateway's address, so clusters side by side do not clash.
+	BridgeDebug string
 
 	cfg   Config
 	state *State
@@ -307,6 +310,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 		return err
 	}
 	c.ClusterDNS = dns.String()
+	c.BridgeDebug = net.JoinHostPort(gw, "10260")
 
 	start := time.Now()
 	archives, err := images.Build(ctx, images.Options{OutDir: filepath.Join(c.Dir, "images")})
@@ -396,7 +400,8 @@ func (c *Cluster) start(life, ctx context.Context) error {
 		Args: c.schedulerArgs("scheduler",
 			"--mesos-master", c.MesosMaster,
 			"--kubeconfig", bridgeKubeconfig,
-			"--executor-command", cfg.Kubemesos+" executor"),
+			"--executor-command", cfg.Kubemesos+" executor",
+			"--debug-address", c.BridgeDebug),
 	}, bridgeKubeconfig)
 	if err != nil {
 		return err
@@ -421,8 +426,8 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	}
 	logger.Info("Cluster DNS ready", "clusterIP", c.ClusterDNS, "took", time.Since(start).Round(time.Millisecond))
 
-	env := fmt.Sprintf("export KUBECONFIG=%s\nexport MESOS_MASTER=%s\nexport PATH=%s:$PATH\n",
-		shellQuote(c.Kubeconfig), c.MesosMaster, shellQuote(cfg.BinDir))
+	env := fmt.Sprintf("export KUBECONFIG=%s\nexport MESOS_MASTER=%s\nexport KUBEMESOS_BRIDGE_DEBUG=%s\nexport PATH=%s:$PATH\n",
+		shellQuote(c.Kubeconfig), c.MesosMaster, c.BridgeDebug, shellQuote(cfg.BinDir))
 	if err := os.WriteFile(c.EnvFile, []byte(env), 0o644); err != nil {
 		return fmt.Errorf("env file: %w", err)
 	}
