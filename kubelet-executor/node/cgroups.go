@@ -11,6 +11,15 @@ import (
 	"strings"
 )
 
+// ErrNoCgroupMounts: the executor's mount namespace has no cgroup
+// hierarchy, which the kubelet needs for every pod. The usual cause is an
+// agent started under `ip netns exec`, which mounts a fresh /sys without
+// them.
+var ErrNoCgroupMounts = errors.New("no cgroup hierarchy is mounted in the executor's mount namespace: " +
+	"the kubelet-executor needs the host's cgroup hierarchies under /sys/fs/cgroup (and the host's /sys, /proc and /dev); " +
+	"an agent started with `ip netns exec` gets a fresh /sys without them, start it with `nsenter --net=/var/run/netns/NAME` instead " +
+	"(docs/contracts.md, \"What the executor needs from the agent's host\")")
+
 // CgroupMount is one mounted cgroup hierarchy.
 type CgroupMount struct {
 	// Path is the mount point, e.g. /sys/fs/cgroup/cpuset.
@@ -93,7 +102,7 @@ func EnsureCgroupRoot(mounts []CgroupMount, root string) error {
 		}
 	}
 	if len(v1) == 0 && v2 == nil {
-		return errors.New("no cgroup hierarchy is mounted")
+		return ErrNoCgroupMounts
 	}
 	if len(v1) == 0 {
 		return ensureV2(v2.Path, root)

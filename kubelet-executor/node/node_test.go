@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -271,5 +272,19 @@ func TestWriteCNIConfig(t *testing.T) {
 	}
 	if fi, err := os.Stat(c.IPAMDataDir()); err != nil || !fi.IsDir() {
 		t.Errorf("IPAM data dir: %v", err)
+	}
+}
+
+// TestNoCgroupMountsSaysWhy: without cgroup hierarchies (an agent under
+// `ip netns exec`) the error tells the operator what the executor needs.
+func TestNoCgroupMountsSaysWhy(t *testing.T) {
+	err := EnsureCgroupRoot(nil, "/kubemesos/node-1")
+	if !errors.Is(err, ErrNoCgroupMounts) {
+		t.Fatalf("EnsureCgroupRoot without mounts = %v, want ErrNoCgroupMounts", err)
+	}
+	for _, want := range []string{"/sys/fs/cgroup", "ip netns exec", "nsenter --net="} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
 	}
 }
