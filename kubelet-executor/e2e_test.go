@@ -91,8 +91,10 @@ func TestEndToEndKubelet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
+	// The Service CIDR is the test control plane's (the default), kept on
+	// the machine like the other ranges.
 	network := devnode.Network{Bridge: "kmxt0", Gateway: netip.MustParsePrefix("10.203.0.1/24"),
-		PodCIDRs: netip.MustParsePrefix("10.247.0.0/16")}
+		PodCIDRs: netip.MustParsePrefix("10.247.0.0/16"), ServiceCIDR: netip.MustParsePrefix(controlplane.DefaultServiceCIDR)}
 	sw, err := devnode.SetupSwitch(ctx, network)
 	t.Cleanup(func() { _ = devnode.TeardownSwitch(context.Background(), sw) })
 	if err != nil {
