@@ -55,5 +55,9 @@ unit: ## pure and integration tests that need no containers (race detector on)
 e2e: build ## end-to-end tests on real hosts: kubelet-executor with a real kubelet, devcluster, conformance (root)
 	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -p 1 -count=1 -timeout 40m $(E2E_PKGS)
 
+.PHONY: conformance-upstream
+conformance-upstream: ## the upstream [Conformance] tests (e2e.test of the pinned module) against the cluster of `make up UP_FLAGS=--test-images`; FOCUS/SKIP regexps
+	@hack/conformance-upstream.sh
+
 .PHONY: test
 test: deps tools vet unit e2e ## everything CI runs: install, build, vet, unit + integration, end to end

@@ -320,6 +320,11 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	programs := images.Addons
 	if cfg.TestImages {
 		programs = append(append([]images.BinaryImage(nil), programs...), images.TestServers...)
+		for i := range archives {
+			if archives[i].Ref == images.PauseRef {
+				archives[i].Aliases = append(archives[i].Aliases, images.UpstreamPause)
+			}
+		}
 	}
 	more, err := images.BuildBinaryImages(programs, cfg.BinDir, filepath.Join(c.Dir, "images"))
 	if err != nil {

@@ -7,7 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 dir=${KUBEMESOS_DIR:-.kubemesos}
 agents=${AGENTS:-2}
-bin/kubemesos up --agents "$agents" --dir "$dir" &
+# shellcheck disable=SC2086 # UP_FLAGS holds further flags of kubemesos up (e.g. --test-images)
+bin/kubemesos up --agents "$agents" --dir "$dir" ${UP_FLAGS:-} &
 up=$!
 stop() { kill -INT "$up" 2>/dev/null || true; wait "$up" 2>/dev/null || true; }
 trap 'stop; exit 130' INT TERM

@@ -32,6 +32,8 @@ const Namespace = "k8s.io"
 type Archive struct {
 	Ref  string
 	Path string
+	// Aliases are further names ImportAll gives the image.
+	Aliases []string
 	// Manifest is the descriptor of the image manifest.
 	Manifest Descriptor
 }
@@ -300,6 +302,12 @@ func ImportAll(ctx context.Context, socket string, archives []Archive) error {
 		cmd := exec.CommandContext(ctx, ctr, "-a", socket, "-n", Namespace, "images", "import", a.Path)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("images: import %s into %s: %w: %s", a.Ref, socket, err, bytes.TrimSpace(out))
+		}
+		for _, alias := range a.Aliases {
+			cmd := exec.CommandContext(ctx, ctr, "-a", socket, "-n", Namespace, "images", "tag", "--force", a.Ref, alias)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("images: tag %s as %s in %s: %w: %s", a.Ref, alias, socket, err, bytes.TrimSpace(out))
+			}
 		}
 		klog.FromContext(ctx).V(2).Info("Imported image", "ref", a.Ref, "containerd", socket)
 	}

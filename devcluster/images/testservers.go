@@ -36,7 +36,15 @@ type BinaryImage struct {
 	Binary string
 	// Path is where the image holds it (absolute), also its entrypoint.
 	Path string
+	// Aliases are the names the upstream end-to-end suite (e2e.test of the
+	// pinned k8s.io/kubernetes) pulls the image by, so its tests find it
+	// on an agent without a registry.
+	Aliases []string
 }
+
+// UpstreamPause is the name the upstream end-to-end suite gives the pause
+// image its pods run (imageutils.GetPauseImageName of the pinned module).
+const UpstreamPause = "registry.k8s.io/pause:3.10.2"
 
 // Addons are the images of the cluster add-ons every dev cluster runs.
 var Addons = []BinaryImage{
@@ -46,9 +54,13 @@ var Addons = []BinaryImage{
 
 // TestServers are the images end-to-end tests run as pods.
 var TestServers = []BinaryImage{
-	{Ref: AgnhostRef, Binary: "agnhost", Path: "/agnhost"},
-	{Ref: SampleAPIServerRef, Binary: "sample-apiserver", Path: "/kube-sample-apiserver"},
-	{Ref: EtcdRef, Binary: "etcd", Path: "/usr/local/bin/etcd"},
+	// agnhost 2.63.0 is the VERSION of test/images/agnhost in the pinned module.
+	{Ref: AgnhostRef, Binary: "agnhost", Path: "/agnhost", Aliases: []string{"registry.k8s.io/e2e-test-images/agnhost:2.63.0"}},
+	// The suite asks for sample-apiserver 1.29.2; this one is the pinned
+	// module's (newer), serving the same wardle.example.com API.
+	{Ref: SampleAPIServerRef, Binary: "sample-apiserver", Path: "/kube-sample-apiserver", Aliases: []string{"registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2"}},
+	// The etcd the pinned module is tested with (3.6.8).
+	{Ref: EtcdRef, Binary: "etcd", Path: "/usr/local/bin/etcd", Aliases: []string{"registry.k8s.io/etcd:3.6.8-0"}},
 }
 
 // Program returns an image holding only the static binary at inImage
@@ -102,6 +114,7 @@ func BuildBinaryImages(list []BinaryImage, binDir, outDir string) ([]Archive, er
 		if err != nil {
 			return nil, err
 		}
+		a.Aliases = s.Aliases
 		out = append(out, a)
 	}
 	return out, nil
