@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -130,6 +131,10 @@ type Scheduler struct {
 	nodeTasks map[string]*nodeTask
 	// placement is kept between cycles for placement (placement.go).
 	placement *placementState
+	// intentStore is the store when it keeps launch intents (nil: it does
+	// not); intents is its table, loaded when Run starts.
+	intentStore IntentStore
+	intents     *IntentTable
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -154,14 +159,19 @@ const defaultAPITimeout = 10 * time.Second
 
 // NewScheduler wires a scheduler; Run starts it. store may be nil (the
 // framework ID is then forgotten when the bridge stops), and so may nodes
-// (no node taints are then respected).
+// (no node taints are then respected). A store that is also an IntentStore
+// gets a launch intent before every ACCEPT (see RecoverIntents).
 func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes NodeSource, report PodReporter, exec ExecutorSpec, p Policy) *Scheduler {
-	return &Scheduler{
+	s := &Scheduler{
 		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
 		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
 	}
+	if is, ok := store.(IntentStore); ok {
+		s.intentStore, s.intents = is, NewIntentTable(nil)
+	}
+	return s
 }
 
 // Run subscribes to Mesos and schedules until ctx ends or the master ends the
@@ -177,6 +187,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			log.Info("Resuming Mesos framework", "frameworkID", id)
 			s.fw.Resume(id)
 		}
+	}
+	if err := s.recoverIntents(ctx); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -209,6 +222,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		if s.subscribed {
 			if err := s.cycle(ctx); err != nil {
+				if errors.Is(err, ErrDeposed) {
+					return err // another bridge leads: stop at once
+				}
 				log.Error(err, "Scheduling cycle")
 			}
 		}
@@ -242,6 +258,9 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		if err := s.fw.call(ctx, calls.Reconcile()); err != nil {
 			log.Error(err, "Implicit reconciliation")
 		}
+		// And explicitly every task it knows (launch intents included),
+		// before the first cycle can launch anything.
+		s.reconcileKnown(ctx)
 	case scheduler.Event_OFFERS:
 		s.offers.Add(s.now(), e.GetOffers().GetOffers()...)
 	case scheduler.Event_RESCIND:
@@ -306,6 +325,9 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			s.podAfterTask(ctx, uid, st)
 			s.backOffRelaunch(ctx, uid, st)
 		}
+	}
+	if uid, ok := podtask.UIDFromTaskID(taskID); ok && s.intents != nil {
+		s.intents.Status(uid, st.GetState(), st.GetAgentID().GetValue())
 	}
 	if len(st.UUID) > 0 && st.AgentID != nil {
 		if err := s.fw.call(ctx, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID)); err != nil {
@@ -464,6 +486,9 @@ func (s *Scheduler) podAfterTask(ctx context.Context, uid types.UID, st mesos.Ta
 // cycle is one level-based pass: expire offers, kill tasks of deleted pods,
 // place pending pods on held offers, and tell Mesos what the bridge needs.
 func (s *Scheduler) cycle(ctx context.Context) error {
+	if err := s.commitIntents(ctx); errors.Is(err, ErrDeposed) {
+		return err
+	}
 	now := s.now()
 	if ids := s.offers.Expired(now, s.policy.OfferTTL); len(ids) > 0 {
 		s.decline(ctx, ids, s.policy.DeclineFor)
@@ -709,6 +734,19 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			t.Hostname = o.Hostname
 			recorded = append(recorded, t)
 			s.report.Forget(pod.UID)
+		}
+		if err := s.writeIntents(ctx, o, recorded); err != nil {
+			// Not launched: nothing may be sent without its intent stored.
+			for _, t := range recorded {
+				s.tasks.Forget(t.Pod.UID)
+			}
+			if errors.Is(err, ErrDeposed) {
+				return nil, err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
 		s.offers.Remove(o.ID.Value)
 		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
