@@ -86,6 +86,14 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 // policy (when not nil) before the bridge starts.
 func startClusterPolicy(t *testing.T, masters int, policy func(*bridge.Policy), agentResources ...string) *testCluster {
 	t.Helper()
+	c := newCluster(t, masters, policy, agentResources...)
+	c.startBridge()
+	return c
+}
+
+// newCluster is startClusterPolicy without the bridge.
+func newCluster(t *testing.T, masters int, policy func(*bridge.Policy), agentResources ...string) *testCluster {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	cp := cptest.Start(t)
@@ -151,7 +159,6 @@ func startClusterPolicy(t *testing.T, masters int, policy func(*bridge.Policy), 
 	if policy != nil {
 		policy(&c.policy)
 	}
-	c.startBridge()
 	return c
 }
 
