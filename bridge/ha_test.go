@@ -15,6 +15,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -97,6 +98,41 @@ type haBridge struct {
 	elected atomic.Int64 // unix nanos of the last election won
 	kill    func()       // cancel its context: no resign, the lease runs out
 	done    chan error
+	metrics *prometheus.Registry
+}
+
+// metric is the value of the metric name with the given labels (name=value
+// pairs) in b's registry; ok is false when it has none.
+func (b *haBridge) metric(t *testing.T, name string, labels ...string) (v float64, ok bool) {
+	t.Helper()
+	mfs, err := b.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || lp.GetName() == labels[i] && lp.GetValue() == labels[i+1]
+				}
+				if !found {
+					continue next
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.Gauge.GetValue(), true
+			case m.Counter != nil:
+				return m.Counter.GetValue(), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // startHABridge starts a bridge that campaigns in the etcd at endpoint and
@@ -122,10 +158,14 @@ func (c *testCluster) startHABridge(t *testing.T, name, endpoint, prefix string,
 	}
 	reporter := k8sapi.NewPodReporter(ctx, c.bclient, "default-scheduler")
 	exec := bridge.ExecutorSpec{Command: c.executor, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
-	b := &haBridge{name: name, done: make(chan error, 1)}
+	b := &haBridge{name: name, done: make(chan error, 1), metrics: prometheus.NewRegistry()}
+	metrics := bridge.NewMetrics(b.metrics)
+	metrics.Instrument(fw)
+	metrics.PendingPods(feed)
 	el := &bridge.Election{
 		Client: cli, Store: bridge.NewEtcdStore(cli, prefix), Identity: name, LeaseTTL: haLeaseTTL,
 		OnLeader: func(leading bool) {
+			metrics.SetLeader(leading)
 			if leading {
 				b.elected.Store(time.Now().UnixNano())
 			}
@@ -134,7 +174,7 @@ func (c *testCluster) startHABridge(t *testing.T, name, endpoint, prefix string,
 	}
 	go func() {
 		b.done <- el.Run(ctx, func(ctx context.Context, term bridge.Term) error {
-			return bridge.NewScheduler(fw, term.Store, feed, nodes, reporter, exec, c.policy).Run(ctx)
+			return bridge.NewScheduler(fw, metrics.InstrumentStore(term.Store), feed, nodes, reporter, exec, c.policy).Run(ctx)
 		})
 	}()
 	var once sync.Once
@@ -295,6 +335,45 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 		}
 		return len(ins) == pods && confirmed == pods, fmt.Sprintf("%d intents, %d confirmed", len(ins), confirmed)
 	})
+
+	// The metrics tell the same story.
+	launchedByB := 0
+	launches.mu.Lock()
+	for _, who := range launches.by {
+		if who == "bridge-b" {
+			launchedByB++
+		}
+	}
+	launches.mu.Unlock()
+	for _, m := range []struct {
+		b      *haBridge
+		name   string
+		labels []string
+		want   float64
+	}{
+		{a, "kubemesos_leader", nil, 0},
+		{b, "kubemesos_leader", nil, 1},
+		{a, "kubemesos_leader_terms_total", nil, 1},
+		{b, "kubemesos_leader_terms_total", nil, 1},
+		{b, "kubemesos_launches_total", []string{"result", "ok"}, float64(launchedByB)},
+		{a, "kubemesos_launches_total", []string{"result", "ok"}, float64(pods - launchedByB)},
+		{b, "kubemesos_pending_pods", nil, 0},
+	} {
+		if got, _ := m.b.metric(t, m.name, m.labels...); got != m.want {
+			t.Errorf("%s: %s%v = %v, want %v", m.b.name, m.name, m.labels, got, m.want)
+		}
+	}
+	for _, name := range []string{"kubemesos_offers_received_total", "kubemesos_offers_declined_total"} {
+		if got, _ := b.metric(t, name); got == 0 {
+			t.Errorf("bridge-b: %s = 0", name)
+		}
+	}
+	if got, _ := b.metric(t, "kubemesos_intent_writes_total", "result", "ok"); got < 1 {
+		t.Errorf("bridge-b wrote no intents: %v", got)
+	}
+	if got, _ := b.metric(t, "kubemesos_offers_held"); got < 0 {
+		t.Errorf("bridge-b holds %v offers", got)
+	}
 
 	// The new leader adopted the dead one's tasks: deleting a pod that
 	// bridge-a launched kills its task, and its intent goes.

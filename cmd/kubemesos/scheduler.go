@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -60,6 +62,7 @@ func runScheduler(args []string) error {
 		debugAddr  = fs.String("debug-address", defaultDebugAddress, "host:port of the debug listener (GET /debug/pending: why pods are pending; `kubemesos why` reads it); empty: none")
 		packing    = fs.Bool("most-allocated", false, "place pods on the offers left fullest (bin packing) instead of the emptiest")
 		etcdFlags  = addEtcdFlags(fs)
+		metricsAt  = fs.String("metrics-address", "127.0.0.1:10259", "host:port serving Prometheus metrics on /metrics (empty: none)")
 		uris       stringList
 	)
 	fs.Var(&uris, "executor-uri", "URI the agent fetches into the executor's sandbox (repeatable)")
@@ -128,9 +131,21 @@ func runScheduler(args []string) error {
 		Resources: offermatcher.Resources{MilliCPU: int64(math.Round(*execCPU * 1000)), MemoryMB: *execMem},
 	}
 	klog.FromContext(ctx).Info("Starting", "mesosMaster", *master, "schedulerName", *schedName, "role", *role)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := bridge.NewMetrics(reg)
+	metrics.Instrument(fw)
+	metrics.PendingPods(feed)
+	if *metricsAt != "" {
+		stopMetrics, err := serveMetrics(ctx, *metricsAt, reg)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	var pending atomic.Pointer[bridge.PendingLog] // of the current term
 	newScheduler := func(store bridge.FrameworkStore) *bridge.Scheduler {
-		sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy)
+		sched := bridge.NewScheduler(fw, metrics.InstrumentStore(store), feed, nodes, reporter, exec, policy)
 		sched.UseNamespaces(namespaces)
 		pending.Store(sched.PendingLog())
 		return sched
@@ -146,6 +161,7 @@ func runScheduler(args []string) error {
 		if *storeNS != "" {
 			store = k8sapi.ConfigMapFrameworkStore{Client: client, Namespace: *storeNS, Name: *storeName}
 		}
+		metrics.SetLeader(true)
 		return newScheduler(store).Run(ctx)
 	}
 	cli, err := etcdFlags.client(ctx)
@@ -158,6 +174,7 @@ func runScheduler(args []string) error {
 		Identity: fmt.Sprintf("%s:%d", hostname, os.Getpid()), LeaseTTL: etcdFlags.lease,
 		// SIGTERM hands over at once; a killed bridge's lease runs out.
 		ResignOnStop: true,
+		OnLeader:     metrics.SetLeader,
 	}
 	return el.Run(ctx, func(ctx context.Context, t bridge.Term) error {
 		defer pending.Store(nil)
