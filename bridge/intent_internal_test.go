@@ -155,3 +155,51 @@ func TestDeposedLeaderSendsNoAccept(t *testing.T) {
 		t.Fatal("the pod of a refused intent stays in the registry")
 	}
 }
+
+// TestStaleReconciliationAnswerIgnored: the bridge asked twice about a task
+// whose launch it could not confirm; the first answer says the task is gone
+// and the pod is launched again. The second answer, about the earlier
+// launch, must not make the bridge forget the new one (and launch the pod a
+// third time while the second runs).
+func TestStaleReconciliationAnswerIgnored(t *testing.T) {
+	store, _, _ := leaderStore(t)
+	p := testPod("web")
+	l := newLoopTest(t, p)
+	l.withStore(t, store)
+	l.offer(t)
+	l.master.fail[scheduler.Call_ACCEPT] = errors.New("timeout awaiting response headers")
+	l.cycle(t) // ACCEPT fails: the task is unconfirmed and asked about
+	l.master.fail = map[scheduler.Call_Type]error{}
+	later := time.Now().Add(reconcileRetry)
+	l.s.now = func() time.Time { return later }
+	l.cycle(t) // no answer yet: asked again
+	l.master.take(0)
+	if due := l.s.answersDue[p.UID]; due != 2 {
+		t.Fatalf("answers due %d, want 2", due)
+	}
+
+	l.update(t, masterStatus(p.UID, mesos.TASK_GONE)) // answer to the first question
+	l.offer(t)
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 {
+		t.Fatalf("pod not launched again once its task was gone: %v", got)
+	}
+	l.update(t, masterStatus(p.UID, mesos.TASK_GONE)) // answer to the second, about the first launch
+	if _, ok := l.s.tasks.Get(p.UID); !ok {
+		t.Fatal("a stale reconciliation answer made the bridge forget the new launch")
+	}
+	l.offer(t)
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 0 {
+		t.Fatalf("pod launched a third time: %v", got)
+	}
+	if _, ok := l.s.intents.Get(p.UID); !ok {
+		t.Fatal("the new launch's intent was removed")
+	}
+	// News of the new launch itself applies.
+	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+		State: mesos.TASK_RUNNING.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum()})
+	if got, _ := l.s.tasks.Get(p.UID); got.State != mesos.TASK_RUNNING {
+		t.Fatalf("task state %v, want TASK_RUNNING", got.State)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -141,6 +142,21 @@ func (m *modelMesos) queue(uid types.UID, state mesos.TaskState) {
 	})
 }
 
+// nextStatus draws a task with queued statuses and returns the index of
+// its oldest one: the stream keeps the master's order for one task, while
+// the updates of different tasks (agents) come in any order. Tasks are
+// drawn from a sorted list: the scheduler sends its calls in map order, and
+// a draw must pick the same status on a rerun.
+func (m *modelMesos) nextStatus(rt *rapid.T, label string) int {
+	var ids []string
+	for _, st := range m.statuses {
+		ids = append(ids, st.TaskID.Value)
+	}
+	slices.Sort(ids)
+	id := rapid.SampledFrom(slices.Compact(ids)).Draw(rt, label)
+	return slices.IndexFunc(m.statuses, func(st mesos.TaskStatus) bool { return st.TaskID.Value == id })
+}
+
 func (m *modelMesos) end(uid types.UID, state mesos.TaskState) {
 	delete(m.live, uid)
 	m.ended[uid] = true
@@ -183,6 +199,9 @@ func TestPropertyNoPodLaunchedTwiceAcrossLeaders(t *testing.T) {
 		pods := &fakePods{pods: map[types.UID]*corev1.Pod{}}
 		var terms []*term // terms[len-1] leads; the others were deposed and may not know it
 		nextPod := 0
+		// The schedulers' clock: 30 s pass before every cycle, so backoffs
+		// end and offers expire by the draws, not by how fast the test runs.
+		clock := time.Unix(1_000_000, 0)
 
 		elect := func() {
 			etcd.epoch++
@@ -200,6 +219,7 @@ func TestPropertyNoPodLaunchedTwiceAcrossLeaders(t *testing.T) {
 			}
 			fw.caller = &termCaller{m: master, epoch: etcd.epoch}
 			s := NewScheduler(fw, &termStore{etcd: etcd, epoch: etcd.epoch}, pods, nil, &fakeReporter{}, ExecutorSpec{Command: "executor"}, DefaultPolicy)
+			s.now = func() time.Time { return clock }
 			if err := s.recoverIntents(ctx); err != nil {
 				rt.Fatal(err)
 			}
@@ -210,6 +230,7 @@ func TestPropertyNoPodLaunchedTwiceAcrossLeaders(t *testing.T) {
 		}
 		elect()
 		offerAndCycle := func(tm *term) {
+			clock = clock.Add(30 * time.Second)
 			tm.offer++
 			o := mesos.Offer{
 				ID: mesos.OfferID{Value: fmt.Sprintf("o-%d-%d", tm.epoch, tm.offer)}, AgentID: mesos.AgentID{Value: "a1"}, Hostname: "a1",
@@ -256,7 +277,7 @@ func TestPropertyNoPodLaunchedTwiceAcrossLeaders(t *testing.T) {
 				if len(master.statuses) == 0 {
 					rt.Skip("no status")
 				}
-				i := rapid.IntRange(0, len(master.statuses)-1).Draw(rt, "status")
+				i := master.nextStatus(rt, "status")
 				st := master.statuses[i]
 				master.statuses = slices.Delete(master.statuses, i, i+1)
 				if err := terms[len(terms)-1].s.handle(ctx, &scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}}); err != nil {
@@ -267,7 +288,7 @@ func TestPropertyNoPodLaunchedTwiceAcrossLeaders(t *testing.T) {
 				if len(master.statuses) == 0 {
 					rt.Skip("no status")
 				}
-				i := rapid.IntRange(0, len(master.statuses)-1).Draw(rt, "lost")
+				i := master.nextStatus(rt, "lost")
 				master.statuses = slices.Delete(master.statuses, i, i+1)
 			},
 			"task ends": func(rt *rapid.T) {

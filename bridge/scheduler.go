@@ -135,6 +135,9 @@ type Scheduler struct {
 	// not); intents is its table, loaded when Run starts.
 	intentStore IntentStore
 	intents     *IntentTable
+	// answersDue counts, per pod, the answers to explicit reconciliations
+	// not received yet (see staleAnswer).
+	answersDue map[types.UID]int
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -166,7 +169,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
-		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
+		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{}, answersDue: map[types.UID]int{},
 	}
 	if is, ok := store.(IntentStore); ok {
 		s.intentStore, s.intents = is, NewIntentTable(nil)
@@ -255,12 +258,13 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		// subscription may still hold offers back.
 		clear(s.seenPending)
 		log.Info("Subscribed to Mesos", "frameworkID", sub.FrameworkID.Value, "master", sub.GetMasterInfo().GetHostname())
+		// Explicitly every task it knows (launch intents included), before
+		// the first cycle can launch anything; then implicitly, so the
+		// answers to the explicit one come first.
+		s.reconcileKnown(ctx)
 		if err := s.fw.call(ctx, calls.Reconcile()); err != nil {
 			log.Error(err, "Implicit reconciliation")
 		}
-		// And explicitly every task it knows (launch intents included),
-		// before the first cycle can launch anything.
-		s.reconcileKnown(ctx)
 	case scheduler.Event_OFFERS:
 		s.offers.Add(s.now(), e.GetOffers().GetOffers()...)
 	case scheduler.Event_RESCIND:
@@ -283,10 +287,14 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	log := klog.FromContext(ctx)
 	taskID := st.TaskID.Value
-	if agentID, ok := podtask.AgentOfNodeTask(taskID); ok {
+	uid, ok := podtask.UIDFromTaskID(taskID)
+	stale := ok && s.staleAnswer(uid, st)
+	if agentID, isNode := podtask.AgentOfNodeTask(taskID); isNode {
 		log.V(1).Info("Node task update", statusLogValues(st)...)
 		s.nodeTaskUpdate(ctx, agentID, st)
-	} else if uid, ok := podtask.UIDFromTaskID(taskID); ok {
+	} else if stale {
+		log.V(1).Info("Ignoring a reconciliation answer about an earlier launch of the task", statusLogValues(st)...)
+	} else if ok {
 		t, known := s.tasks.Get(uid)
 		if known {
 			s.agentOutcome(ctx, t, st)
@@ -326,7 +334,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			s.backOffRelaunch(ctx, uid, st)
 		}
 	}
-	if uid, ok := podtask.UIDFromTaskID(taskID); ok && s.intents != nil {
+	if ok && !stale && s.intents != nil {
 		s.intents.Status(uid, st.GetState(), st.GetAgentID().GetValue())
 	}
 	if len(st.UUID) > 0 && st.AgentID != nil {
@@ -679,7 +687,9 @@ func (s *Scheduler) reconcile(ctx context.Context, tasks []*PodTask) {
 	}
 	if err := s.fw.call(ctx, calls.Reconcile(calls.ReconcileTasks(ids))); err != nil {
 		klog.FromContext(ctx).Error(err, "Explicit reconciliation", "tasks", len(ids))
+		return
 	}
+	s.answersExpected(tasks)
 }
 
 // reconcileUnconfirmed asks again about the tasks whose ACCEPT failed and of
