@@ -137,7 +137,7 @@ func runScheduler(args []string) error {
 	metrics.Instrument(fw)
 	metrics.PendingPods(feed)
 	if *metricsAt != "" {
-		stopMetrics, err := serveMetrics(ctx, *metricsAt, reg)
+		_, stopMetrics, err := serveMetrics(ctx, *metricsAt, reg)
 		if err != nil {
 			return err
 		}

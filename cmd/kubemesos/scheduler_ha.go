@@ -76,11 +76,12 @@ func (f *etcdFlags) client(ctx context.Context) (*clientv3.Client, error) {
 }
 
 // serveMetrics serves reg's metrics on http://addr/metrics until stop is
-// called; it fails at once when addr cannot be listened on.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) (stop func(), err error) {
+// called, and returns the address it listens on; it fails at once when addr
+// cannot be listened on.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) (bound string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-address: %w", err)
+		return "", nil, fmt.Errorf("--metrics-address: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -91,7 +92,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) (s
 		}
 	}()
 	klog.FromContext(ctx).Info("Serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() {
+	return ln.Addr().String(), func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kubemesos/kubemesos/bridge"
+)
+
+func TestServeMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := bridge.NewMetrics(reg)
+	m.SetLeader(true)
+	addr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if _, _, err := serveMetrics(t.Context(), "not an address", reg); err == nil {
+		t.Fatal("a bad --metrics-address was accepted")
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"kubemesos_leader 1", "kubemesos_leader_terms_total 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}
