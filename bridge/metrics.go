@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -29,6 +30,18 @@ type Metrics struct {
 	kills           *prometheus.CounterVec
 	intentWrites    *prometheus.CounterVec
 	reg             prometheus.Registerer
+	// leading and subscribed follow SetLeader and the SUBSCRIBED events, for Ready.
+	leading, subscribed atomic.Bool
+}
+
+// Ready says whether the bridge does its part: a leader once subscribed to
+// Mesos, a standby always (its caches were synced before it started
+// campaigning); and why not.
+func (m *Metrics) Ready() (bool, string) {
+	if m.leading.Load() && !m.subscribed.Load() {
+		return false, "leader, not subscribed to Mesos yet"
+	}
+	return true, ""
 }
 
 // Results of calls and writes, as metric labels.
@@ -81,6 +94,8 @@ func (m *Metrics) PendingPods(pods PodSource) {
 
 // SetLeader records a term beginning (true) or ending; for Election.OnLeader.
 func (m *Metrics) SetLeader(leading bool) {
+	m.subscribed.Store(false)
+	m.leading.Store(leading)
 	if leading {
 		m.leader.Set(1)
 		m.failovers.Inc()
@@ -134,6 +149,7 @@ func (m *Metrics) Event(e *scheduler.Event) {
 	switch e.GetType() {
 	case scheduler.Event_SUBSCRIBED:
 		m.offersHeld.Set(0) // offers of an earlier subscription are void
+		m.subscribed.Store(true)
 	case scheduler.Event_OFFERS:
 		n := float64(len(e.GetOffers().GetOffers()))
 		m.offersReceived.Add(n)

@@ -62,7 +62,7 @@ func runScheduler(args []string) error {
 		debugAddr  = fs.String("debug-address", defaultDebugAddress, "host:port of the debug listener (GET /debug/pending: why pods are pending; `kubemesos why` reads it); empty: none")
 		packing    = fs.Bool("most-allocated", false, "place pods on the offers left fullest (bin packing) instead of the emptiest")
 		etcdFlags  = addEtcdFlags(fs)
-		metricsAt  = fs.String("metrics-address", "127.0.0.1:10259", "host:port serving Prometheus metrics on /metrics (empty: none)")
+		metricsAt  = fs.String("metrics-address", "127.0.0.1:10259", "host:port serving Prometheus metrics on /metrics, and /healthz and /readyz (ready: a subscribed leader or a standby) (empty: none)")
 		uris       stringList
 	)
 	fs.Var(&uris, "executor-uri", "URI the agent fetches into the executor's sandbox (repeatable)")
@@ -137,7 +137,7 @@ func runScheduler(args []string) error {
 	metrics.Instrument(fw)
 	metrics.PendingPods(feed)
 	if *metricsAt != "" {
-		_, stopMetrics, err := serveMetrics(ctx, *metricsAt, reg)
+		_, stopMetrics, err := serveMetrics(ctx, *metricsAt, reg, metrics.Ready)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -75,16 +76,24 @@ func (f *etcdFlags) client(ctx context.Context) (*clientv3.Client, error) {
 	return cli, nil
 }
 
-// serveMetrics serves reg's metrics on http://addr/metrics until stop is
-// called, and returns the address it listens on; it fails at once when addr
-// cannot be listened on.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) (bound string, stop func(), err error) {
+// serveMetrics serves reg's metrics on http://addr/metrics, /healthz (the
+// process answers) and /readyz (ready()) until stop is called, and returns
+// the address it listens on; it fails at once when addr cannot be listened on.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() (bool, string)) (bound string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("--metrics-address: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if ok, why := ready(); !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
