@@ -65,7 +65,7 @@ func (l *launchLog) launchedBy(name string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for id, b := range l.by {
-		if b == name {
+		if b == name && strings.HasPrefix(id, podtask.TaskIDPrefix) {
 			return id
 		}
 	}
@@ -85,10 +85,31 @@ func (l *launchLog) twice() []string {
 	return out
 }
 
+// total is the number of pods launched (node tasks left out).
 func (l *launchLog) total() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.count)
+	n := 0
+	for id := range l.count {
+		if strings.HasPrefix(id, podtask.TaskIDPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// sentBy is the number of tasks (pods' and node tasks) the bridge named
+// name sent in LAUNCH operations.
+func (l *launchLog) sentBy(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for id, b := range l.by {
+		if b == name {
+			n += l.count[id]
+		}
+	}
+	return n
 }
 
 // haBridge is one `kubemesos scheduler --etcd-endpoints …` of several.
@@ -192,8 +213,8 @@ func (c *testCluster) startHABridge(t *testing.T, name, endpoint, prefix string,
 	return b
 }
 
-// taskCounts counts the kubemesos tasks in /master/state by ID (live and
-// completed, so a task launched again after it ended counts twice) and
+// taskCounts counts the kubemesos pod tasks in /master/state by ID (live
+// and completed, so a task launched again after it ended counts twice) and
 // returns them with their last states.
 func (c *testCluster) taskCounts(t *testing.T) (map[string]int, map[string]string) {
 	t.Helper()
@@ -207,6 +228,9 @@ func (c *testCluster) taskCounts(t *testing.T) (map[string]int, map[string]strin
 			continue
 		}
 		for _, tk := range append(fw.CompletedTasks, fw.Tasks...) {
+			if !strings.HasPrefix(tk.ID, podtask.TaskIDPrefix) {
+				continue // a node task
+			}
 			n[tk.ID]++
 			states[tk.ID] = tk.State
 		}
@@ -337,14 +361,6 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 	})
 
 	// The metrics tell the same story.
-	launchedByB := 0
-	launches.mu.Lock()
-	for _, who := range launches.by {
-		if who == "bridge-b" {
-			launchedByB++
-		}
-	}
-	launches.mu.Unlock()
 	for _, m := range []struct {
 		b      *haBridge
 		name   string
@@ -355,12 +371,18 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 		{b, "kubemesos_leader", nil, 1},
 		{a, "kubemesos_leader_terms_total", nil, 1},
 		{b, "kubemesos_leader_terms_total", nil, 1},
-		{b, "kubemesos_launches_total", []string{"result", "ok"}, float64(launchedByB)},
-		{a, "kubemesos_launches_total", []string{"result", "ok"}, float64(pods - launchedByB)},
 		{b, "kubemesos_pending_pods", nil, 0},
 	} {
 		if got, _ := m.b.metric(t, m.name, m.labels...); got != m.want {
 			t.Errorf("%s: %s%v = %v, want %v", m.b.name, m.name, m.labels, got, m.want)
+		}
+	}
+	for _, h := range []*haBridge{a, b} {
+		// bridge-a's last ACCEPTs may have failed as it was killed.
+		ok, _ := h.metric(t, "kubemesos_launches_total", "result", "ok")
+		failed, _ := h.metric(t, "kubemesos_launches_total", "result", "error")
+		if sent := launches.sentBy(h.name); ok+failed != float64(sent) {
+			t.Errorf("%s: kubemesos_launches_total ok %v + error %v, want the %d tasks it sent", h.name, ok, failed, sent)
 		}
 	}
 	for _, name := range []string{"kubemesos_offers_received_total", "kubemesos_offers_declined_total"} {

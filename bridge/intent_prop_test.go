@@ -116,7 +116,10 @@ func (c *termCaller) Call(_ context.Context, call *scheduler.Call) (mesos.Respon
 			}
 		}
 		for _, rt := range tasks {
-			uid, _ := podtask.UIDFromTaskID(rt.TaskID.Value)
+			uid, ok := podtask.UIDFromTaskID(rt.TaskID.Value)
+			if !ok {
+				continue
+			}
 			if m.live[uid] {
 				m.queue(uid, mesos.TASK_RUNNING)
 			} else {
@@ -173,7 +176,10 @@ func (m *modelMesos) deliver(i int) {
 		return
 	}
 	for _, id := range a.tasks {
-		uid, _ := podtask.UIDFromTaskID(id)
+		uid, ok := podtask.UIDFromTaskID(id)
+		if !ok {
+			continue // a node task: not a pod's
+		}
 		m.launches[uid]++
 		if m.live[uid] {
 			m.t.Fatalf("pod %s launched while its task is live (launch #%d)", uid, m.launches[uid])
