@@ -264,6 +264,9 @@ func TestLeaderKill9MidLaunch(t *testing.T) {
 	if atKill >= pods {
 		t.Errorf("bridge-a launched all %d pods before the kill", pods)
 	}
+	if elected > haLeaseTTL+3*time.Second {
+		t.Errorf("takeover took %v, want at most the lease (%v) + 3 s", elected, haLeaseTTL)
+	}
 	seen := map[string]string{}
 	for _, h := range []*haProcess{a, b} {
 		for _, id := range h.launched(t) {
