@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,10 @@ import (
 	kubeletexecutor "github.com/kubemesos/kubemesos/kubelet-executor"
 	"github.com/kubemesos/kubemesos/podtask"
 )
+
+// bindDelayEnv in an agent's executor environment makes the test executor
+// wait that long (a Go duration) before it binds a pod.
+const bindDelayEnv = "BRIDGE_TEST_BIND_DELAY"
 
 // bindExecutorClient is the API client of the test executor, from the
 // kubeconfig the kubelet-executor would read its credentials from.
@@ -43,6 +48,14 @@ var bindExecutorClient = sync.OnceValues(func() (kubernetes.Interface, error) {
 func bindPod(ctx context.Context, agent mesos.AgentInfo, task mesos.TaskInfo) error {
 	if podtask.IsNodeTask(task.TaskID.Value) {
 		return nil
+	}
+	if d, err := time.ParseDuration(os.Getenv(bindDelayEnv)); err == nil {
+		// A slow node: the task is live in Mesos while its pod is unbound.
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	ref, err := podtask.DecodeTask(task)
 	if err != nil {

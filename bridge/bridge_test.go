@@ -35,6 +35,7 @@ import (
 // executor is exercised end to end in conformance/.
 func TestMain(m *testing.M) {
 	mesostest.RunExecutorIfRequested(bindPod)
+	runHABridgeIfRequested()
 	if os.Getenv(kubeletExecutorEnv) == "1" {
 		// The real kubelet-executor, for tests of what it reports.
 		if err := kubeletexecutor.RunFromEnv(context.Background()); err != nil {
@@ -66,6 +67,8 @@ type testCluster struct {
 	// policy is the bridge's (DefaultPolicy with short waits unless a test
 	// changes it before startBridge).
 	policy bridge.Policy
+	// bridgeKubeconfig is the bridge identity's kubeconfig file.
+	bridgeKubeconfig string
 }
 
 // startCluster starts a real API server, a mesoslocal master and agents with
@@ -85,6 +88,14 @@ func startClusterWith(t *testing.T, masters int, agentResources ...string) *test
 // startClusterPolicy is startClusterWith with the bridge's policy changed by
 // policy (when not nil) before the bridge starts.
 func startClusterPolicy(t *testing.T, masters int, policy func(*bridge.Policy), agentResources ...string) *testCluster {
+	t.Helper()
+	c := newCluster(t, masters, policy, agentResources...)
+	c.startBridge()
+	return c
+}
+
+// newCluster is startClusterPolicy without the bridge.
+func newCluster(t *testing.T, masters int, policy func(*bridge.Policy), agentResources ...string) *testCluster {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
@@ -142,7 +153,7 @@ func startClusterPolicy(t *testing.T, masters int, policy func(*bridge.Policy), 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.bclient, c.executor = kubernetes.NewForConfigOrDie(kcfg), self
+	c.bclient, c.executor, c.bridgeKubeconfig = kubernetes.NewForConfigOrDie(kcfg), self, bridgeKubeconfig
 	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubemesos-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -151,7 +162,6 @@ func startClusterPolicy(t *testing.T, masters int, policy func(*bridge.Policy), 
 	if policy != nil {
 		policy(&c.policy)
 	}
-	c.startBridge()
 	return c
 }
 

@@ -16,4 +16,9 @@
 //   - TaskRegistry: every task the bridge launched, by pod UID, with its last known state.
 //   - cycle: one level-based pass over (pending pods, held offers); it looks at the world
 //     as it is, not at the event that woke it.
+//   - Election: several bridges campaign in etcd; the leader runs a Scheduler per term,
+//     the standbys keep their caches warm. EtcdStore keeps the framework ID and the
+//     LaunchIntents, every write fenced by the term's election key revision.
+//   - LaunchIntent: written before the ACCEPT of its task and kept until the task ends, so
+//     a new leader reconciles every task that may run before it launches anything.
 package bridge

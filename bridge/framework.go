@@ -34,6 +34,33 @@ type Framework struct {
 	next   int          // index of the endpoint the next subscription tries
 	// id is the framework ID the master assigned; empty until the first SUBSCRIBED.
 	id string
+	// wrap decorates each subscription's caller; observe sees every event
+	// received (both may be nil; see Decorate).
+	wrap    func(calls.Caller) calls.Caller
+	observe func(*scheduler.Event)
+}
+
+// Decorate wraps every call to the master (SUBSCRIBE included) in wrap and
+// shows every event received to observe, before the scheduler handles it,
+// as mesos-go's callrules and eventrules do; for metrics and tests. Either
+// may be nil. Later decorators wrap earlier ones. Call it before Stream.
+func (f *Framework) Decorate(wrap func(calls.Caller) calls.Caller, observe func(*scheduler.Event)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if wrap != nil {
+		if inner := f.wrap; inner != nil {
+			f.wrap = func(c calls.Caller) calls.Caller { return wrap(inner(c)) }
+		} else {
+			f.wrap = wrap
+		}
+	}
+	if observe != nil {
+		if inner := f.observe; inner != nil {
+			f.observe = func(e *scheduler.Event) { inner(e); observe(e) }
+		} else {
+			f.observe = observe
+		}
+	}
 }
 
 // FrameworkOptions describe the framework to the master.
@@ -132,7 +159,11 @@ func (f *Framework) newCaller(endpoint string) calls.Caller {
 	)
 	// No redirects or retries inside mesos-go: connect already chose the leader, and
 	// Stream retries with the next master when this one fails.
-	return httpsched.NewCaller(cli, httpsched.AllowReconnection(true), httpsched.MaxRedirects(0))
+	c := httpsched.NewCaller(cli, httpsched.AllowReconnection(true), httpsched.MaxRedirects(0))
+	if f.wrap != nil {
+		c = f.wrap(c)
+	}
+	return c
 }
 
 // connect picks the caller for the next subscription: the leader as named by
@@ -238,6 +269,9 @@ func (f *Framework) subscribe(ctx context.Context, out chan<- *scheduler.Event) 
 			silence = 5 * time.Duration(hb*float64(time.Second))
 		}
 		watchdog.Reset(silence)
+		if f.observe != nil {
+			f.observe(&e)
+		}
 		select {
 		case out <- &e:
 		case <-ctx.Done():

@@ -24,6 +24,9 @@ type PodTask struct {
 	// ACCEPT failed; the bridge asks about it until it does.
 	Unconfirmed bool
 	asked       time.Time
+	// asks is how many explicit reconciliations of this launch of the task
+	// the master has yet to answer.
+	asks int
 }
 
 // Terminal reports whether the task reached a terminal state.

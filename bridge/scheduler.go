@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -130,6 +131,13 @@ type Scheduler struct {
 	nodeTasks map[string]*nodeTask
 	// placement is kept between cycles for placement (placement.go).
 	placement *placementState
+	// intentStore is the store when it keeps launch intents (nil: it does
+	// not); intents is its table, loaded when Run starts.
+	intentStore IntentStore
+	intents     *IntentTable
+	// answersDue counts, per pod, the answers to explicit reconciliations
+	// not received yet (see staleAnswer).
+	answersDue map[types.UID]int
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -154,14 +162,19 @@ const defaultAPITimeout = 10 * time.Second
 
 // NewScheduler wires a scheduler; Run starts it. store may be nil (the
 // framework ID is then forgotten when the bridge stops), and so may nodes
-// (no node taints are then respected).
+// (no node taints are then respected). A store that is also an IntentStore
+// gets a launch intent before every ACCEPT (see RecoverIntents).
 func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes NodeSource, report PodReporter, exec ExecutorSpec, p Policy) *Scheduler {
-	return &Scheduler{
+	s := &Scheduler{
 		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
-		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
+		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{}, answersDue: map[types.UID]int{},
 	}
+	if is, ok := store.(IntentStore); ok {
+		s.intentStore, s.intents = is, NewIntentTable(nil)
+	}
+	return s
 }
 
 // Run subscribes to Mesos and schedules until ctx ends or the master ends the
@@ -177,6 +190,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			log.Info("Resuming Mesos framework", "frameworkID", id)
 			s.fw.Resume(id)
 		}
+	}
+	if err := s.recoverIntents(ctx); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -209,6 +225,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		if s.subscribed {
 			if err := s.cycle(ctx); err != nil {
+				if errors.Is(err, ErrDeposed) {
+					return err // another bridge leads: stop at once
+				}
 				log.Error(err, "Scheduling cycle")
 			}
 		}
@@ -239,6 +258,10 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		// subscription may still hold offers back.
 		clear(s.seenPending)
 		log.Info("Subscribed to Mesos", "frameworkID", sub.FrameworkID.Value, "master", sub.GetMasterInfo().GetHostname())
+		// Explicitly every task it knows (launch intents included), before
+		// the first cycle can launch anything; then implicitly, so the
+		// answers to the explicit one come first.
+		s.reconcileKnown(ctx)
 		if err := s.fw.call(ctx, calls.Reconcile()); err != nil {
 			log.Error(err, "Implicit reconciliation")
 		}
@@ -264,10 +287,14 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	log := klog.FromContext(ctx)
 	taskID := st.TaskID.Value
-	if agentID, ok := podtask.AgentOfNodeTask(taskID); ok {
+	uid, ok := podtask.UIDFromTaskID(taskID)
+	stale := ok && s.staleAnswer(uid, st)
+	if agentID, isNode := podtask.AgentOfNodeTask(taskID); isNode {
 		log.V(1).Info("Node task update", statusLogValues(st)...)
 		s.nodeTaskUpdate(ctx, agentID, st)
-	} else if uid, ok := podtask.UIDFromTaskID(taskID); ok {
+	} else if stale {
+		log.V(1).Info("Ignoring a reconciliation answer about an earlier launch of the task", statusLogValues(st)...)
+	} else if ok {
 		t, known := s.tasks.Get(uid)
 		if known {
 			s.agentOutcome(ctx, t, st)
@@ -306,6 +333,9 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			s.podAfterTask(ctx, uid, st)
 			s.backOffRelaunch(ctx, uid, st)
 		}
+	}
+	if ok && !stale && s.intents != nil {
+		s.intents.Status(uid, st.GetState(), st.GetAgentID().GetValue())
 	}
 	if len(st.UUID) > 0 && st.AgentID != nil {
 		if err := s.fw.call(ctx, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID)); err != nil {
@@ -464,6 +494,9 @@ func (s *Scheduler) podAfterTask(ctx context.Context, uid types.UID, st mesos.Ta
 // cycle is one level-based pass: expire offers, kill tasks of deleted pods,
 // place pending pods on held offers, and tell Mesos what the bridge needs.
 func (s *Scheduler) cycle(ctx context.Context) error {
+	if err := s.commitIntents(ctx); errors.Is(err, ErrDeposed) {
+		return err
+	}
 	now := s.now()
 	if ids := s.offers.Expired(now, s.policy.OfferTTL); len(ids) > 0 {
 		s.decline(ctx, ids, s.policy.DeclineFor)
@@ -654,7 +687,9 @@ func (s *Scheduler) reconcile(ctx context.Context, tasks []*PodTask) {
 	}
 	if err := s.fw.call(ctx, calls.Reconcile(calls.ReconcileTasks(ids))); err != nil {
 		klog.FromContext(ctx).Error(err, "Explicit reconciliation", "tasks", len(ids))
+		return
 	}
+	s.answersExpected(tasks)
 }
 
 // reconcileUnconfirmed asks again about the tasks whose ACCEPT failed and of
@@ -709,6 +744,19 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			t.Hostname = o.Hostname
 			recorded = append(recorded, t)
 			s.report.Forget(pod.UID)
+		}
+		if err := s.writeIntents(ctx, o, recorded); err != nil {
+			// Not launched: nothing may be sent without its intent stored.
+			for _, t := range recorded {
+				s.tasks.Forget(t.Pod.UID)
+			}
+			if errors.Is(err, ErrDeposed) {
+				return nil, err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
 		s.offers.Remove(o.ID.Value)
 		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).

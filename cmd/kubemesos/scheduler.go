@@ -12,9 +12,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -54,10 +57,12 @@ func runScheduler(args []string) error {
 		minCPU     = fs.Int64("pod-min-millicpu", bridge.DefaultPolicy.MinPod.MilliCPU, "cpu (milli) given to a pod that requests none")
 		minMem     = fs.Int64("pod-min-mem", bridge.DefaultPolicy.MinPod.MemoryMB, "memory (MB) given to a pod that requests none")
 		nodeTasks  = fs.Bool("node-tasks", bridge.DefaultPolicy.NodeTasks, "launch a node task on every agent that offers resources, so each is a Ready Node before its first pod (DaemonSets reach it); false: a node comes with its agent's first pod, and offers are suppressed while nothing is pending")
-		storeNS    = fs.String("framework-store-namespace", "kubemesos-system", "namespace of the ConfigMap that keeps the framework ID (empty: do not keep it)")
+		storeNS    = fs.String("framework-store-namespace", "kubemesos-system", "without --etcd-endpoints: namespace of the ConfigMap that keeps the framework ID of the single bridge (empty: do not keep it)")
 		storeName  = fs.String("framework-store-name", "kubemesos-framework", "name of that ConfigMap")
 		debugAddr  = fs.String("debug-address", defaultDebugAddress, "host:port of the debug listener (GET /debug/pending: why pods are pending; `kubemesos why` reads it); empty: none")
 		packing    = fs.Bool("most-allocated", false, "place pods on the offers left fullest (bin packing) instead of the emptiest")
+		etcdFlags  = addEtcdFlags(fs)
+		metricsAt  = fs.String("metrics-address", "127.0.0.1:10259", "host:port serving Prometheus metrics on /metrics, and /healthz and /readyz (ready: a subscribed leader or a standby) (empty: none)")
 		uris       stringList
 	)
 	fs.Var(&uris, "executor-uri", "URI the agent fetches into the executor's sandbox (repeatable)")
@@ -126,17 +131,69 @@ func runScheduler(args []string) error {
 		Resources: offermatcher.Resources{MilliCPU: int64(math.Round(*execCPU * 1000)), MemoryMB: *execMem},
 	}
 	klog.FromContext(ctx).Info("Starting", "mesosMaster", *master, "schedulerName", *schedName, "role", *role)
-	var store bridge.FrameworkStore
-	if *storeNS != "" {
-		store = k8sapi.ConfigMapFrameworkStore{Client: client, Namespace: *storeNS, Name: *storeName}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := bridge.NewMetrics(reg)
+	metrics.Instrument(fw)
+	metrics.PendingPods(feed)
+	if *metricsAt != "" {
+		_, stopMetrics, err := serveMetrics(ctx, *metricsAt, reg, metrics.Ready)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
 	}
-	sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, policy)
-	sched.UseNamespaces(namespaces)
+	var pending atomic.Pointer[bridge.PendingLog] // of the current term
+	newScheduler := func(store bridge.FrameworkStore) *bridge.Scheduler {
+		sched := bridge.NewScheduler(fw, metrics.InstrumentStore(store), feed, nodes, reporter, exec, policy)
+		sched.UseNamespaces(namespaces)
+		pending.Store(sched.PendingLog())
+		return sched
+	}
 	if *debugAddr != "" {
-		stopDebug, _ := serveDebug(ctx, *debugAddr, sched.PendingLog())
+		stopDebug, _ := serveDebug(ctx, *debugAddr, termPending{&pending})
 		defer stopDebug()
 	}
-	return sched.Run(ctx)
+	if len(etcdFlags.endpoints()) == 0 {
+		// A single bridge: framework ID in a ConfigMap, no leader election,
+		// no launch intents (its registry is rebuilt by reconciliation).
+		var store bridge.FrameworkStore
+		if *storeNS != "" {
+			store = k8sapi.ConfigMapFrameworkStore{Client: client, Namespace: *storeNS, Name: *storeName}
+		}
+		metrics.SetLeader(true)
+		return newScheduler(store).Run(ctx)
+	}
+	cli, err := etcdFlags.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	el := &bridge.Election{
+		Client: cli, Store: bridge.NewEtcdStore(cli, etcdFlags.prefix),
+		Identity: fmt.Sprintf("%s:%d", hostname, os.Getpid()), LeaseTTL: etcdFlags.lease,
+		// SIGTERM hands over at once; a killed bridge's lease runs out.
+		ResignOnStop: true,
+		OnLeader:     metrics.SetLeader,
+	}
+	return el.Run(ctx, func(ctx context.Context, t bridge.Term) error {
+		defer pending.Store(nil)
+		return newScheduler(t.Store).Run(ctx)
+	})
+}
+
+// termPending serves the PendingLog of the current term's scheduler, and
+// 503 while this bridge stands by.
+type termPending struct {
+	log *atomic.Pointer[bridge.PendingLog]
+}
+
+func (h termPending) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l := h.log.Load(); l != nil {
+		l.ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "standing by: this bridge is not the leader", http.StatusServiceUnavailable)
 }
 
 // serveDebug serves pending on /debug/pending at addr until the returned
