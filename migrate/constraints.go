@@ -158,38 +158,146 @@ func (p placementRules) apply(spec *corev1.PodSpec) {
 	spec.Affinity = aff
 }
 
+// maxAlternatives bounds how many values an expression may expand to.
+const maxAlternatives = 64
+
 // literalAlternatives reports whether a Marathon LIKE/UNLIKE expression
-// (matched against the whole value) is a literal or an alternation of
-// literals, and returns them: "rack-1", "rack-1|rack-2", "(a|b)". An
-// unescaped '.' is read as itself, as it is almost always meant in
-// hostnames and addresses.
+// (matched against the whole value) denotes a small finite set of values,
+// and returns them: literals, alternations of literals in parentheses
+// (agent-(1|2)), and character classes of single characters (rack-[12],
+// [a-c]). An unescaped '.' is read as itself, as it is almost always meant
+// in hostnames and addresses.
 func literalAlternatives(expr string) ([]string, bool) {
-	e := expr
-	for _, open := range []string{"(?:", "("} {
-		if strings.HasPrefix(e, open) && strings.HasSuffix(e, ")") {
-			e = e[len(open) : len(e)-1]
-			break
-		}
-	}
+	// Top level alternation: each branch expands on its own.
 	var out []string
-	for _, alt := range strings.Split(e, "|") {
-		var b strings.Builder
-		for i := 0; i < len(alt); i++ {
-			ch := alt[i]
-			switch {
-			case ch == '\\' && i+1 < len(alt) && strings.IndexByte(".-_/:", alt[i+1]) >= 0:
-				b.WriteByte(alt[i+1])
-				i++
-			case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', strings.IndexByte(".-_/:", ch) >= 0:
-				b.WriteByte(ch)
-			default:
-				return nil, false
-			}
-		}
-		if b.Len() == 0 {
+	for _, branch := range splitTop(expr) {
+		vals, ok := expandSequence(branch)
+		if !ok {
 			return nil, false
 		}
-		out = append(out, b.String())
+		out = append(out, vals...)
+		if len(out) > maxAlternatives {
+			return nil, false
+		}
+	}
+	return out, len(out) > 0
+}
+
+// splitTop splits at '|' outside parentheses and brackets.
+func splitTop(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	inClass := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
+}
+
+func isLiteralByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-_/:", c) >= 0
+}
+
+// expandSequence expands a branch: literals, \-escaped punctuation,
+// [class] and (group) in sequence, each multiplying the values so far.
+func expandSequence(s string) ([]string, bool) {
+	vals := []string{""}
+	times := func(opts []string) bool {
+		var next []string
+		for _, v := range vals {
+			for _, o := range opts {
+				next = append(next, v+o)
+			}
+		}
+		vals = next
+		return len(vals) <= maxAlternatives
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s) && strings.IndexByte(".-_/:", s[i+1]) >= 0:
+			times([]string{string(s[i+1])})
+			i++
+		case isLiteralByte(c):
+			times([]string{string(c)})
+		case c == '[':
+			end := strings.IndexByte(s[i:], ']')
+			if end < 0 {
+				return nil, false
+			}
+			opts, ok := expandClass(s[i+1 : i+end])
+			if !ok || !times(opts) {
+				return nil, false
+			}
+			i += end
+		case c == '(':
+			depth, end := 0, -1
+			for j := i; j < len(s) && end < 0; j++ {
+				switch s[j] {
+				case '\\':
+					j++
+				case '(':
+					depth++
+				case ')':
+					if depth--; depth == 0 {
+						end = j
+					}
+				}
+			}
+			if end < 0 {
+				return nil, false
+			}
+			inner := strings.TrimPrefix(s[i+1:end], "?:")
+			opts, ok := literalAlternatives(inner)
+			if !ok || !times(opts) {
+				return nil, false
+			}
+			i = end
+		default:
+			return nil, false // quantifiers, anchors, wildcards: not a finite set
+		}
+	}
+	return vals, len(vals) > 0 && vals[0] != ""
+}
+
+// expandClass expands the inside of [...]: single characters and ranges.
+func expandClass(s string) ([]string, bool) {
+	if s == "" || s[0] == '^' {
+		return nil, false
+	}
+	var out []string
+	for i := 0; i < len(s); i++ {
+		if !isLiteralByte(s[i]) {
+			return nil, false
+		}
+		if i+2 < len(s) && s[i+1] == '-' {
+			lo, hi := s[i], s[i+2]
+			if hi < lo || int(hi-lo) >= maxAlternatives {
+				return nil, false
+			}
+			for c := lo; c <= hi; c++ {
+				out = append(out, string(c))
+			}
+			i += 2
+			continue
+		}
+		out = append(out, string(s[i]))
 	}
 	return out, true
 }

@@ -299,7 +299,6 @@ func validatePod(p *Pod) error {
 		return impossible(id, "containers", "a pod needs at least one container")
 	}
 	names := map[string]bool{}
-	endpoints := map[string]bool{}
 	for i, c := range p.Containers {
 		f := fmt.Sprintf("containers[%d]", i)
 		if c.Name == "" {
@@ -325,7 +324,6 @@ func validatePod(p *Pod) error {
 			if e.Name == "" {
 				return impossible(id, ef+".name", "empty")
 			}
-			endpoints[e.Name] = true
 			if err := validatePort(id, ef+".containerPort", e.ContainerPort); err != nil {
 				return err
 			}
@@ -357,19 +355,24 @@ func validatePod(p *Pod) error {
 		}
 	}
 	for i, c := range p.Containers {
+		// A health check probes an endpoint of its own container.
+		endpoints := map[string]bool{}
+		for _, e := range c.Endpoints {
+			endpoints[e.Name] = true
+		}
 		if h := c.HealthCheck; h != nil {
 			f := fmt.Sprintf("containers[%d].healthCheck", i)
 			n := 0
 			if h.HTTP != nil {
 				n++
 				if !endpoints[h.HTTP.Endpoint] {
-					return impossible(id, f+".http.endpoint", "%q is not one of the endpoints", h.HTTP.Endpoint)
+					return impossible(id, f+".http.endpoint", "%q is not one of the container's endpoints", h.HTTP.Endpoint)
 				}
 			}
 			if h.TCP != nil {
 				n++
 				if !endpoints[h.TCP.Endpoint] {
-					return impossible(id, f+".tcp.endpoint", "%q is not one of the endpoints", h.TCP.Endpoint)
+					return impossible(id, f+".tcp.endpoint", "%q is not one of the container's endpoints", h.TCP.Endpoint)
 				}
 			}
 			if h.Exec != nil {

@@ -19,6 +19,11 @@ func ObjectYAML(o runtime.Object) ([]byte, error) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	prune(u)
+	// A manifest has no status, and no empty spec (a Namespace's).
+	delete(u, "status")
+	if spec, ok := u["spec"].(map[string]any); ok && len(spec) == 0 {
+		delete(u, "spec")
+	}
 	out, err := yaml.Marshal(u)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -51,13 +56,15 @@ func prune(m map[string]any) {
 // starting with "---".
 func ResultYAML(r *Result) ([]byte, error) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# %s %s\n", r.Report.Source, r.Report.ID)
-	for _, o := range r.Objects {
+	for i, o := range r.Objects {
 		y, err := ObjectYAML(o)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Report.ID, err)
 		}
 		b.WriteString("---\n")
+		if i == 0 {
+			fmt.Fprintf(&b, "# from %s %s\n", r.Report.Source, r.Report.ID)
+		}
 		b.Write(y)
 	}
 	return b.Bytes(), nil
