@@ -17,6 +17,10 @@ func decodeStrict(app string, data []byte, v any) error {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return &FieldError{App: app, Err: jsonError(err)}
 	}
+	if err := printable("", raw); err != nil {
+		err.App = app
+		return err
+	}
 	if err := knownFields("", raw, reflect.TypeOf(v)); err != nil {
 		err.App = app
 		return err
@@ -136,4 +140,48 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// printable checks that every string (and key) is text a manifest can
+// hold: YAML allows tabs and line breaks but no other control characters.
+func printable(path string, raw any) *FieldError {
+	check := func(p, s string) *FieldError {
+		for _, r := range s {
+			if !yamlPrintable(r) {
+				return &FieldError{Field: p, Err: errorf(ErrImpossibleValue, "control character %U", r)}
+			}
+		}
+		return nil
+	}
+	switch t := raw.(type) {
+	case string:
+		return check(path, t)
+	case []any:
+		for i, v := range t {
+			if err := printable(fmt.Sprintf("%s[%d]", path, i), v); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for k, v := range t {
+			if err := check(join(path, k), k); err != nil {
+				return err
+			}
+			if err := printable(join(path, k), v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// yamlPrintable is YAML 1.1's printable set.
+func yamlPrintable(r rune) bool {
+	switch {
+	case r == 0x9, r == 0xA, r == 0xD, r >= 0x20 && r <= 0x7E, r == 0x85:
+		return true
+	case r >= 0xA0 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF, r >= 0x10000 && r <= 0x10FFFF:
+		return true
+	}
+	return false
 }
