@@ -52,7 +52,7 @@ func TestMigratedMarathonGroupAndMetronomeJob(t *testing.T) {
     },
     "networks": [{"mode": "container/bridge"}],
     "constraints": [["hostname", "UNIQUE"]],
-    "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 30, "intervalSeconds": 5, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}]
+    "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 30, "intervalSeconds": 5, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}]
   }]
 }`, ns)
 	job := `{

@@ -50,6 +50,7 @@ func TestDecodeMarathonErrors(t *testing.T) {
 		{"unreachable unknown field", `{"id": "/web", "cmd": "x", "unreachableStrategy": {"inactiveAfter": 3}}`, ErrUnknownField, "/web", "unreachableStrategy.inactiveAfter"},
 		{"unreachable order", `{"id": "/web", "cmd": "x", "unreachableStrategy": {"inactiveAfterSeconds": 60, "expungeAfterSeconds": 30}}`, ErrImpossibleValue, "/web", "unreachableStrategy.expungeAfterSeconds"},
 		{"container type", `{"id": "/web", "container": {"type": "RKT"}}`, ErrImpossibleValue, "/web", "container.type"},
+		{"uris and fetch", `{"id": "/web", "cmd": "x", "uris": ["http://a/b"], "fetch": [{"uri": "http://a/c"}]}`, ErrImpossibleValue, "/web", "uris"},
 		{"control character", `{"id": "/web", "cmd": "echo \u0007"}`, ErrImpossibleValue, "/web", "cmd"},
 		{"pod without containers", `{"id": "/p", "containers": []}`, ErrImpossibleValue, "/p", "containers"},
 		{"pod unknown field", `{"id": "/p", "containers": [{"name": "a", "resources": {"cpus": 1, "memory": 2}}]}`, ErrUnknownField, "/p", "containers[0].resources.memory"},

@@ -134,6 +134,9 @@ func ConvertPod(p *Pod, opts Options) Result {
 				detail += "; host port 0 (random): reach it at the pod's IP or through the Service"
 				exact = false
 			}
+			if len(e.NetworkNames) > 0 {
+				r.approx(ef+".networkNames", "%v: the pod has one network, the cluster's", e.NetworkNames)
+			}
 			name := ianaName(e.Name, usedPortNames)
 			protos := e.Protocol
 			if len(protos) == 0 {

@@ -26,6 +26,7 @@ type appPort struct {
 	servicePort   int
 	protocol      string
 	labels        map[string]string
+	networkNames  []string
 	hostNetwork   bool
 }
 
@@ -54,7 +55,7 @@ func appPorts(a *App) []appPort {
 		}
 		for i, m := range pms {
 			out = append(out, appPort{field: fmt.Sprintf("%s[%d]", field, i), name: m.Name, containerPort: m.ContainerPort,
-				hostPort: m.HostPort, servicePort: m.ServicePort, protocol: m.Protocol, labels: m.Labels})
+				hostPort: m.HostPort, servicePort: m.ServicePort, protocol: m.Protocol, labels: m.Labels, networkNames: m.NetworkNames})
 		}
 		return out
 	}
@@ -157,6 +158,9 @@ func ports(r *Report, a *App, p placement, selector map[string]string, c *corev1
 			}
 			svcPort, how = vipPort, k+" "+v
 			r.approx(ap.field+".labels."+k, "Service port %d; the VIP %s is the Service's ClusterIP and DNS name %s.%s.svc", vipPort, vipName, p.Name, p.Namespace)
+		}
+		if len(ap.networkNames) > 0 {
+			r.approx(ap.field+".networkNames", "%v: the pod has one network, the cluster's", ap.networkNames)
 		}
 		detail = append(detail, fmt.Sprintf("Service %s port %d from %s", p.Name, svcPort, how))
 		for _, proto := range protocols(ap.protocol) {

@@ -179,7 +179,11 @@ func (s isoSchedule) cron(loc *time.Location) (expr string, differs []string, er
 		differs = append(differs, fmt.Sprintf("Chronos stops after %d runs; a CronJob runs until it is deleted or suspended", s.repeats))
 	}
 	p := s.period
+	// list is every value below limit that is first modulo step.
 	list := func(first, step, limit int) string {
+		if step == 1 {
+			return "*"
+		}
 		var out []string
 		for v := first % step; v < limit; v += step {
 			out = append(out, strconv.Itoa(v))
@@ -218,7 +222,11 @@ func (s isoSchedule) cron(loc *time.Location) (expr string, differs []string, er
 		return fmt.Sprintf("%d %d %d %d *", m, h, start.Day(), int(start.Month())), differs, nil
 	case p.days > 1 && only(isoPeriod{days: p.days}):
 		differs = append(differs, fmt.Sprintf("every %d days counted from the 1st of each month, not from the start", p.days))
-		return fmt.Sprintf("%d %d %s * *", m, h, list(start.Day()-1, p.days, 31)), differs, nil
+		var days []string
+		for d := (start.Day()-1)%p.days + 1; d <= 31; d += p.days {
+			days = append(days, strconv.Itoa(d))
+		}
+		return fmt.Sprintf("%d %d %s * *", m, h, strings.Join(days, ",")), differs, nil
 	}
 	return "", nil, fmt.Errorf("a period of %s is not a cron schedule: cron repeats within an hour, a day, a week, a month or a year", periodString(p))
 }

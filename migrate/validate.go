@@ -105,6 +105,9 @@ func validateApp(a *App) error {
 			return err
 		}
 	}
+	if len(a.URIs) > 0 && len(a.Fetch) > 0 {
+		return impossible(id, "uris", "uris and fetch are exclusive")
+	}
 	if len(a.Ports) > 0 && len(a.PortDefinitions) > 0 {
 		return impossible(id, "ports", "ports and portDefinitions are exclusive")
 	}
