@@ -41,10 +41,7 @@ func (t *jobTemplate) objects() []runtime.Object {
 	t.spec.Template = t.w.template
 	var out []runtime.Object
 	for _, s := range t.schedules {
-		name := t.w.p.Name
-		if s.suffix != "" {
-			name = dnsLabel(name+"-"+s.suffix, "job-")
-		}
+		name := cronJobName(t.w.p.Name, s.suffix)
 		cj := &batchv1.CronJob{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.w.p.Namespace, Labels: t.w.labels, Annotations: t.w.annotations},
@@ -62,6 +59,15 @@ func (t *jobTemplate) objects() []runtime.Object {
 		out = append(out, cj)
 	}
 	return out
+}
+
+// cronJobName is the CronJob of a job (and of one of its schedules when
+// it has several), short enough for its Jobs' names.
+func cronJobName(job, schedule string) string {
+	if schedule == "" {
+		return dnsLabelMax(job, "job-", CronJobNameMax)
+	}
+	return dnsLabelMax(job+"-"+schedule, "job-", CronJobNameMax)
 }
 
 // ConvertMetronome converts one Metronome job: a CronJob per schedule (a
@@ -215,7 +221,7 @@ func ConvertMetronome(j *MetronomeJob, opts Options) Result {
 			r.converted(f+".enabled", "false: suspend")
 		}
 		if s.ID != "" && len(j.Schedules) > 1 {
-			r.converted(f+".id", "CronJob %s", dnsLabel(w.p.Name+"-"+s.ID, "job-"))
+			r.converted(f+".id", "CronJob %s", cronJobName(w.p.Name, s.ID))
 		} else if s.ID != "" {
 			r.converted(f+".id", "the CronJob is named after the job")
 		}

@@ -52,6 +52,15 @@ func placeID(id, def string, fromGroup bool, r *Report) placement {
 // starting with a letter (prefix is added when it does not), at most 63
 // characters (longer names keep a hash of the whole).
 func dnsLabel(s, prefix string) string {
+	return dnsLabelMax(s, prefix, validation.DNS1035LabelMaxLength)
+}
+
+// CronJobNameMax is how long a CronJob's name may be: its Jobs add 11
+// characters, and a Job's name is a label value of at most 63.
+const CronJobNameMax = 52
+
+// dnsLabelMax is dnsLabel with a length limit below 63.
+func dnsLabelMax(s, prefix string, maxLen int) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
 		switch {
@@ -65,10 +74,10 @@ func dnsLabel(s, prefix string) string {
 	if out == "" || out[0] < 'a' || out[0] > 'z' {
 		out = prefix + out
 	}
-	if len(out) > validation.DNS1035LabelMaxLength {
+	if len(out) > maxLen {
 		h := fnv.New32a()
 		h.Write([]byte(s))
-		out = strings.TrimRight(out[:validation.DNS1035LabelMaxLength-9], "-") + fmt.Sprintf("-%08x", h.Sum32())
+		out = strings.TrimRight(out[:maxLen-9], "-") + fmt.Sprintf("-%08x", h.Sum32())
 	}
 	return out
 }

@@ -44,7 +44,33 @@ func parseCron(expr string) (string, error) {
 			return "", fmt.Errorf("%s %q: %w", cronFields[i].name, f, err)
 		}
 	}
+	fields[4] = sundayAsZero(fields[4])
 	return strings.Join(fields, " "), nil
+}
+
+// sundayAsZero writes Sunday as 0 in a day-of-week field: Metronome takes
+// 7 for Sunday too, a CronJob only 0 ("7" → "0", "5-7" → "5-6,0").
+func sundayAsZero(dow string) string {
+	parts := strings.Split(dow, ",")
+	for i, p := range parts {
+		rng, step, hasStep := strings.Cut(p, "/")
+		switch {
+		case rng == "7":
+			rng = "0"
+		case strings.HasSuffix(rng, "-7") && !hasStep:
+			lo := strings.TrimSuffix(rng, "-7")
+			if lo == "7" {
+				rng = "0"
+			} else {
+				rng = lo + "-6,0"
+			}
+		}
+		if hasStep {
+			rng += "/" + step
+		}
+		parts[i] = rng
+	}
+	return strings.Join(parts, ",")
 }
 
 func checkCronField(s string, cf cronField) error {

@@ -52,3 +52,25 @@ func TestChronosScheduleToCron(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCron(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"30 2 * * *", "30 2 * * *"},
+		{" */5  *   * * 1-5 ", "*/5 * * * 1-5"},
+		{"0 0 * * 7", "0 0 * * 0"},
+		{"0 0 * * 5-7", "0 0 * * 5-6,0"},
+		{"0 0 * * mon,sun", "0 0 * * mon,sun"},
+		{"0 0 1 jan ?", "0 0 1 jan ?"},
+		{"@daily", "@daily"},
+		{"0 0 * * 8", ""},
+		{"0 24 * * *", ""},
+		{"0 0 0 * *", ""},
+		{"0 0 * * */0", ""},
+		{"5-1 * * * *", ""},
+	} {
+		got, err := parseCron(tc.in)
+		if (err != nil) != (tc.want == "") || got != tc.want {
+			t.Errorf("%q: %q %v, want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
