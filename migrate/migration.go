@@ -19,7 +19,7 @@ type Migration struct {
 func MigrateMarathon(d *Definitions, opts Options) *Migration {
 	m := &Migration{}
 	for _, g := range d.Groups {
-		res := Result{Report: Report{Source: "marathon group", ID: g.ID}}
+		res := Result{Report: Report{Source: "marathon group", ID: g.ID, NotesOnly: true}}
 		dependencies(&res.Report, "dependencies", g.Dependencies)
 		if g.EnforceRole != nil {
 			res.Report.approx("enforceRole", "%v: kubemesos places every pod with its bridge's --role", *g.EnforceRole)

@@ -35,6 +35,8 @@ type Report struct {
 	Source  string // "marathon app", "marathon pod", "metronome job", "chronos job"
 	ID      string // the input id
 	Entries []Entry
+	// NotesOnly: a group's report, about its members; it has no objects.
+	NotesOnly bool
 }
 
 func (r *Report) add(field string, o Outcome, format string, a ...any) {
@@ -71,7 +73,10 @@ func (r *Report) Count(o Outcome) int {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	status := "converted"
-	if !r.Complete() {
+	switch {
+	case r.NotesOnly:
+		status = "notes for its members"
+	case !r.Complete():
 		status = "NOT CONVERTED"
 	}
 	fmt.Fprintf(&b, "%s %s: %s (%d converted, %d approximate, %d not convertible, %d ignored)\n", r.Source, r.ID, status,
