@@ -37,7 +37,10 @@ func placeID(id, def string, fromGroup bool, r *Report) placement {
 	}
 	p := placement{Namespace: dnsLabel(rawNS, "ns-"), Name: dnsLabel(rawName, "app-")}
 	how := "the name prefixed with the group path"
-	if fromGroup {
+	switch {
+	case len(segs) == 1:
+		how = "at the root: the namespace of --namespace"
+	case fromGroup:
 		how = "the group path as the namespace"
 	}
 	if p.Namespace == rawNS && p.Name == rawName {
