@@ -1,6 +1,7 @@
 // Command kubemesos is Kubernetes on Apache Mesos in one binary: the bridge
-// (scheduler), the kubelet-executor, a local Mesos (mesos-master, mesos-agent)
-// and the dev cluster (up, down).
+// (scheduler), the kubelet-executor, a local Mesos (mesos-master, mesos-agent),
+// the dev cluster (up, down) and the migration of Marathon, Metronome and
+// Chronos definitions (migrate).
 package main
 
 import (
