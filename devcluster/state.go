@@ -32,7 +32,9 @@ type State struct {
 	Master       *Proc             `json:"master,omitempty"`
 	Hosts        []node.State      `json:"hosts,omitempty"`
 	Agents       []Proc            `json:"agents,omitempty"`
-	Bridge       *Proc             `json:"bridge,omitempty"`
+	// Bridge is the single bridge of a state file written before several ran.
+	Bridge  *Proc  `json:"bridge,omitempty"`
+	Bridges []Proc `json:"bridges,omitempty"`
 }
 
 // Proc is a recorded process.
@@ -213,6 +215,9 @@ func teardown(ctx context.Context, st *State, live *Cluster) error {
 		return live.procs[name]
 	}
 	stop(st.Bridge, sup("bridge"), 10*time.Second)
+	for i := range st.Bridges {
+		stop(&st.Bridges[i], sup(st.Bridges[i].Name), 10*time.Second)
+	}
 	for i := range st.Agents {
 		// SIGUSR1 makes a Mesos agent shut every executor down before it
 		// exits (SIGTERM alone leaves checkpointed executors running for the

@@ -33,6 +33,7 @@ import (
 const (
 	DefaultDir            = ".kubemesos"
 	DefaultAgents         = 2
+	DefaultSchedulers     = 2
 	DefaultMasterPort     = 5050
 	DefaultAgentPort      = 5051
 	DefaultAgentResources = "cpus:2;mem:4096;disk:20000;ports:[31000-32000]"
@@ -66,6 +67,9 @@ type Config struct {
 	Verbosity int
 	// StartTimeout bounds Up; default 5 minutes.
 	StartTimeout time.Duration
+	// Schedulers is how many bridges run (`kubemesos scheduler`), electing
+	// their leader in the control plane's etcd; default DefaultSchedulers.
+	Schedulers int
 	// TestImages also imports the test-server images (images.TestServers:
 	// agnhost, the sample API server, etcd) built from BinDir into every
 	// agent, for end-to-end tests.
@@ -78,6 +82,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Agents < 1 || c.Agents > 50 {
 		return c, fmt.Errorf("devcluster: %d agents: want 1..50", c.Agents)
+	}
+	if c.Schedulers == 0 {
+		c.Schedulers = DefaultSchedulers
+	}
+	if c.Schedulers < 1 || c.Schedulers > 5 {
+		return c, fmt.Errorf("devcluster: %d schedulers: want 1..5", c.Schedulers)
 	}
 	if c.Dir == "" {
 		c.Dir = DefaultDir
@@ -141,9 +151,12 @@ type Cluster struct {
 
 	// ClusterDNS is the kube-dns Service's ClusterIP the kubelets use.
 	ClusterDNS string
-	// BridgeDebug is the bridge's --debug-address (`kubemesos why` asks it):
-	// the gateway's address, so clusters side by side do not clash.
+	// BridgeDebug are the bridges' --debug-address, comma-separated
+	// (`kubemesos why` asks them): on the gateway's address, so clusters
+	// side by side do not clash.
 	BridgeDebug string
+	// BridgeMetrics are the bridges' metrics URLs, comma-separated.
+	BridgeMetrics string
 
 	cfg   Config
 	state *State
@@ -310,7 +323,6 @@ func (c *Cluster) start(life, ctx context.Context) error {
 		return err
 	}
 	c.ClusterDNS = dns.String()
-	c.BridgeDebug = net.JoinHostPort(gw, "10260")
 
 	start := time.Now()
 	archives, err := images.Build(ctx, images.Options{OutDir: filepath.Join(c.Dir, "images")})
@@ -400,25 +412,40 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, rec, err = c.child(life, "bridge", proc.Spec{
-		Path: cfg.Kubemesos,
-		Args: c.schedulerArgs("scheduler",
-			"--mesos-master", c.MesosMaster,
-			"--kubeconfig", bridgeKubeconfig,
-			"--executor-command", cfg.Kubemesos+" executor",
-			"--debug-address", c.BridgeDebug),
-	}, bridgeKubeconfig)
-	if err != nil {
-		return err
+	// Bridges elect their leader in the control plane's etcd; bridge i
+	// serves metrics on <gateway>:10259+2(i-1) and its debug listener on
+	// the port after.
+	var debugs, metrics []string
+	for i := 1; i <= cfg.Schedulers; i++ {
+		name := BridgeName(i)
+		metricsAt := net.JoinHostPort(gw, strconv.Itoa(10259+2*(i-1)))
+		debugAt := net.JoinHostPort(gw, strconv.Itoa(10260+2*(i-1)))
+		_, rec, err := c.child(life, name, proc.Spec{
+			Path: cfg.Kubemesos,
+			Args: c.schedulerArgs("scheduler",
+				"--mesos-master", c.MesosMaster,
+				"--kubeconfig", bridgeKubeconfig,
+				"--executor-command", cfg.Kubemesos+" executor",
+				"--etcd-endpoints", cp.EtcdURL,
+				"--etcd-prefix", "/kubemesos",
+				"--metrics-address", metricsAt,
+				"--debug-address", debugAt),
+		}, bridgeKubeconfig)
+		if err != nil {
+			return err
+		}
+		c.state.Bridges = append(c.state.Bridges, *rec)
+		if err := c.save(); err != nil {
+			return err
+		}
+		debugs = append(debugs, debugAt)
+		metrics = append(metrics, "http://"+metricsAt+"/metrics")
 	}
-	c.state.Bridge = rec
-	if err := c.save(); err != nil {
-		return err
-	}
+	c.BridgeDebug, c.BridgeMetrics = strings.Join(debugs, ","), strings.Join(metrics, ",")
 	if err := c.waitMaster(ctx, func(s *masterState) bool { return s.activeFramework("kubemesos") }); err != nil {
-		return fmt.Errorf("waiting for the bridge to subscribe: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", "bridge.log"), 2000))
+		return fmt.Errorf("waiting for a bridge to lead and subscribe: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", BridgeName(1)+".log"), 2000))
 	}
-	logger.Info("Bridge subscribed", "master", c.MesosMaster)
+	logger.Info("Bridge subscribed", "master", c.MesosMaster, "bridges", cfg.Schedulers)
 
 	start = time.Now()
 	if err := c.waitNodes(ctx); err != nil {
@@ -431,8 +458,8 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	}
 	logger.Info("Cluster DNS ready", "clusterIP", c.ClusterDNS, "took", time.Since(start).Round(time.Millisecond))
 
-	env := fmt.Sprintf("export KUBECONFIG=%s\nexport MESOS_MASTER=%s\nexport KUBEMESOS_BRIDGE_DEBUG=%s\nexport PATH=%s:$PATH\n",
-		shellQuote(c.Kubeconfig), c.MesosMaster, c.BridgeDebug, shellQuote(cfg.BinDir))
+	env := fmt.Sprintf("export KUBECONFIG=%s\nexport MESOS_MASTER=%s\nexport KUBEMESOS_BRIDGE_DEBUG=%s\nexport KUBEMESOS_METRICS=%s\nexport PATH=%s:$PATH\n",
+		shellQuote(c.Kubeconfig), c.MesosMaster, c.BridgeDebug, c.BridgeMetrics, shellQuote(cfg.BinDir))
 	if err := os.WriteFile(c.EnvFile, []byte(env), 0o644); err != nil {
 		return fmt.Errorf("env file: %w", err)
 	}
@@ -525,6 +552,9 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	klog.FromContext(ctx).Info("Agent started", "agent", name, "ip", st.IP, "podCIDR", st.PodCIDR, "netns", st.NetNS)
 	return nil
 }
+
+// BridgeName is the name (and log file) of bridge i (1-based).
+func BridgeName(i int) string { return fmt.Sprintf("bridge-%d", i) }
 
 // ExecutorEnv is the environment the agent of host st gives the
 // kubelet-executor (docs/contracts.md).

@@ -2,12 +2,15 @@ package devcluster
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,7 +151,7 @@ func TestUpDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Hosts) != 1 || len(st.Agents) != 1 || st.Master == nil || st.Bridge == nil || len(st.ControlPlane) != 3 || st.Switch == nil {
+	if len(st.Hosts) != 1 || len(st.Agents) != 1 || st.Master == nil || len(st.Bridges) != DefaultSchedulers || len(st.ControlPlane) != 3 || st.Switch == nil {
 		t.Fatalf("state = %+v", st)
 	}
 	// The Service CIDR, the pod CIDRs and the agents' network each have a
@@ -175,20 +178,48 @@ func TestUpDown(t *testing.T) {
 			Command: []string{"sleep", "3600"},
 		}}},
 	}
+	waitBound := func(name string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err == nil && p.Spec.NodeName == "kmt-agent-1" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s not bound to kmt-agent-1: %+v, %v; bridge logs:\n%s\n%s", name, p.Spec.NodeName, err,
+					proc.Tail(filepath.Join(dir, "logs", BridgeName(1)+".log"), 3000), proc.Tail(filepath.Join(dir, "logs", BridgeName(2)+".log"), 3000))
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
 	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		p, err := client.CoreV1().Pods("default").Get(ctx, "probe", metav1.GetOptions{})
-		if err == nil && p.Spec.NodeName == "kmt-agent-1" {
-			break
+	waitBound("probe", 90*time.Second)
+
+	// kill -9 of the leading bridge: the other one takes over and places
+	// the next pod.
+	leader := -1
+	for i, url := range strings.Split(c.BridgeMetrics, ",") {
+		if bridgeLeads(t, url) {
+			leader = i
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pod not bound to kmt-agent-1: %+v, %v; bridge log:\n%s", p.Spec.NodeName, err, proc.Tail(filepath.Join(dir, "logs", "bridge.log"), 3000))
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
+	if leader < 0 {
+		t.Fatalf("no bridge leads (metrics %s)", c.BridgeMetrics)
+	}
+	if err := syscall.Kill(st.Bridges[leader].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	next := pod.DeepCopy()
+	next.Name = "after-failover"
+	if _, err := client.CoreV1().Pods("default").Create(ctx, next, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitBound("after-failover", 60*time.Second)
+	t.Logf("a pod created after kill -9 of the leading bridge was bound %v later", time.Since(killed).Round(100*time.Millisecond))
 
 	downed = true
 	if err := c.Down(ctx); err != nil {
@@ -197,7 +228,7 @@ func TestUpDown(t *testing.T) {
 	if _, err := ReadState(dir); err == nil {
 		t.Error("state file remains after Down")
 	}
-	for _, p := range append(append(st.ControlPlane, st.Agents...), *st.Master, *st.Bridge) {
+	for _, p := range append(append(append(st.ControlPlane, st.Agents...), st.Bridges...), *st.Master) {
 		if proc.Alive(p.PID) && cmdlineHas(p.PID, p.Marker) {
 			t.Errorf("%s (pid %d) still runs", p.Name, p.PID)
 		}
@@ -362,9 +393,30 @@ func TestDownAfterUpIsKilled(t *testing.T) {
 			t.Errorf("link %s remains", link)
 		}
 	}
-	for _, p := range append(append(st.ControlPlane, st.Agents...), *st.Master, *st.Bridge) {
+	for _, p := range append(append(append(st.ControlPlane, st.Agents...), st.Bridges...), *st.Master) {
 		if proc.Alive(p.PID) && cmdlineHas(p.PID, p.Marker) {
 			t.Errorf("%s (pid %d) still runs", p.Name, p.PID)
 		}
 	}
+}
+
+// bridgeLeads reads kubemesos_leader from a bridge's metrics URL.
+func bridgeLeads(t *testing.T, url string) bool {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("metrics %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "kubemesos_leader" {
+			return f[1] == "1"
+		}
+	}
+	t.Fatalf("metrics %s: no kubemesos_leader", url)
+	return false
 }

@@ -37,7 +37,7 @@ func runWhy(args []string) error {
 	}
 	namespace := fs.String("n", "default", "the pod's namespace")
 	fs.StringVar(namespace, "namespace", "default", "the pod's namespace")
-	addr := fs.String("bridge", envOr("KUBEMESOS_BRIDGE_DEBUG", defaultDebugAddress), "the bridge's --debug-address, host:port or http://host:port")
+	addr := fs.String("bridge", envOr("KUBEMESOS_BRIDGE_DEBUG", defaultDebugAddress), "the bridges' --debug-address, host:port or http://host:port, comma-separated: the leader answers")
 	// Flags may follow the pod name, as with kubectl.
 	var pod string
 	for {
@@ -59,10 +59,27 @@ func runWhy(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	report, err := fetchPending(ctx, *addr, *namespace, pod)
-	if err != nil {
-		return err
+	if strings.Trim(*addr, ", ") == "" {
+		return errors.New("no bridge address (--bridge or KUBEMESOS_BRIDGE_DEBUG)")
 	}
+	// Standbys answer 503: ask each bridge until one (the leader) answers.
+	var report bridge.PendingReport
+	var errs []error
+	for _, a := range strings.Split(*addr, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		r, err := fetchPending(ctx, a, *namespace, pod)
+		if err == nil {
+			report, errs = r, nil
+			break
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+
 	return writeWhy(os.Stdout, report, *namespace, pod)
 }
 
