@@ -580,15 +580,7 @@ func (c *testCluster) boundPod(t *testing.T, name string) (*corev1.Pod, string) 
 func TestExecutorCrashFailsItsPods(t *testing.T) {
 	c := startCluster(t, "cpus:2;mem:2048")
 	p, agentID := c.boundPod(t, "victim")
-	pids := mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+agentID, mesostest.ExecutorEnv+"=1")
-	if len(pids) == 0 {
-		t.Fatal("no executor process found")
-	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-	}
+	killExecutor(t, agentID)
 	eventually(t, 20*time.Second, "the pod Failed with reason MesosTaskFailed", func() (bool, string) {
 		got, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
 		if err != nil {
@@ -626,5 +618,19 @@ func TestAgentGoneDeletesItsPods(t *testing.T) {
 	})
 	if tasks := c.tasks(t); tasks[podtask.TaskID(p.UID)] != "TASK_GONE_BY_OPERATOR" {
 		t.Fatalf("task state %q, want TASK_GONE_BY_OPERATOR", tasks[podtask.TaskID(p.UID)])
+	}
+}
+
+// killExecutor kills the test executor of an agent with SIGKILL.
+func killExecutor(t *testing.T, agentID string) {
+	t.Helper()
+	pids := mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+agentID, mesostest.ExecutorEnv+"=1")
+	if len(pids) == 0 {
+		t.Fatal("no executor process found")
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

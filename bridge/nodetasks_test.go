@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubemesos/kubemesos/bridge"
-	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -67,15 +65,7 @@ func TestEveryAgentGetsOneNodeTask(t *testing.T) {
 		victim = agent
 		break
 	}
-	pids := mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+victim, mesostest.ExecutorEnv+"=1")
-	if len(pids) == 0 {
-		t.Fatal("no executor process found")
-	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-	}
+	killExecutor(t, victim)
 	eventually(t, 30*time.Second, "a new node task on the agent whose executor died", func() (bool, string) {
 		states := c.nodeTasks(t)[victim]
 		return len(states) == 2 && states[1] == "TASK_RUNNING", fmt.Sprint(states)

@@ -99,29 +99,7 @@ func TestStopRecordedLeavesOtherProcesses(t *testing.T) {
 // launched onto the agent's node, then tears it down and checks that nothing
 // is left. It needs root, the Debian packages and the Kubernetes binaries.
 func TestUpDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a whole cluster")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	binDir, err := bindir.Default()
-	if err != nil {
-		t.Skip(err)
-	}
-	if err := preflight(Config{BinDir: binDir}); err != nil {
-		t.Skip(err)
-	}
-	root, err := bindir.FindRepoRoot()
-	if err != nil {
-		t.Skip(err)
-	}
-	kubemesos := filepath.Join(t.TempDir(), "kubemesos")
-	build := exec.Command("go", "build", "-o", kubemesos, "./cmd/kubemesos")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build kubemesos: %v\n%s", err, out)
-	}
+	binDir, kubemesos := clusterTestBinaries(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -308,29 +286,7 @@ func TestUpProcess(t *testing.T) {
 // the machine meanwhile), and `down` of its directory then removes them with
 // everything else.
 func TestDownAfterUpIsKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a whole cluster")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	binDir, err := bindir.Default()
-	if err != nil {
-		t.Skip(err)
-	}
-	if err := preflight(Config{BinDir: binDir}); err != nil {
-		t.Skip(err)
-	}
-	root, err := bindir.FindRepoRoot()
-	if err != nil {
-		t.Skip(err)
-	}
-	kubemesos := filepath.Join(t.TempDir(), "kubemesos")
-	build := exec.Command("go", "build", "-o", kubemesos, "./cmd/kubemesos")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build kubemesos: %v\n%s", err, out)
-	}
+	binDir, kubemesos := clusterTestBinaries(t)
 	// Short: the kubelet's sockets live under it.
 	dir, err := os.MkdirTemp("", "kmk")
 	if err != nil {
@@ -419,4 +375,35 @@ func bridgeLeads(t *testing.T, url string) bool {
 	}
 	t.Fatalf("metrics %s: no kubemesos_leader", url)
 	return false
+}
+
+// clusterTestBinaries skips a test that starts a whole cluster where it
+// cannot (short mode, not root, binaries or packages missing) and returns
+// the Kubernetes binaries' directory and a kubemesos built from this tree.
+func clusterTestBinaries(t *testing.T) (binDir, kubemesos string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a whole cluster")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	binDir, err := bindir.Default()
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := preflight(Config{BinDir: binDir}); err != nil {
+		t.Skip(err)
+	}
+	root, err := bindir.FindRepoRoot()
+	if err != nil {
+		t.Skip(err)
+	}
+	kubemesos = filepath.Join(t.TempDir(), "kubemesos")
+	build := exec.Command("go", "build", "-o", kubemesos, "./cmd/kubemesos")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build kubemesos: %v\n%s", err, out)
+	}
+	return binDir, kubemesos
 }
