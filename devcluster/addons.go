@@ -3,7 +3,6 @@ package devcluster
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,58 +34,32 @@ func (c *Cluster) startAddons(ctx context.Context) error {
 		return fmt.Errorf("cluster add-ons: %w", err)
 	}
 	client := c.ControlPlane.Client()
-	var last string
-	for {
+	return c.waitFor(ctx, "CoreDNS (kube-system/coredns)", func() (bool, string) {
 		d, err := client.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
-		if err == nil && d.Status.ReadyReplicas > 0 {
-			return nil
-		}
 		if err != nil {
-			last = err.Error()
-		} else {
-			last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, d.Status.Replicas)
+			return false, err.Error()
 		}
-		if err := c.exited(); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for CoreDNS (kube-system/coredns): %w (last: %s)", ctx.Err(), last)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		return d.Status.ReadyReplicas > 0, fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, d.Status.Replicas)
+	})
 }
 
 // waitNodes waits until every agent is a Ready Node: the bridge's node
 // tasks bring them up before any pod is placed there.
 func (c *Cluster) waitNodes(ctx context.Context) error {
 	client := c.ControlPlane.Client()
-	var last string
-	for {
+	return c.waitFor(ctx, "every agent to be a Ready node", func() (bool, string) {
 		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
 		ready := 0
-		if err == nil {
-			for _, n := range list.Items {
-				for _, cond := range n.Status.Conditions {
-					if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-						ready++
-					}
+		for _, n := range list.Items {
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					ready++
 				}
 			}
-			if ready >= c.cfg.Agents {
-				return nil
-			}
-			last = fmt.Sprintf("%d of %d nodes Ready", ready, c.cfg.Agents)
-		} else {
-			last = err.Error()
 		}
-		if err := c.exited(); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for every agent to be a Ready node: %w (last: %s)", ctx.Err(), last)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		return ready >= c.cfg.Agents, fmt.Sprintf("%d of %d nodes Ready", ready, c.cfg.Agents)
+	})
 }

@@ -644,33 +644,43 @@ func (s *masterState) activeFramework(name string) bool {
 func (c *Cluster) waitMaster(ctx context.Context, cond func(*masterState) bool) error {
 	master := c.MesosMaster
 	hc := &http.Client{Timeout: 2 * time.Second}
-	var last error
-	for {
+	return c.waitFor(ctx, master+"/master/state", func() (bool, string) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, master+"/master/state", nil)
 		if err != nil {
-			return err
+			return false, err.Error()
 		}
 		resp, err := hc.Do(req)
-		if err == nil {
-			var s masterState
-			if resp.StatusCode == http.StatusOK {
-				err = json.NewDecoder(resp.Body).Decode(&s)
-			} else {
-				err = fmt.Errorf("status %s", resp.Status)
-			}
-			resp.Body.Close()
-			if err == nil && cond(&s) {
-				return nil
-			}
+		if err != nil {
+			return false, err.Error()
 		}
-		last = err
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, "status " + resp.Status
+		}
+		var s masterState
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			return false, err.Error()
+		}
+		return cond(&s), "not yet"
+	})
+}
+
+// waitFor polls cond every 250 ms until it holds, failing early when one of
+// the cluster's processes has exited; the error names what and cond's last
+// detail.
+func (c *Cluster) waitFor(ctx context.Context, what string, cond func() (bool, string)) error {
+	for {
+		ok, last := cond()
+		if ok {
+			return nil
+		}
 		if err := c.exited(); err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s/master/state: %w (last error: %v)", master, ctx.Err(), last)
-		case <-time.After(200 * time.Millisecond):
+			return fmt.Errorf("waiting for %s: %w (last: %s)", what, ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
