@@ -26,13 +26,14 @@ type BindWatch struct {
 	mu      sync.Mutex
 	created map[string]time.Time
 	bound   map[string]time.Time
+	nodes   map[string]int // pods bound per node
 	last    time.Time
 	all     chan struct{}
 }
 
 // NewBindWatch watches for total pods (ignoring pods it was not told of).
 func NewBindWatch(total int) *BindWatch {
-	return &BindWatch{total: total, created: map[string]time.Time{}, bound: map[string]time.Time{}, all: make(chan struct{})}
+	return &BindWatch{total: total, created: map[string]time.Time{}, bound: map[string]time.Time{}, nodes: map[string]int{}, all: make(chan struct{})}
 }
 
 // Created records when the create of pod name was sent.
@@ -56,6 +57,7 @@ func (w *BindWatch) observe(pod *corev1.Pod, at time.Time) {
 		return
 	}
 	w.bound[pod.Name] = at
+	w.nodes[pod.Spec.NodeName]++
 	w.last = at
 	if len(w.bound) == w.total {
 		close(w.all)
@@ -106,4 +108,15 @@ func (w *BindWatch) Latencies() ([]time.Duration, time.Time) {
 		out = append(out, b.Sub(w.created[name]))
 	}
 	return out, w.last
+}
+
+// Nodes returns how many pods were bound to each node.
+func (w *BindWatch) Nodes() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int, len(w.nodes))
+	for n, c := range w.nodes {
+		out[n] = c
+	}
+	return out
 }

@@ -23,8 +23,10 @@ type Result struct {
 	Contender string `json:"contender"`
 	Nodes     int    `json:"nodes"`
 	Pods      int    `json:"pods"`
-	// Bound is how many of Pods were seen bound.
-	Bound int `json:"bound"`
+	// Bound is how many of Pods were seen bound, NodesUsed to how many
+	// distinct nodes.
+	Bound     int `json:"bound"`
+	NodesUsed int `json:"nodes_used"`
 	// PodsPerS is Pods over the time from the first create to the last
 	// bind seen.
 	PodsPerS float64 `json:"pods_per_s"`
@@ -58,6 +60,8 @@ type Sample struct {
 	Pods      int
 	// Latencies of the pods seen bound, creation→bound.
 	Latencies []time.Duration
+	// BoundTo counts the pods bound to each node.
+	BoundTo map[string]int
 	// Window from the first create to the last bind seen.
 	Window time.Duration
 	// CPU of the scheduler and of the bench process over the window.
@@ -71,7 +75,7 @@ type Sample struct {
 func (s Sample) Result() Result {
 	l := Summarize(s.Latencies)
 	r := Result{
-		Contender: s.Contender, Nodes: s.Nodes, Pods: s.Pods, Bound: len(s.Latencies),
+		Contender: s.Contender, Nodes: s.Nodes, Pods: s.Pods, Bound: len(s.Latencies), NodesUsed: len(s.BoundTo),
 		P50Ms: ms(l.P50), P90Ms: ms(l.P90), P99Ms: ms(l.P99),
 		RSSMB: float64(s.PeakRSS) / (1 << 20), Measured: s.Measured, DurationS: s.Window.Seconds(),
 	}

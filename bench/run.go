@@ -226,7 +226,7 @@ func runContender(ctx context.Context, c Contender, env Env, o Options) (Sample,
 		return Sample{}, stopErr
 	}
 	return Sample{
-		Contender: c.Name(), Nodes: env.Nodes, Pods: o.Pods, Latencies: lats, Window: last.Sub(t0),
+		Contender: c.Name(), Nodes: env.Nodes, Pods: o.Pods, Latencies: lats, BoundTo: watch.Nodes(), Window: last.Sub(t0),
 		CPU: u1.CPU - u0.CPU, BenchCPU: self1 - self0, PeakRSS: u1.PeakRSS, Measured: running.Measured(),
 	}, nil
 }
