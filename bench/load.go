@@ -180,4 +180,46 @@ func createPods(ctx context.Context, c kubernetes.Interface, ns, schedulerName s
 	})
 }
 
+// openLoopInFlight bounds the creates in flight of an open loop: one that
+// the API server does not answer in time must not pile up goroutines.
+const openLoopInFlight = 256
+
+// createPodsAtRate creates pods 0..n-1 of the template in ns at rate pods
+// per second (open loop: pod i is sent at i/rate after the first, whether
+// or not earlier creates were answered, at most openLoopInFlight at once).
+func createPodsAtRate(ctx context.Context, c kubernetes.Interface, ns, schedulerName string, n int, rate float64, watch *BindWatch) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, openLoopInFlight)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(at)):
+		}
+		select {
+		case <-ctx.Done():
+			continue
+		case sem <- struct{}{}:
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pod := PodTemplate(ns, podName(i), schedulerName)
+			watch.Created(pod.Name, time.Now())
+			if _, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				cancel(fmt.Errorf("create pod %s: %w", pod.Name, err))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && err != context.Canceled {
+		return err
+	}
+	return ctx.Err()
+}
+
 func podName(i int) string { return fmt.Sprintf("pod-%d", i) }

@@ -23,6 +23,9 @@ type Result struct {
 	Contender string `json:"contender"`
 	Nodes     int    `json:"nodes"`
 	Pods      int    `json:"pods"`
+	// ArrivalPerS is the open-loop arrival rate, pods per second; 0 is
+	// the closed loop (as fast as the API server takes them).
+	ArrivalPerS float64 `json:"arrival_per_s"`
 	// Bound is how many of Pods were seen bound, NodesUsed to how many
 	// distinct nodes.
 	Bound     int `json:"bound"`
@@ -58,6 +61,8 @@ type Sample struct {
 	Contender string
 	Nodes     int
 	Pods      int
+	// Rate is the open-loop arrival rate, 0 for the closed loop.
+	Rate float64
 	// Latencies of the pods seen bound, creation→bound.
 	Latencies []time.Duration
 	// BoundTo counts the pods bound to each node.
@@ -71,11 +76,20 @@ type Sample struct {
 	Measured string
 }
 
+// Results reduces every sample.
+func Results(ss []Sample) []Result {
+	out := make([]Result, len(ss))
+	for i, s := range ss {
+		out[i] = s.Result()
+	}
+	return out
+}
+
 // Result reduces s.
 func (s Sample) Result() Result {
 	l := Summarize(s.Latencies)
 	r := Result{
-		Contender: s.Contender, Nodes: s.Nodes, Pods: s.Pods, Bound: len(s.Latencies), NodesUsed: len(s.BoundTo),
+		Contender: s.Contender, Nodes: s.Nodes, Pods: s.Pods, ArrivalPerS: s.Rate, Bound: len(s.Latencies), NodesUsed: len(s.BoundTo),
 		P50Ms: ms(l.P50), P90Ms: ms(l.P90), P99Ms: ms(l.P99),
 		RSSMB: float64(s.PeakRSS) / (1 << 20), Measured: s.Measured, DurationS: s.Window.Seconds(),
 	}

@@ -56,6 +56,10 @@ type Options struct {
 	ClientBurst int
 	// Node is every node's allocatable (DefaultNodeShape).
 	Node NodeShape
+	// Rates are the loads each contender runs under, in order: 0 is the
+	// closed loop, a rate R > 0 an open loop of R pods per second (default
+	// just the closed loop).
+	Rates []float64
 	// Progress, when set, gets a progress line while a contender runs.
 	Progress io.Writer
 }
@@ -94,14 +98,22 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Node == (NodeShape{}) {
 		o.Node = DefaultNodeShape
 	}
+	if len(o.Rates) == 0 {
+		o.Rates = []float64{0}
+	}
+	for _, r := range o.Rates {
+		if r < 0 {
+			return o, fmt.Errorf("bench: arrival rate %v < 0", r)
+		}
+	}
 	return o, nil
 }
 
 // Run starts a control plane (etcd, kube-apiserver; no controller-manager,
 // so nothing touches the Node objects), runs every contender on it one
 // after another, each on the same pod template in its own namespace, and
-// returns their results in order.
-func Run(ctx context.Context, o Options) ([]Result, error) {
+// returns their samples in order: for each rate, every contender.
+func Run(ctx context.Context, o Options) ([]Sample, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -144,13 +156,15 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 			return nil, err
 		}
 	}
-	var results []Result
-	for _, c := range contenders {
-		s, err := runContender(ctx, c, env, o)
-		if err != nil {
-			return results, fmt.Errorf("%s: %w", c.Name(), err)
+	var results []Sample
+	for ri, rate := range o.Rates {
+		for _, c := range contenders {
+			s, err := runContender(ctx, c, env, o, rate, fmt.Sprintf("bench-%s-%d", c.Name(), ri))
+			if err != nil {
+				return results, fmt.Errorf("%s (%s): %w", c.Name(), LoadName(rate), err)
+			}
+			results = append(results, s)
 		}
-		results = append(results, s.Result())
 	}
 	if err := cp.Stop(); err != nil {
 		return results, fmt.Errorf("stop control plane: %w", err)
@@ -158,10 +172,17 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	return results, nil
 }
 
-// runContender measures one contender in namespace bench-<name>; its pods
-// are deleted afterwards, so the next contender finds the nodes empty.
-func runContender(ctx context.Context, c Contender, env Env, o Options) (Sample, error) {
-	ns := "bench-" + c.Name()
+// LoadName is how the table and the progress line call a rate.
+func LoadName(rate float64) string {
+	if rate == 0 {
+		return "closed loop"
+	}
+	return fmt.Sprintf("%g pods/s", rate)
+}
+
+// runContender measures one contender under one load in namespace ns; its
+// pods are deleted afterwards, so the next run finds the nodes empty.
+func runContender(ctx context.Context, c Contender, env Env, o Options, rate float64, ns string) (Sample, error) {
 	if err := prepareNamespace(ctx, env.Client, ns); err != nil {
 		return Sample{}, err
 	}
@@ -171,7 +192,7 @@ func runContender(ctx context.Context, c Contender, env Env, o Options) (Sample,
 	if err := watch.Run(wctx, env.Client, ns); err != nil {
 		return Sample{}, err
 	}
-	progressf(o.Progress, "%s: starting\n", c.Name())
+	progressf(o.Progress, "%s, %s: starting\n", c.Name(), LoadName(rate))
 	running, err := c.Start(ctx, env)
 	if err != nil {
 		return Sample{}, err
@@ -198,7 +219,12 @@ func runContender(ctx context.Context, c Contender, env Env, o Options) (Sample,
 		defer close(progressDone)
 		reportProgress(rctx, o.Progress, c.Name(), watch, o.Pods, t0)
 	}()
-	createErr := createPods(rctx, env.Client, ns, c.SchedulerName(), o.Pods, o.Concurrency, watch)
+	var createErr error
+	if rate > 0 {
+		createErr = createPodsAtRate(rctx, env.Client, ns, c.SchedulerName(), o.Pods, rate, watch)
+	} else {
+		createErr = createPods(rctx, env.Client, ns, c.SchedulerName(), o.Pods, o.Concurrency, watch)
+	}
 	if createErr == nil {
 		select {
 		case <-watch.AllBound():
@@ -226,7 +252,7 @@ func runContender(ctx context.Context, c Contender, env Env, o Options) (Sample,
 		return Sample{}, stopErr
 	}
 	return Sample{
-		Contender: c.Name(), Nodes: env.Nodes, Pods: o.Pods, Latencies: lats, BoundTo: watch.Nodes(), Window: last.Sub(t0),
+		Contender: c.Name(), Nodes: env.Nodes, Pods: o.Pods, Rate: rate, Latencies: lats, BoundTo: watch.Nodes(), Window: last.Sub(t0),
 		CPU: u1.CPU - u0.CPU, BenchCPU: self1 - self0, PeakRSS: u1.PeakRSS, Measured: running.Measured(),
 	}, nil
 }

@@ -23,6 +23,7 @@ func Ratio(v, base float64, haveBase bool) (float64, bool) {
 // the null binder's.
 type Row struct {
 	Contender string
+	Load      string
 	Cells     []Cell
 	Measured  string
 }
@@ -42,20 +43,20 @@ func figures(r Result) []float64 {
 	return []float64{r.PodsPerS, r.P50Ms, r.P90Ms, r.P99Ms, r.CPUSPer1k, r.RSSMB}
 }
 
-// Rows puts each result beside the null binder's.
+// Rows puts each result beside the null binder's under the same load
+// (arrival rate).
 func Rows(rs []Result) []Row {
-	var base Result
-	haveBase := false
+	base := map[float64]Result{}
 	for _, r := range rs {
-		if r.Contender == NullContender {
-			base, haveBase = r, true
-			break
+		if _, ok := base[r.ArrivalPerS]; !ok && r.Contender == NullContender {
+			base[r.ArrivalPerS] = r
 		}
 	}
-	bf := figures(base)
 	var rows []Row
 	for _, r := range rs {
-		row := Row{Contender: r.Contender, Measured: r.Measured}
+		b, haveBase := base[r.ArrivalPerS]
+		bf := figures(b)
+		row := Row{Contender: r.Contender, Load: LoadName(r.ArrivalPerS), Measured: r.Measured}
 		for i, v := range figures(r) {
 			ratio, ok := Ratio(v, bf[i], haveBase)
 			row.Cells = append(row.Cells, Cell{Value: v, Ratio: ratio, HasRatio: ok})
@@ -66,13 +67,25 @@ func Rows(rs []Result) []Row {
 }
 
 // WriteTable writes rs as a Markdown table, each figure followed by its
-// ratio to the null binder's ("812 (0.41×)").
+// ratio to the null binder's under the same load ("812 (0.41×)"); a load
+// column only when some result is an open loop.
 func WriteTable(w io.Writer, rs []Result) error {
+	withLoad := false
+	for _, r := range rs {
+		withLoad = withLoad || r.ArrivalPerS > 0
+	}
 	var b strings.Builder
-	b.WriteString("| contender | " + strings.Join(Columns, " | ") + " | CPU, RSS from |\n")
-	b.WriteString("|---" + strings.Repeat("|---:", len(Columns)) + "|---|\n")
+	head, sep := "| contender | ", "|---"
+	if withLoad {
+		head, sep = "| contender | load | ", "|---|---"
+	}
+	b.WriteString(head + strings.Join(Columns, " | ") + " | CPU, RSS from |\n")
+	b.WriteString(sep + strings.Repeat("|---:", len(Columns)) + "|---|\n")
 	for _, row := range Rows(rs) {
 		b.WriteString("| " + row.Contender)
+		if withLoad {
+			b.WriteString(" | " + row.Load)
+		}
 		for _, c := range row.Cells {
 			b.WriteString(" | " + c.String())
 		}

@@ -65,3 +65,32 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// Under open loops each result is compared with the null binder's at the
+// same arrival rate, and the table gains a load column.
+func TestRowsPerRate(t *testing.T) {
+	rs := []Result{
+		{Contender: NullContender, ArrivalPerS: 50, P50Ms: 10},
+		{Contender: "kubemesos", ArrivalPerS: 50, P50Ms: 30},
+		{Contender: NullContender, ArrivalPerS: 100, P50Ms: 20},
+		{Contender: "kubemesos", ArrivalPerS: 100, P50Ms: 30},
+		{Contender: "kubemesos", P50Ms: 5},
+	}
+	rows := Rows(rs)
+	if r := rows[1].Cells[1]; r.Ratio != 3 {
+		t.Errorf("at 50/s: p50 ratio %v, want 3", r.Ratio)
+	}
+	if r := rows[3].Cells[1]; r.Ratio != 1.5 {
+		t.Errorf("at 100/s: p50 ratio %v, want 1.5", r.Ratio)
+	}
+	if rows[4].Cells[1].HasRatio || rows[4].Load != "closed loop" {
+		t.Errorf("closed loop without a null run: %+v", rows[4])
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, rs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| contender | load | pods/s") || !strings.Contains(b.String(), "| kubemesos | 50 pods/s | ") {
+		t.Errorf("no load column:\n%s", b.String())
+	}
+}

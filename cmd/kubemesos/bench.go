@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,8 @@ func runBench(args []string) error {
 		allocEvery  = fs.Duration("allocation-interval", time.Second, "allocation interval of kubemesos' mesoslocal master")
 		qps         = fs.Float64("client-qps", bench.DefaultClientQPS, "QPS of every API client (the bench's and each contender's)")
 		burst       = fs.Int("client-burst", bench.DefaultClientBurst, "burst of every API client")
+		rates       = fs.String("rates", "0", "loads, comma-separated: 0 is the closed loop (as fast as the API server takes pods), R > 0 an open loop of R pods/s")
+		plot        = fs.String("plot", "", "also write the latency CDFs of every run as an SVG to this file")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,11 +78,26 @@ func runBench(args []string) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "kubemesos bench: %d nodes, %d pods, contenders %s; logs in %s\n", *nodes, *pods, strings.Join(names, ","), *dir)
-	results, err := bench.Run(ctx, bench.Options{
+	var loads []float64
+	for _, r := range strings.Split(*rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("--rates: %q is not a rate >= 0", r)
+		}
+		loads = append(loads, v)
+	}
+	samples, err := bench.Run(ctx, bench.Options{
 		Nodes: *nodes, Pods: *pods, Contenders: names, BinDir: *binDir, Dir: *dir,
 		AllocationInterval: *allocEvery, Concurrency: *concurrency, Timeout: *timeout,
-		ClientQPS: float32(*qps), ClientBurst: *burst, Progress: os.Stderr,
+		ClientQPS: float32(*qps), ClientBurst: *burst, Rates: loads, Progress: os.Stderr,
 	})
+	if *plot != "" && len(samples) > 0 {
+		title := fmt.Sprintf("kubemesos bench: %d nodes, %d pods per run", *nodes, *pods)
+		if perr := writePlot(*plot, title, samples); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	results := bench.Results(samples)
 	if len(results) > 0 {
 		if *asJSON {
 			if werr := bench.WriteJSON(os.Stdout, results); werr != nil && err == nil {
@@ -90,4 +108,16 @@ func runBench(args []string) error {
 		}
 	}
 	return err
+}
+
+func writePlot(path, title string, samples []bench.Sample) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	if err := bench.WriteCDFPlot(f, title, samples); err != nil {
+		f.Close()
+		return fmt.Errorf("--plot: %w", err)
+	}
+	return f.Close()
 }
