@@ -18,7 +18,28 @@ const (
 	plotPointsPerCurve  = 200
 )
 
-var plotColors = []string{"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"}
+// A curve's colour says its contender, its dash its load.
+var (
+	plotColors = []string{"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"}
+	plotDashes = []string{"", "7,3", "2,3", "9,3,2,3", "4,4", "1,2"}
+)
+
+// curveStyles gives each contender a colour and each rate a dash, in the
+// order they first appear.
+func curveStyles(ss []Sample) (colors, dashes []string) {
+	byName, byRate := map[string]int{}, map[float64]int{}
+	for _, s := range ss {
+		if _, ok := byName[s.Contender]; !ok {
+			byName[s.Contender] = len(byName)
+		}
+		if _, ok := byRate[s.Rate]; !ok {
+			byRate[s.Rate] = len(byRate)
+		}
+		colors = append(colors, plotColors[byName[s.Contender]%len(plotColors)])
+		dashes = append(dashes, plotDashes[byRate[s.Rate]%len(plotDashes)])
+	}
+	return colors, dashes
+}
 
 // WriteCDFPlot writes the creation→bound latency CDF of every sample as
 // one SVG: latency on a log10 x axis (ms), the fraction of pods bound
@@ -64,19 +85,23 @@ func WriteCDFPlot(w io.Writer, title string, ss []Sample) error {
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">creation → bound latency (log scale)</text>`+"\n", plotLeft+iw/2, plotH-12)
 	fmt.Fprintf(&b, `<text x="14" y="%.1f" transform="rotate(-90 14 %.1f)" text-anchor="middle">fraction of pods bound</text>`+"\n", plotTop+ih/2, plotTop+ih/2)
 	// One curve per sample.
+	colors, dashes := curveStyles(ss)
 	for i, s := range ss {
-		color := plotColors[i%len(plotColors)]
+		color, dash := colors[i], ""
+		if dashes[i] != "" {
+			dash = fmt.Sprintf(` stroke-dasharray="%s"`, dashes[i])
+		}
 		sorted := slices.Clone(s.Latencies)
 		slices.Sort(sorted)
 		var pts []string
 		for _, p := range cdfPoints(sorted, plotPointsPerCurve) {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(ms(p.latency)), y(p.fraction)))
 		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"><title>%s</title></polyline>`+"\n",
-			color, strings.Join(pts, " "), html.EscapeString(curveName(s)))
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"><title>%s</title></polyline>`+"\n",
+			color, dash, strings.Join(pts, " "), html.EscapeString(curveName(s)))
 		ly := float64(plotTop + 10 + 18*i)
 		lx := float64(plotW - plotRight + 16)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/>`+"\n", lx, ly, lx+20, ly, color)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"%s/>`+"\n", lx, ly, lx+20, ly, color, dash)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", lx+26, ly+4, html.EscapeString(curveName(s)))
 	}
 	b.WriteString("</svg>\n")

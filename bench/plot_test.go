@@ -116,3 +116,27 @@ func TestWriteCDFPlot(t *testing.T) {
 		t.Errorf("kubemesos' curve starts at %s, null's at %s", curves[1][0], curves[0][0])
 	}
 }
+
+func TestCurveStyles(t *testing.T) {
+	var ss []Sample
+	for _, rate := range []float64{0, 50, 100} {
+		for _, c := range []string{"null", "kube-scheduler", "kubemesos"} {
+			ss = append(ss, Sample{Contender: c, Rate: rate})
+		}
+	}
+	colors, dashes := curveStyles(ss)
+	seen := map[[2]string]bool{}
+	for i, s := range ss {
+		if colors[i] != colors[i%3] {
+			t.Errorf("%s @ %v: colour %s, want its contender's %s", s.Contender, s.Rate, colors[i], colors[i%3])
+		}
+		if dashes[i] != dashes[i/3*3] {
+			t.Errorf("%s @ %v: dash %q, want its rate's %q", s.Contender, s.Rate, dashes[i], dashes[i/3*3])
+		}
+		k := [2]string{colors[i], dashes[i]}
+		if seen[k] {
+			t.Errorf("two curves drawn alike: %v", k)
+		}
+		seen[k] = true
+	}
+}
