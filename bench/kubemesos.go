@@ -9,6 +9,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -36,8 +37,9 @@ const registerTimeout = 2 * time.Minute
 
 // Kubemesos runs, in the bench process, a mesoslocal master, Env.Nodes
 // simulated agents of shape Env.Node and the bridge wired as `kubemesos
-// scheduler` wires it (default policy, node tasks off: a simulated agent
-// runs no kubelet to make a node). The agents' launch hook binds each
+// scheduler` wires a single bridge (default policy, metrics, no leader
+// election; node tasks off: a simulated agent runs no kubelet to make a
+// node). The agents' launch hook binds each
 // pod to its agent's node as the kubelet-executor does, before the task
 // is reported running.
 type Kubemesos struct {
@@ -143,6 +145,14 @@ func (k Kubemesos) Start(ctx context.Context, env Env) (Running, error) {
 		Command:   "true",
 		Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 128},
 	}
+	// Metrics as `kubemesos scheduler` keeps them (nothing scrapes them here).
+	metrics := bridge.NewMetrics(prometheus.NewRegistry())
+	metrics.Instrument(fw)
+	metrics.PendingPods(feed)
+	metrics.SetLeader(true)
+	// A single bridge, as `kubemesos scheduler` without --etcd-endpoints: no
+	// leader election, no launch intents; no framework store either (each
+	// run is a new framework).
 	sched := bridge.NewScheduler(fw, nil, feed, nodes, reporter, exec, policy)
 	sched.UseNamespaces(namespaces)
 	r.goRun("bridge", func() error { return sched.Run(ctx) })
