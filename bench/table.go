@@ -106,9 +106,9 @@ func (c Cell) String() string {
 
 func formatValue(v float64) string {
 	switch {
-	case v >= 100:
+	case v >= 99.95: // what %.1f would print as 100.0
 		return fmt.Sprintf("%.0f", v)
-	case v >= 10:
+	case v >= 9.995:
 		return fmt.Sprintf("%.1f", v)
 	default:
 		return fmt.Sprintf("%.2f", v)

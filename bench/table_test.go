@@ -94,3 +94,11 @@ func TestRowsPerRate(t *testing.T) {
 		t.Errorf("no load column:\n%s", b.String())
 	}
 }
+
+func TestFormatValue(t *testing.T) {
+	for v, want := range map[float64]string{99.96: "100", 812.4: "812", 12.34: "12.3", 9.996: "10.0", 0.5: "0.50"} {
+		if got := formatValue(v); got != want {
+			t.Errorf("formatValue(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
