@@ -42,7 +42,7 @@ vet: ## gofmt and go vet
 
 # Packages whose tests need no root: pure logic, and integration tests against a
 # real API server and a real mesoslocal over loopback HTTP.
-UNIT_PKGS := ./podtask/... ./offermatcher/... ./cmd/... ./migrate/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./manifests/... ./internal/... \
+UNIT_PKGS := ./podtask/... ./offermatcher/... ./cmd/... ./migrate/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./manifests/... ./internal/... ./bench/... \
 	./kubelet-executor/taskstate/... ./devcluster/pki/... ./devcluster/proc/... ./devcluster/controlplane/... ./devcluster/images/...
 # Packages whose tests build hosts: network namespaces, containerd, real kubelets. One at a time.
 E2E_PKGS := ./kubelet-executor/... ./devcluster/node/... ./devcluster ./conformance/...
@@ -58,6 +58,10 @@ e2e: build ## end-to-end tests on real hosts: kubelet-executor with a real kubel
 .PHONY: conformance-upstream
 conformance-upstream: ## the upstream [Conformance] tests (e2e.test of the pinned module) against the cluster of `make up UP_FLAGS=--test-images`; FOCUS/SKIP regexps
 	@hack/conformance-upstream.sh
+
+.PHONY: bench
+bench: build ## kubemesos bench: null binder, kube-scheduler and kubemesos on one API server (NODES=500 PODS=2000)
+	$(BIN)/kubemesos bench --nodes $(or $(NODES),500) --pods $(or $(PODS),2000) --bin-dir $(BIN)
 
 .PHONY: test
 test: deps tools vet unit e2e ## everything CI runs: install, build, vet, unit + integration, end to end

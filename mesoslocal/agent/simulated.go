@@ -53,7 +53,19 @@ type SimulatedConfig struct {
 	// StatusUpdateRetryInterval between resends of unacknowledged
 	// updates (10s).
 	StatusUpdateRetryInterval time.Duration
+	// OnLaunch, when set, is what a simulated executor does with a task
+	// before it reports it running, e.g. bind the pod a kubemesos task
+	// stands for (kubemesos bench). A launched task goes TASK_STARTING at
+	// once; OnLaunch then runs in its own goroutine, with the context of
+	// Serve and the hostname of the agent the task landed on. It returns
+	// nil: TASK_RUNNING; an error: TASK_FAILED with the error as message. A
+	// task killed meanwhile stays killed whatever OnLaunch returns. It may
+	// be called concurrently for different tasks.
+	OnLaunch LaunchHook
 }
+
+// LaunchHook is SimulatedConfig.OnLaunch.
+type LaunchHook func(ctx context.Context, agentHostname string, task mesos.TaskInfo) error
 
 // Simulated hosts many simulated agents. Create it with NewSimulated and
 // run it with Serve.
@@ -70,6 +82,9 @@ type Simulated struct {
 	// background counts the one-shot posts (pongs, executor exits) the link
 	// loops start, so Serve returns only after they ended.
 	background sync.WaitGroup
+	// serveCtx is the context Serve runs under: OnLaunch hooks get it, so a
+	// link that is re-established does not cancel them.
+	serveCtx context.Context
 }
 
 // goPost posts v to the master in the background, tracked by s.background.
@@ -172,6 +187,7 @@ func (s *Simulated) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.serveCtx = ctx
 	var wg sync.WaitGroup
 	for _, a := range s.agents {
 		wg.Add(2)
@@ -496,8 +512,36 @@ func (a *simAgent) launchLocked(c link.Command) {
 		t := &simTask{info: ti, state: mesos.TASK_STAGING}
 		fw.tasks[ti.TaskID.Value] = t
 		a.updateLocked(c.FrameworkID, t, mesos.TASK_STARTING, nil, "")
-		a.updateLocked(c.FrameworkID, t, mesos.TASK_RUNNING, nil, "")
+		if a.s.cfg.OnLaunch == nil {
+			a.updateLocked(c.FrameworkID, t, mesos.TASK_RUNNING, nil, "")
+			continue
+		}
+		a.runHook(c.FrameworkID, t)
 	}
+}
+
+// runHook runs OnLaunch for t in the background (it may call out, and the
+// agent's lock is held here) and then reports the task running or failed,
+// unless it was killed or dropped meanwhile. Only the link loop calls it,
+// so Serve's final Wait on s.background sees every Add.
+func (a *simAgent) runHook(fwID string, t *simTask) {
+	a.s.background.Add(1)
+	info := t.info
+	go func() {
+		defer a.s.background.Done()
+		err := a.s.cfg.OnLaunch(a.s.serveCtx, a.hostname, info)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		fw := a.frameworks[fwID]
+		if fw == nil || fw.tasks[info.TaskID.Value] != t || t.state != mesos.TASK_STARTING {
+			return
+		}
+		if err != nil {
+			a.updateLocked(fwID, t, mesos.TASK_FAILED, nil, err.Error())
+			return
+		}
+		a.updateLocked(fwID, t, mesos.TASK_RUNNING, nil, "")
+	}()
 }
 
 // updateLocked queues a status update from the (simulated) executor.
