@@ -18,7 +18,6 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -285,22 +284,5 @@ func TestLeaderKill9MidLaunch(t *testing.T) {
 	if podTasks != pods {
 		t.Errorf("%d pods launched, want %d", podTasks, pods)
 	}
-	n, states := c.taskCounts(t)
-	if len(n) != pods {
-		t.Fatalf("want %d tasks at the master, got %d: %v", pods, len(n), states)
-	}
-	for id, k := range n {
-		if k != 1 {
-			t.Errorf("task %s appears %d times in the master's state", id, k)
-		}
-	}
-	podList, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range podList.Items {
-		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodFailed {
-			t.Errorf("pod %s: node %q phase %s", p.Name, p.Spec.NodeName, p.Status.Phase)
-		}
-	}
+	c.everyPodOnce(t, pods)
 }

@@ -330,24 +330,7 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 	if dup := launches.twice(); len(dup) > 0 {
 		t.Fatalf("pods launched twice: %v", dup)
 	}
-	n, states := c.taskCounts(t)
-	if len(n) != pods {
-		t.Fatalf("want %d tasks, got %d: %v", pods, len(n), states)
-	}
-	for id, k := range n {
-		if k != 1 {
-			t.Errorf("task %s appears %d times in the master's state", id, k)
-		}
-	}
-	podList, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range podList.Items {
-		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodFailed {
-			t.Errorf("pod %s: node %q phase %s", p.Name, p.Spec.NodeName, p.Status.Phase)
-		}
-	}
+	c.everyPodOnce(t, pods)
 	// Every live task has its intent, confirmed.
 	eventually(t, 10*time.Second, "an intent per task, each confirmed", func() (bool, string) {
 		ins := storedIntents(t, cli, "/kubemesos")
@@ -401,6 +384,10 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 	// bridge-a launched kills its task, and its intent goes.
 	var first corev1.Pod
 	byA := launches.launchedBy("bridge-a")
+	podList, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range podList.Items {
 		if podtask.TaskID(p.UID) == byA {
 			first = p
@@ -519,5 +506,29 @@ func TestNewLeaderReconcilesIntents(t *testing.T) {
 	})
 	if !errors.Is(err, bridge.ErrMalformedRecord) || !strings.Contains(err.Error(), "/other/framework") {
 		t.Fatalf("bridge on a malformed framework ID: %v; want a malformed-record error naming /other/framework", err)
+	}
+}
+
+// everyPodOnce checks that the master holds exactly pods pod tasks, each
+// once, and that every pod is bound and not Failed.
+func (c *testCluster) everyPodOnce(t *testing.T, pods int) {
+	t.Helper()
+	n, states := c.taskCounts(t)
+	if len(n) != pods {
+		t.Fatalf("want %d tasks at the master, got %d: %v", pods, len(n), states)
+	}
+	for id, k := range n {
+		if k != 1 {
+			t.Errorf("task %s appears %d times in the master's state", id, k)
+		}
+	}
+	podList, err := c.client.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range podList.Items {
+		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodFailed {
+			t.Errorf("pod %s: node %q phase %s", p.Name, p.Spec.NodeName, p.Status.Phase)
+		}
 	}
 }
