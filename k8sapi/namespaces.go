@@ -2,7 +2,6 @@ package k8sapi
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,11 +25,7 @@ func NewNamespaceMirror(client kubernetes.Interface, resync time.Duration) *Name
 // Run runs the informer until ctx ends; it returns once the cache is synced
 // (error if ctx ends first) and keeps watching in the background.
 func (m *NamespaceMirror) Run(ctx context.Context) error {
-	go m.informer.Run(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), m.informer.HasSynced) {
-		return fmt.Errorf("namespace mirror: cache not synced: %w", ctx.Err())
-	}
-	return nil
+	return runSynced(ctx, m.informer, "namespace mirror")
 }
 
 // NamespaceLabels returns the labels of every Namespace, by name. The label

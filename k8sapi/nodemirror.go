@@ -27,9 +27,15 @@ func NewNodeMirror(client kubernetes.Interface, resync time.Duration) *NodeMirro
 // Run runs the informer until ctx ends; it returns once the cache is synced
 // (error if ctx ends first) and keeps watching in the background.
 func (m *NodeMirror) Run(ctx context.Context) error {
-	go m.informer.Run(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), m.informer.HasSynced) {
-		return fmt.Errorf("node mirror: cache not synced: %w", ctx.Err())
+	return runSynced(ctx, m.informer, "node mirror")
+}
+
+// runSynced runs an informer until ctx ends and returns once its cache is
+// synced (an error naming what if ctx ends first).
+func runSynced(ctx context.Context, inf cache.SharedIndexInformer, what string) error {
+	go inf.Run(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		return fmt.Errorf("%s: cache not synced: %w", what, ctx.Err())
 	}
 	return nil
 }
