@@ -18,7 +18,6 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -208,23 +207,7 @@ func TestLeaderKill9MidLaunch(t *testing.T) {
 	b := c.startHABridgeProcess(t, "bridge-b", endpoint)
 
 	const pods = 30
-	var uids []string
-	created := make(chan error, 1)
-	var mu sync.Mutex
-	go func() {
-		for i := range pods {
-			p, err := c.client.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("k9-%02d", i), "100m", "32Mi"), metav1.CreateOptions{})
-			if err != nil {
-				created <- err
-				return
-			}
-			mu.Lock()
-			uids = append(uids, string(p.UID))
-			mu.Unlock()
-			time.Sleep(50 * time.Millisecond)
-		}
-		created <- nil
-	}()
+	burst := c.createPods(ctx, "k9", pods, 50*time.Millisecond)
 	podsLaunched := func(h *haProcess) int {
 		n := 0
 		for _, id := range h.launched(t) {
@@ -243,19 +226,12 @@ func TestLeaderKill9MidLaunch(t *testing.T) {
 	atKill := podsLaunched(a)
 	eventually(t, haLeaseTTL+15*time.Second, "bridge-b elected", func() (bool, string) { n := leaderName(t, cli); return n == "bridge-b", n })
 	elected := time.Since(killed)
-	if err := <-created; err != nil {
+	if err := <-burst.done; err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 60*time.Second, "every pod's task RUNNING", func() (bool, string) {
 		_, states := c.taskCounts(t)
-		mu.Lock()
-		defer mu.Unlock()
-		running := 0
-		for _, u := range uids {
-			if states[podtask.TaskIDPrefix+u] == "TASK_RUNNING" {
-				running++
-			}
-		}
+		running := burst.running(states)
 		return running == pods, fmt.Sprintf("%d/%d running", running, pods)
 	})
 	t.Logf("bridge-a killed -9 after %d launches; bridge-b elected %v later (lease %v), all %d pods running %v after the kill",

@@ -271,25 +271,7 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 	b := c.startHABridge(t, "bridge-b", endpoint, "/kubemesos", launches)
 
 	const pods = 40
-	var (
-		mu   sync.Mutex
-		uids []string
-	)
-	created := make(chan error, 1)
-	go func() {
-		for i := range pods {
-			p, err := c.client.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("ha-%02d", i), "100m", "32Mi"), metav1.CreateOptions{})
-			if err != nil {
-				created <- err
-				return
-			}
-			mu.Lock()
-			uids = append(uids, string(p.UID))
-			mu.Unlock()
-			time.Sleep(40 * time.Millisecond)
-		}
-		created <- nil
-	}()
+	burst := c.createPods(ctx, "ha", pods, 40*time.Millisecond)
 	eventually(t, 30*time.Second, "the leader launching pods", func() (bool, string) {
 		n := launches.total()
 		return n >= 8, fmt.Sprintf("%d launched", n)
@@ -302,19 +284,12 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 	atKill := launches.total()
 	eventually(t, haLeaseTTL+10*time.Second, "bridge-b leading", func() (bool, string) { return b.leading.Load(), "" })
 	elected := time.Unix(0, b.elected.Load()).Sub(killed)
-	if err := <-created; err != nil {
+	if err := <-burst.done; err != nil {
 		t.Fatal(err)
 	}
 	all := func() (bool, string) {
 		n, states := c.taskCounts(t)
-		mu.Lock()
-		defer mu.Unlock()
-		running := 0
-		for _, u := range uids {
-			if states[podtask.TaskIDPrefix+u] == "TASK_RUNNING" {
-				running++
-			}
-		}
+		running := burst.running(states)
 		return running == pods, fmt.Sprintf("%d/%d running; tasks %v", running, pods, n)
 	}
 	eventually(t, 60*time.Second, "every pod's task RUNNING", all)
@@ -531,4 +506,45 @@ func (c *testCluster) everyPodOnce(t *testing.T, pods int) {
 			t.Errorf("pod %s: node %q phase %s", p.Name, p.Spec.NodeName, p.Status.Phase)
 		}
 	}
+}
+
+// podBurst is pods created one after another in the background.
+type podBurst struct {
+	mu   sync.Mutex
+	uids []string
+	// done receives the first create error, or nil once all are created.
+	done chan error
+}
+
+// createPods creates n pods <prefix>-00… in the background, gap apart.
+func (c *testCluster) createPods(ctx context.Context, prefix string, n int, gap time.Duration) *podBurst {
+	b := &podBurst{done: make(chan error, 1)}
+	go func() {
+		for i := range n {
+			p, err := c.client.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("%s-%02d", prefix, i), "100m", "32Mi"), metav1.CreateOptions{})
+			if err != nil {
+				b.done <- err
+				return
+			}
+			b.mu.Lock()
+			b.uids = append(b.uids, string(p.UID))
+			b.mu.Unlock()
+			time.Sleep(gap)
+		}
+		b.done <- nil
+	}()
+	return b
+}
+
+// running counts the created pods whose task is TASK_RUNNING in states.
+func (b *podBurst) running(states map[string]string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, u := range b.uids {
+		if states[podtask.TaskIDPrefix+u] == "TASK_RUNNING" {
+			n++
+		}
+	}
+	return n
 }
