@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -521,6 +522,7 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	env["KUBEMESOS_KUBELET_TLS_CERT_FILE"], env["KUBEMESOS_KUBELET_TLS_KEY_FILE"] = serving.CertFile, serving.KeyFile
 	maps.Copy(env, ProxyEnv(proxyKubeconfig, cp.ClusterCIDR))
 	maps.Copy(env, DNSEnv(c.ClusterDNS, addons.DefaultClusterDomain))
+	maps.Copy(env, PreloadedImagesEnv(archives))
 	envJSON, err := json.Marshal(env)
 	if err != nil {
 		return err
@@ -591,6 +593,29 @@ func DNSEnv(clusterDNS, domain string) map[string]string {
 		"KUBEMESOS_CLUSTER_DNS":    clusterDNS,
 		"KUBEMESOS_CLUSTER_DOMAIN": domain,
 	}
+}
+
+// PreloadedImagesEnv names the images imported into every agent's containerd
+// (KUBEMESOS_PRELOADED_IMAGES, docs/contracts.md), so no kubelet pulls them
+// again to verify credentials while another pod pulls the same image.
+func PreloadedImagesEnv(archives []images.Archive) map[string]string {
+	var names []string
+	for _, a := range archives {
+		for _, ref := range append([]string{a.Ref}, a.Aliases...) {
+			names = append(names, imageName(ref))
+		}
+	}
+	slices.Sort(names)
+	return map[string]string{"KUBEMESOS_PRELOADED_IMAGES": strings.Join(slices.Compact(names), ",")}
+}
+
+// imageName is ref without its tag or digest.
+func imageName(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 // Down tears the cluster down in reverse order: the bridge, the agents

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubemesos/kubemesos/devcluster/controlplane"
+	"github.com/kubemesos/kubemesos/devcluster/images"
 	"github.com/kubemesos/kubemesos/devcluster/node"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
 	"github.com/kubemesos/kubemesos/internal/bindir"
@@ -50,6 +51,19 @@ func TestExecutorEnv(t *testing.T) {
 	}
 	if env["PATH"] == "" {
 		t.Error("no PATH: the executor gets only these variables")
+	}
+}
+
+func TestPreloadedImagesEnvNamesEveryImportedImage(t *testing.T) {
+	env := PreloadedImagesEnv([]images.Archive{
+		{Ref: "kubemesos.local/busybox:latest"},
+		{Ref: "kubemesos.local/agnhost:2.63.0", Aliases: []string{"registry.k8s.io/e2e-test-images/agnhost:2.63.0"}},
+		{Ref: "localhost:5000/pause@sha256:0123"},
+		{Ref: "kubemesos.local/busybox:other"},
+	})
+	want := "kubemesos.local/agnhost,kubemesos.local/busybox,localhost:5000/pause,registry.k8s.io/e2e-test-images/agnhost"
+	if got := env["KUBEMESOS_PRELOADED_IMAGES"]; got != want {
+		t.Errorf("KUBEMESOS_PRELOADED_IMAGES = %q, want %q", got, want)
 	}
 }
 

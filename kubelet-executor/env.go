@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+
+	"github.com/kubemesos/kubemesos/kubelet-executor/node"
 )
 
 // Environment variables the executor reads (docs/contracts.md).
@@ -29,6 +31,7 @@ const (
 	EnvClusterDomain      = "KUBEMESOS_CLUSTER_DOMAIN"
 	EnvKubeletTLSCert     = "KUBEMESOS_KUBELET_TLS_CERT_FILE"
 	EnvKubeletTLSKey      = "KUBEMESOS_KUBELET_TLS_KEY_FILE"
+	EnvPreloadedImages    = "KUBEMESOS_PRELOADED_IMAGES"
 )
 
 // Settings is the executor's whole configuration: the agent's MESOS_*
@@ -60,6 +63,10 @@ type Settings struct {
 	ProxyKubeconfig string
 	// ClusterCIDR is the cluster's pod network (kube-proxy's clusterCIDR); may be empty.
 	ClusterCIDR string
+	// PreloadedImages are the image names (no tag or digest) or `registry/path/*`
+	// patterns the operator loads into the agent's containerd; the kubelet never
+	// pulls them again to verify credentials (node.Config.PreloadedImages).
+	PreloadedImages []string
 }
 
 // SettingsFromEnv reads Settings from the process environment.
@@ -107,6 +114,14 @@ func SettingsFromEnv() (Settings, error) {
 				s.ClusterDNS = append(s.ClusterDNS, ip)
 			}
 		}
+	}
+	for _, name := range strings.Split(getenv(EnvPreloadedImages), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			s.PreloadedImages = append(s.PreloadedImages, name)
+		}
+	}
+	if err := node.ValidatePreloadedImages(s.PreloadedImages); err != nil {
+		return Settings{}, fmt.Errorf("%s: %w", EnvPreloadedImages, err)
 	}
 	if s.NodeIP == "" {
 		if host, _, err := net.SplitHostPort(mc.AgentEndpoint); err == nil && net.ParseIP(host) != nil {

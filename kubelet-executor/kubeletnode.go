@@ -110,7 +110,8 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 		Kubeconfig: s.Kubeconfig, ProxyKubeconfig: s.ProxyKubeconfig, ClusterCIDR: s.ClusterCIDR, ClientCA: s.ClientCA, CRISocket: s.CRISocket, CgroupRoot: cgroupRoot,
 		ClusterDNS: s.ClusterDNS, ClusterDomain: s.ClusterDomain,
 		TLSCertFile: s.KubeletTLSCert, TLSKeyFile: s.KubeletTLSKey,
-		Labels: labels, Resources: res, LogDir: s.Mesos.Sandbox,
+		PreloadedImages: s.PreloadedImages,
+		Labels:          labels, Resources: res, LogDir: s.Mesos.Sandbox,
 	}
 	return c, c.Validate()
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// TLSCertFile and TLSKeyFile are the kubelet's serving certificate; empty
 	// lets the kubelet sign its own.
 	TLSCertFile, TLSKeyFile string
+	// PreloadedImages are image names or `registry/path/*` patterns loaded
+	// into the node's containerd by its operator, never pulled by a kubelet
+	// (see PreloadedImagesPolicy).
+	PreloadedImages []string
 	// Labels are the node labels the kubelet registers with (--node-labels).
 	Labels map[string]string
 	// Resources are the agent's Mesos resources; allocatable is sized to them.

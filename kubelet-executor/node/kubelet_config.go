@@ -85,6 +85,10 @@ func KubeletConfiguration(c Config, host Host) *kubeletv1beta1.KubeletConfigurat
 		TLSCertFile:                 c.TLSCertFile,
 		TLSPrivateKeyFile:           c.TLSKeyFile,
 	}
+	if len(c.PreloadedImages) > 0 {
+		kc.ImagePullCredentialsVerificationPolicy = kubeletv1beta1.NeverVerifyAllowlistedImages
+		kc.PreloadedImagesVerificationAllowlist = c.PreloadedImages
+	}
 	return kc
 }
 
