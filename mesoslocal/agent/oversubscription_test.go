@@ -104,19 +104,7 @@ func TestQoSCorrectionPreemptsExecutors(t *testing.T) {
 		g.Command = &mesos.CommandInfo{Value: ptr("sleep 1000")}
 	}
 	s.call(calls.Accept(calls.OfferOperations{calls.OpLaunch(custom), calls.OpLaunchGroup(def, g1, g2)}.WithOffers(o.ID)))
-	running := map[string]bool{}
-	for len(running) < 3 {
-		st := s.Next(scheduler.Event_UPDATE, 10*time.Second).Update.Status
-		if len(st.UUID) > 0 {
-			s.call(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
-		}
-		if isTerminal(st.GetState()) {
-			t.Fatalf("%s: %s %s", st.TaskID.Value, st.GetState(), st.GetMessage())
-		}
-		if st.GetState() == mesos.TASK_RUNNING {
-			running[st.TaskID.Value] = true
-		}
-	}
+	s.Running(10*time.Second, "on-custom", "group-1", "group-2")
 
 	if err := e.agent.SetResourceEstimate(""); err != nil {
 		t.Fatal(err)
@@ -151,13 +139,4 @@ func TestQoSCorrectionPreemptsExecutors(t *testing.T) {
 	if !failed["custom"] || !failed["group"] || !gone["on-custom"] || !gone["group-1"] || !gone["group-2"] {
 		t.Fatalf("gone %v, executor failures %v", gone, failed)
 	}
-}
-
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR,
-		mesos.TASK_LOST, mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

@@ -91,20 +91,6 @@ func scalarRes(name string, v float64, revocable bool) mesos.Resource {
 	return r
 }
 
-func (s *sched) waitRunning(id string) {
-	s.t.Helper()
-	for {
-		st := s.update(id, 10*time.Second)
-		switch st.GetState() {
-		case mesos.TASK_RUNNING:
-			return
-		case mesos.TASK_STAGING, mesos.TASK_STARTING:
-		default:
-			s.t.Fatalf("task %s: %s %s %s", id, st.GetState(), st.GetReason(), st.GetMessage())
-		}
-	}
-}
-
 // TestRevocableOffersOnlyToCapableFrameworks: the fixed estimator's
 // resources reach the master (state, GET_AGENTS, metrics), a framework
 // without REVOCABLE_RESOURCES never sees them, one with it gets them in the
@@ -122,7 +108,7 @@ func TestRevocableOffersOnlyToCapableFrameworks(t *testing.T) {
 	if tr := agents[0].TotalResources; revocableScalar(tr, "cpus") != 4 || nonRevocableScalar(tr, "cpus") != 2 {
 		t.Fatalf("GET_AGENTS total_resources = %v, want 2 cpus and 4 revocable cpus", mesos.Resources(tr))
 	}
-	metrics := metricsSnapshot(t, c)
+	metrics := metrics(t, c.masterURL)
 	if metrics["master/cpus_total"] != 2.0 || metrics["master/cpus_revocable_total"] != 4.0 || metrics["master/messages_update_slave"] < 1 {
 		t.Fatalf("metrics cpus_total %v cpus_revocable_total %v messages_update_slave %v, want 2, 4, ≥1",
 			metrics["master/cpus_total"], metrics["master/cpus_revocable_total"], metrics["master/messages_update_slave"])
@@ -153,20 +139,6 @@ func TestRevocableOffersOnlyToCapableFrameworks(t *testing.T) {
 	if off := agentState(t, c)["offered_resources"].(map[string]any); off["cpus_revocable"] != 4.0 {
 		t.Fatalf("/master/state offered_resources = %v, want cpus_revocable 4", off)
 	}
-}
-
-func metricsSnapshot(t *testing.T, c *cluster) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(c.masterURL + "/metrics/snapshot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]float64
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestNewEstimateRescindsRevocableOffers: a larger or a smaller estimate
@@ -212,8 +184,7 @@ func TestQoSCorrectionKillsRevocableTasks(t *testing.T) {
 			revTask := commandTask("on-revocable", o, scalarRes("cpus", 1, true), scalarRes("mem", 32, false))
 			regTask := commandTask("on-regular", o, scalarRes("cpus", 0.5, false), scalarRes("mem", 32, false))
 			s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(revTask, regTask)}.WithOffers(o.ID)))
-			s.waitRunning("on-revocable")
-			s.waitRunning("on-regular")
+			s.Running(10*time.Second, "on-revocable", "on-regular")
 			if used := agentState(t, c)["used_resources"].(map[string]any); used["cpus_revocable"] != 1.0 || used["cpus"] != 0.5 {
 				t.Fatalf("/master/state used_resources = %v, want cpus 0.5 and cpus_revocable 1", used)
 			}
