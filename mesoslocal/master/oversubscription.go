@@ -61,8 +61,8 @@ func (m *Master) serveAgentOversubscribed(w http.ResponseWriter, r *http.Request
 
 // updateOversubscribedLocked replaces the revocable part of a's total and
 // rescinds the agent's outstanding offers that hold revocable resources
-// (Mesos rescinds them on every new estimate, larger or smaller; the next
-// allocation cycle offers the new total).
+// (Mesos rescinds them on every new estimate, larger or smaller) and
+// offers the agent's resources at once, as Mesos' allocator does.
 func (m *Master) updateOversubscribedLocked(a *agent, oversubscribed mesos.Resources) {
 	if resources.Equal(resources.Revocable(a.total), oversubscribed) {
 		return
@@ -74,6 +74,7 @@ func (m *Master) updateOversubscribedLocked(a *agent, oversubscribed mesos.Resou
 		return o.agentID == a.id && len(resources.Revocable(o.resources)) > 0
 	}, true)
 	klog.InfoS("Agent's oversubscribed resources changed", "agent", a.id, "oversubscribed", oversubscribed.String())
+	m.allocateAgentLocked(a)
 }
 
 // validateRevocableMix refuses a task that, with its executor, uses both

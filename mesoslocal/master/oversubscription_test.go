@@ -166,6 +166,26 @@ func TestNewEstimateRescindsRevocableOffers(t *testing.T) {
 	}
 }
 
+// TestNewEstimateAllocatesTheAgentAtOnce: a new estimate is offered
+// without waiting for the next allocation cycle (here an hour away), as
+// Mesos' allocator allocates an agent whose total changed.
+func TestNewEstimateAllocatesTheAgentAtOnce(t *testing.T) {
+	c := startCluster(t, withEstimator("cpus:2"), func(m *master.Config, _ *agent.Config) { m.AllocationInterval = time.Hour })
+	s := subscribe(t, c, revocableFramework("rev", true))
+	if err := c.agent.SetResourceEstimate("cpus:3"); err != nil {
+		t.Fatal(err)
+	}
+	// An offer of the registration's estimate may come first, if the agent
+	// reported it after the framework subscribed.
+	o := s.offerWithRevocable(5 * time.Second)
+	if revocableScalar(o.Resources, "cpus") == 2 {
+		o = s.offerWithRevocable(5 * time.Second)
+	}
+	if revocableScalar(o.Resources, "cpus") != 3 || nonRevocableScalar(o.Resources, "cpus") != 2 {
+		t.Fatalf("offer %v, want the agent's 2 cpus and the new estimate's 3 revocable cpus", mesos.Resources(o.Resources))
+	}
+}
+
 // TestQoSCorrectionKillsRevocableTasks: a task on revocable cpus runs; when
 // the estimate shrinks below what it uses the QoS controller kills it with
 // TASK_GONE (PARTITION_AWARE) or TASK_LOST, REASON_CONTAINER_PREEMPTED,
