@@ -314,3 +314,26 @@ func TestOversubscribedReportValidation(t *testing.T) {
 		t.Fatalf("resources after the reports = %v, want only the valid one applied", res)
 	}
 }
+
+// TestEstimateForwardedAfterMasterRestart: a restarted master knows no
+// oversubscribed resources until the agent re-registers, and the agent
+// reports its unchanged estimate again then, as Mesos' agent forwards it on
+// every (re-)registration.
+func TestEstimateForwardedAfterMasterRestart(t *testing.T) {
+	c := startCluster(t, withEstimator("cpus:4"))
+	revocableCPUs := func() any { return agentStateOrNil(t, c)["cpus_revocable"] }
+	waitFor(t, 5*time.Second, "the estimate in /master/state", func() bool { return revocableCPUs() == 4.0 })
+	c.restartMaster(t, c.masterURL[len("http://"):])
+	waitFor(t, 10*time.Second, "the estimate in the restarted master's /master/state", func() bool { return revocableCPUs() == 4.0 })
+}
+
+// agentStateOrNil is the resources of the first agent in /master/state,
+// nil while none is registered.
+func agentStateOrNil(t *testing.T, c *cluster) map[string]any {
+	t.Helper()
+	slaves, _ := c.state(t)["slaves"].([]any)
+	if len(slaves) == 0 {
+		return nil
+	}
+	return slaves[0].(map[string]any)["resources"].(map[string]any)
+}
