@@ -161,9 +161,6 @@ type Agent struct {
 	estimate, sentEstimate mesos.Resources
 	forwardEstimate        bool
 	oversubscriptionPoke   chan struct{}
-	// executorsPreempted counts QoS kill corrections (Mesos'
-	// slave/executors_preempted).
-	executorsPreempted int
 }
 
 // New validates cfg and returns an Agent.

@@ -233,7 +233,6 @@ func (a *Agent) preemptLocked(fw *frameworkState, r *executorRun) {
 	for _, c := range r.children {
 		c.termination = term
 	}
-	a.executorsPreempted++
 	klog.InfoS("QoS correction: killing revocable container", "framework", r.fwID, "executor", r.info.ExecutorID.Value, "container", r.containerID)
 	r.shutdown = true
 	a.terminateLocked(r, 0)
