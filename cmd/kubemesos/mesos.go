@@ -101,6 +101,11 @@ func runMesosAgent(args []string) error {
 	fs.StringVar(&cfg.Domain, "domain", "", `fault domain, e.g. '{"fault_domain":{"region":{"name":"r1"},"zone":{"name":"z1"}}}'`)
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", "", "cache of fetched URIs (default <work_dir>/fetcher-cache)")
 	fs.Var(mesosDuration{&cfg.ExecutorReregistrationTimeout}, "executor_reregistration_timeout", "time recovered executors have to re-subscribe after an agent restart (default 2secs)")
+	fs.StringVar(&cfg.ResourceEstimator, "resource_estimator", "", "resource estimator: empty (nothing oversubscribed) or "+agent.FixedResourceEstimator)
+	fs.StringVar(&cfg.ResourceEstimatorResources, "resource_estimator_resources", "", "what the fixed resource estimator reports as oversubscribable (its module parameter 'resources'), e.g. 'cpus:2;mem:512'")
+	fs.Var(mesosDuration{&cfg.OversubscribedResourcesInterval}, "oversubscribed_resources_interval", "how often the agent polls the resource estimator and reports a changed estimate (default 15secs)")
+	fs.StringVar(&cfg.QoSController, "qos_controller", "", "QoS controller: empty (no corrections) or "+agent.EstimateQoSController+" (kills revocable containers the estimate no longer covers)")
+	fs.Var(mesosDuration{&cfg.QoSCorrectionIntervalMin}, "qos_correction_interval_min", "time between QoS corrections (default 1secs)")
 	simulate := fs.Int("simulate", 0, "host this many simulated agents (no processes run) instead of one real agent, for scale tests")
 	if err := fs.Parse(args); err != nil {
 		return err

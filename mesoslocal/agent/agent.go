@@ -64,6 +64,23 @@ type Config struct {
 	// Domain is the agent's fault domain in Mesos' --domain JSON syntax:
 	// {"fault_domain":{"region":{"name":"r1"},"zone":{"name":"z1"}}}.
 	Domain string
+	// ResourceEstimator is Mesos' --resource_estimator: empty (Mesos'
+	// default, nothing is oversubscribed) or FixedResourceEstimator, which
+	// reports ResourceEstimatorResources (the module parameter "resources"
+	// of Mesos' fixed estimator, in --resources syntax) as oversubscribable.
+	// SetResourceEstimate changes the estimate at runtime.
+	ResourceEstimator          string
+	ResourceEstimatorResources string
+	// OversubscribedResourcesInterval between polls of the estimator
+	// (Mesos' --oversubscribed_resources_interval, default 15secs).
+	OversubscribedResourcesInterval time.Duration
+	// QoSController is Mesos' --qos_controller: empty (no corrections, as
+	// Mesos' default) or EstimateQoSController.
+	QoSController string
+	// QoSCorrectionIntervalMin between QoS corrections (Mesos'
+	// --qos_correction_interval_min; here default 1s, Mesos polls its
+	// controller without pause by default).
+	QoSCorrectionIntervalMin time.Duration
 }
 
 // DefaultResources is used when Config.Resources is empty.
@@ -98,6 +115,12 @@ func (c *Config) setDefaults() {
 	if c.ExecutorReregistrationTimeout <= 0 {
 		c.ExecutorReregistrationTimeout = 2 * time.Second
 	}
+	if c.OversubscribedResourcesInterval <= 0 {
+		c.OversubscribedResourcesInterval = 15 * time.Second
+	}
+	if c.QoSCorrectionIntervalMin <= 0 {
+		c.QoSCorrectionIntervalMin = time.Second
+	}
 	if c.FetcherCacheDir == "" && c.WorkDir != "" {
 		c.FetcherCacheDir = filepath.Join(c.WorkDir, "fetcher-cache")
 	}
@@ -130,6 +153,14 @@ type Agent struct {
 	stopped bool
 	// terminate: Serve kills every executor and drops the checkpoint.
 	terminate bool
+
+	// estimate is the resource estimator's oversubscribable resources
+	// (revocable); sentEstimate the total last reported to the master;
+	// forwardEstimate asks for a report even if it did not change (after a
+	// registration, as Mesos' agent forwards it on (re-)registration).
+	estimate, sentEstimate mesos.Resources
+	forwardEstimate        bool
+	oversubscriptionPoke   chan struct{}
 }
 
 // New validates cfg and returns an Agent.
@@ -157,6 +188,10 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--domain: %w", err)
 	}
+	estimate, err := estimatorConfig(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	a := &Agent{
 		cfg:        cfg,
 		masterURL:  mu,
@@ -168,6 +203,9 @@ func New(cfg Config) (*Agent, error) {
 		frameworks: map[string]*frameworkState{},
 		registered: make(chan struct{}),
 		runCtx:     context.Background(),
+		estimate:   estimate,
+
+		oversubscriptionPoke: make(chan struct{}, 1),
 	}
 	a.updates = newUpdateManager(a)
 	return a, nil
@@ -239,6 +277,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { defer a.wg.Done(); a.linkLoop(ctx) }()
 	go func() { defer a.wg.Done(); a.updates.run(ctx) }()
 	go func() { defer a.wg.Done(); a.checkpointLoop(ctx, 200*time.Millisecond) }()
+	if a.cfg.ResourceEstimator != "" || a.cfg.QoSController != "" {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.oversubscriptionLoop(ctx) }()
+	}
 	klog.InfoS("Mesos agent started", "endpoint", a.endpoint(), "master", a.cfg.Master, "resources", a.resources.String())
 	var err error
 	select {

@@ -14,4 +14,9 @@
 // a time to the master and retries it until the scheduler's ACKNOWLEDGE comes
 // back, as Mesos' status update manager does; the executor then gets
 // ACKNOWLEDGED.
+//
+// Oversubscription (oversubscription.go): with a resource estimator the
+// agent reports oversubscribable resources to the master, which offers them
+// as revocable resources; its QoS controller kills revocable containers the
+// estimate no longer covers.
 package agent

@@ -70,6 +70,9 @@ type executorRun struct {
 	// holds the runs of the group's tasks.
 	parent *executorRun
 	group  *taskGroup
+	// termination, when set, is how the run's tasks end because the agent
+	// destroyed it on purpose (a QoS correction).
+	termination *termination
 }
 
 type agentTask struct {
@@ -382,6 +385,8 @@ func (a *Agent) executorExited(r *executorRun, status int, waitErr error) {
 			continue
 		}
 		switch {
+		case r.termination != nil:
+			a.agentUpdateLocked(r, t.info.TaskID, r.termination.state, r.termination.reason, r.termination.message)
 		case r.command && t.killed:
 			a.agentUpdateSourceLocked(r, t.info.TaskID, mesos.TASK_KILLED, mesos.SOURCE_EXECUTOR, nil, "Command terminated with signal")
 		case r.command && status < 0:

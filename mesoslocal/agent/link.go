@@ -135,6 +135,7 @@ func (a *Agent) handleCommand(c link.Command) {
 	case link.CmdRegistered:
 		a.mu.Lock()
 		a.id, a.masterID, a.connected = c.AgentID, c.MasterID, true
+		a.forwardEstimate = true
 		select {
 		case <-a.registered:
 		default:
@@ -143,6 +144,7 @@ func (a *Agent) handleCommand(c link.Command) {
 		a.mu.Unlock()
 		klog.InfoS("Registered with master", "agent", c.AgentID, "master", c.MasterID)
 		a.updates.resendAll()
+		a.pokeOversubscription()
 	case link.CmdPing:
 		a.sendPong()
 	case link.CmdShutdown:

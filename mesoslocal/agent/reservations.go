@@ -30,6 +30,10 @@ func (a *Agent) checkpointResources(c link.Command) {
 		}
 		rs = append(rs, r)
 	}
+	// Revocable resources come from the estimator, never from the flags or
+	// the checkpoint (Mesos' master sends the agent only its checkpointed
+	// resources).
+	rs = resources.NonRevocable(rs)
 	a.mu.Lock()
 	a.resources = rs
 	a.mu.Unlock()

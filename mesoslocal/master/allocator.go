@@ -139,7 +139,14 @@ type allocationPlan struct {
 
 // allocateLocked runs one allocation cycle and sends the offers it made.
 func (m *Master) allocateLocked() {
-	m.sendOffersLocked(m.planAllocationLocked(time.Now()))
+	m.sendOffersLocked(m.planAllocationLocked(time.Now(), nil))
+}
+
+// allocateAgentLocked runs an allocation cycle for agent a alone (shares
+// still over the whole cluster), as Mesos' allocator does for an agent
+// whose total changed (generateOffers(slaveId)).
+func (m *Master) allocateAgentLocked(a *agent) {
+	m.sendOffersLocked(m.planAllocationLocked(time.Now(), a))
 }
 
 // sendOffersLocked sends each framework one OFFERS event with its offers.
@@ -167,8 +174,9 @@ func (m *Master) sendOffersLocked(p allocationPlan) {
 //     other roles need.
 //
 // An offer goes to one framework for one role (its allocation_info) and is
-// recorded in m.offers.
-func (m *Master) planAllocationLocked(now time.Time) allocationPlan {
+// recorded in m.offers. With only set, only that agent's resources are
+// offered.
+func (m *Master) planAllocationLocked(now time.Time, only *agent) allocationPlan {
 	plan := allocationPlan{offers: map[string][]mesos.Offer{}}
 	agents := make([]*agent, 0, len(m.agents))
 	for _, a := range m.agents {
@@ -186,6 +194,12 @@ func (m *Master) planAllocationLocked(now time.Time) allocationPlan {
 	}
 	sort.Slice(agents, func(i, j int) bool { return agents[i].id < agents[j].id })
 	rand.Shuffle(len(agents), func(i, j int) { agents[i], agents[j] = agents[j], agents[i] })
+	if only != nil {
+		agents = []*agent{only}
+		if !only.active || only.box == nil {
+			return plan
+		}
+	}
 
 	for _, a := range agents {
 		free := st.free[a.id]

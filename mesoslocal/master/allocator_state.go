@@ -167,12 +167,13 @@ func clientLess(a, b *allocClient) bool {
 
 func (st *allocState) vec() vec { return make(vec, len(st.kinds)) }
 
-// addScalars adds the scalar resources of rs (only unreserved ones with
-// onlyUnreserved) to v.
-func (st *allocState) addScalars(v vec, rs mesos.Resources, onlyUnreserved bool) {
+// addScalars adds the scalar resources of rs to v; with forQuota only the
+// unreserved, non-revocable ones, which count against quota and headroom
+// (revocable resources are outside quota in Mesos).
+func (st *allocState) addScalars(v vec, rs mesos.Resources, forQuota bool) {
 	for i := range rs {
 		r := &rs[i]
-		if r.GetType() != mesos.SCALAR || (onlyUnreserved && !r.IsUnreserved()) {
+		if r.GetType() != mesos.SCALAR || (forQuota && (!r.IsUnreserved() || r.IsRevocable())) {
 			continue
 		}
 		if k, ok := st.kinds[r.Name]; ok {
@@ -350,12 +351,20 @@ func (st *allocState) requiredHeadroom() vec {
 // the reservations of its role (and its ancestors') and unreserved
 // resources within its quota limits and the headroom. In stage 1 (quota
 // set) the guaranteed kinds are cut to the remaining guarantee of quota.
+// Revocable resources go, with the rest, only to frameworks with the
+// REVOCABLE_RESOURCES capability (Mesos' stripIncapableResources) and only
+// in stage 2: they neither satisfy nor are limited by quota.
 // Nil when nothing allocatable is left or a filter refuses it.
 func (st *allocState) offerable(c *allocClient, quota *roleNode, agentID string, free mesos.Resources, stage1 bool) mesos.Resources {
-	var reserved, unreserved mesos.Resources
+	var reserved, unreserved, revocable mesos.Resources
+	takesRevocable := !stage1 && c.fw.hasCapability(mesos.FrameworkInfo_Capability_REVOCABLE_RESOURCES)
 	for i := range free {
 		r := &free[i]
 		switch {
+		case r.IsRevocable():
+			if takesRevocable {
+				revocable = append(revocable, *r)
+			}
 		case r.IsUnreserved():
 			unreserved = append(unreserved, *r)
 		case r.IsAllocatableTo(c.role):
@@ -397,7 +406,7 @@ func (st *allocState) offerable(c *allocClient, quota *roleNode, agentID string,
 		}
 		unreserved = st.chop(unreserved, allowed)
 	}
-	rs := append(reserved, unreserved...)
+	rs := append(append(reserved, unreserved...), revocable...)
 	if len(rs) == 0 || !resources.Allocatable(rs) {
 		return nil
 	}

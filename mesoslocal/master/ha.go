@@ -125,6 +125,7 @@ var leaderOnly = map[string]bool{
 	link.PathStatus:         true,
 	link.PathExecutorExited: true,
 	link.PathMessage:        true,
+	link.PathOversubscribed: true,
 	"/master/frameworks":    true,
 	"/master/slaves":        true,
 	"/master/roles":         true,

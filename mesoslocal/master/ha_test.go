@@ -155,21 +155,11 @@ func TestHAFailoverKeepsTasks(t *testing.T) {
 			running[id] = o.AgentID.Value
 		}
 	}
-	isRunning := map[string]bool{}
-	for deadline := time.Now().Add(15 * time.Second); len(isRunning) < len(running); {
-		e := s.next(scheduler.Event_UPDATE, time.Until(deadline))
-		st := e.Update.Status
-		if len(st.UUID) > 0 {
-			s.mustCall(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
-		}
-		switch st.GetState() {
-		case mesos.TASK_RUNNING:
-			isRunning[st.TaskID.Value] = true
-		case mesos.TASK_STAGING, mesos.TASK_STARTING:
-		default:
-			t.Fatalf("task %s: %s %s", st.TaskID.Value, st.GetState(), st.GetMessage())
-		}
+	ids := make([]string, 0, len(running))
+	for id := range running {
+		ids = append(ids, id)
 	}
+	s.Running(15*time.Second, ids...)
 	waitFor(t, 5*time.Second, "leader metrics", func() bool {
 		m := metrics(t, leader.url())
 		return m["master/tasks_running"] == 2 && m["master/slaves_active"] == 2 && m["master/frameworks_active"] == 1

@@ -140,6 +140,7 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc(link.PathStatus, m.serveAgentStatus)
 	mux.HandleFunc(link.PathExecutorExited, m.serveExecutorExited)
 	mux.HandleFunc(link.PathMessage, m.serveExecutorMessage)
+	mux.HandleFunc(link.PathOversubscribed, m.serveAgentOversubscribed)
 	return m.wrapHandler(mux)
 }
 

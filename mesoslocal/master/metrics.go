@@ -11,6 +11,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/resources"
 )
 
 // counters are the master's cumulative message counters.
@@ -87,6 +88,8 @@ func (m *Master) countRequest(r *http.Request, call *scheduler.Call) {
 		m.metrics.inc("master/messages_exited_executor")
 	case link.PathMessage:
 		m.metrics.inc("master/messages_executor_to_framework")
+	case link.PathOversubscribed:
+		m.metrics.inc("master/messages_update_slave")
 	}
 }
 
@@ -162,6 +165,8 @@ func (m *Master) metricsSnapshot() map[string]float64 {
 	out["master/slaves_disconnected"] = slavesDisconnected
 	out["master/slaves_unreachable"] = 0
 	out["master/outstanding_offers"] = float64(len(m.offers))
+	addRevocableMetrics(out, total, used)
+	total, used, offered = resources.NonRevocable(total), resources.NonRevocable(used), resources.NonRevocable(offered)
 	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
 		t, us, of := scalarSum(total, name), scalarSum(used, name), scalarSum(offered, name)
 		out["master/"+name+"_total"] = t

@@ -106,9 +106,12 @@ func (m *Master) applyOperationLocked(fw *framework, a *agent, role string, pool
 	a.total = total
 	klog.InfoS("Applied offer operation", "framework", fw.id, "agent", a.id, "type", op.GetType(), "resources", converted.String())
 	if a.box != nil {
+		// The agent checkpoints its own resources; revocable ones come
+		// from its estimator.
 		cmd := link.Command{Type: link.CmdCheckpointResources}
-		for i := range total {
-			cmd.Resources = append(cmd.Resources, link.Marshal(&total[i]))
+		own := resources.NonRevocable(total)
+		for i := range own {
+			cmd.Resources = append(cmd.Resources, link.Marshal(&own[i]))
 		}
 		a.box.Push(cmd)
 	}
@@ -127,6 +130,9 @@ func (m *Master) validateReserve(fw *framework, role string, in []mesos.Resource
 		r := &rs[i]
 		if len(r.Reservations) == 0 {
 			return nil, nil, fmt.Errorf("Invalid RESERVE operation: resource %s is not reserved", r.Name)
+		}
+		if r.IsRevocable() {
+			return nil, nil, fmt.Errorf("Invalid RESERVE operation: Invalid ReservationInfo: Dynamically reserved resource %s cannot be created from revocable resources", mesos.Resources{*r})
 		}
 		last := r.Reservations[len(r.Reservations)-1]
 		if last.GetType() != mesos.Resource_ReservationInfo_DYNAMIC {
@@ -195,6 +201,9 @@ func (m *Master) validateCreate(a *agent, role string, in []mesos.Resource) (con
 	}
 	for i := range vols {
 		v := &vols[i]
+		if v.IsRevocable() && v.GetDisk().GetPersistence() != nil {
+			return nil, nil, fmt.Errorf("Invalid CREATE operation: Invalid DiskInfo: Persistent volumes cannot be created from revocable resources")
+		}
 		if !v.IsPersistentVolume() || v.GetDisk().GetPersistence().GetID() == "" {
 			return nil, nil, fmt.Errorf("Invalid CREATE operation: resource %s is not a persistent volume", v.Name)
 		}

@@ -436,6 +436,9 @@ func (m *Master) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo,
 	if len(ti.Resources) == 0 {
 		return nil, fmt.Errorf("Task uses no resources")
 	}
+	if err := validateRevocableMix(ti); err != nil {
+		return nil, err
+	}
 	if !resourcesContain(pool, needed) {
 		return nil, fmt.Errorf("Total resources %s required by task and its executor is more than available %s", needed, pool)
 	}

@@ -121,3 +121,29 @@ func (s *Scheduler) Update(taskID string, ack bool, timeout time.Duration) mesos
 		}
 	}
 }
+
+// Running reads updates until every task of ids is TASK_RUNNING,
+// acknowledging those with a UUID, and fails the test if one of them (or
+// another task) ends up in any state but STAGING, STARTING or RUNNING, or
+// if timeout passes first.
+func (s *Scheduler) Running(timeout time.Duration, ids ...string) {
+	s.t.Helper()
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	deadline := time.Now().Add(timeout)
+	for len(want) > 0 {
+		st := s.Next(scheduler.Event_UPDATE, time.Until(deadline)).Update.Status
+		if len(st.UUID) > 0 {
+			s.MustCall(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
+		}
+		switch st.GetState() {
+		case mesos.TASK_RUNNING:
+			delete(want, st.TaskID.Value)
+		case mesos.TASK_STAGING, mesos.TASK_STARTING:
+		default:
+			s.t.Fatalf("task %s: %s %s %s", st.TaskID.Value, st.GetState(), st.GetReason(), st.GetMessage())
+		}
+	}
+}

@@ -32,6 +32,9 @@ const (
 	// PathPong answers a CmdPing; an agent whose pongs stop arriving for
 	// agent_ping_timeout × max_agent_ping_timeouts becomes unreachable.
 	PathPong = "/internal/mesoslocal/agent/pong"
+	// PathOversubscribed takes an agent's Oversubscribed resources (Mesos'
+	// UpdateSlaveMessage.oversubscribed_resources).
+	PathOversubscribed = "/internal/mesoslocal/agent/oversubscribed"
 )
 
 // Register is what an agent sends when it (re-)registers.
@@ -112,6 +115,17 @@ type ExecutorExited struct {
 	// StatusUnknown: the process was adopted after an agent restart and
 	// its wait status is not known (FAILURE then has no status).
 	StatusUnknown bool `json:"status_unknown,omitempty"`
+}
+
+// Oversubscribed is an agent's total of oversubscribed (revocable)
+// resources: what its resource estimator reports is oversubscribable plus
+// the revocable resources its tasks and executors use. The agent sends it
+// when the total changed and after every (re-)registration; it replaces
+// the previous total.
+type Oversubscribed struct {
+	AgentID string `json:"agent_id"`
+	// Resources are mesos.Resource messages, each revocable.
+	Resources [][]byte `json:"resources,omitempty"`
 }
 
 // Pong is an agent's answer to a ping.

@@ -199,6 +199,10 @@ func Contains(have, want []mesos.Resource) bool {
 	return true
 }
 
+// Equal reports whether x and y hold the same resources (allocation info
+// ignored).
+func Equal(x, y []mesos.Resource) bool { return Contains(x, y) && Contains(y, x) }
+
 // Validate checks every resource of rs (non-negative scalars, sane ranges).
 func Validate(rs []mesos.Resource) error {
 	for i := range rs {
@@ -241,25 +245,42 @@ func Allocatable(rs []mesos.Resource) bool {
 	return Scalar(rs, "cpus") >= 0.01 || Scalar(rs, "mem") >= 32
 }
 
-// StateJSON renders rs the way /master/state does: scalars as numbers
-// (cpus, mem, disk and gpus always present), ranges as "[a-b, c-d]".
+// StateJSON renders rs the way /master/state does (Mesos' json(Resources)):
+// scalars summed by name as numbers (cpus, mem, disk and gpus always
+// present), ranges as "[a-b, c-d]", sets as "{a, b}"; revocable resources
+// under their name with the suffix "_revocable" ("cpus_revocable").
 func StateJSON(rs []mesos.Resource) map[string]any {
 	out := map[string]any{"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}
+	scalars := map[string]float64{}
+	ranges := map[string]mesos.Ranges{}
+	sets := map[string][]string{}
 	for _, r := range Unallocated(rs) {
+		name := r.GetName()
+		if r.IsRevocable() {
+			name += RevocableSuffix
+		}
 		switch r.GetType() {
 		case mesos.SCALAR:
-			out[r.GetName()] = round(r.GetScalar().GetValue())
+			scalars[name] += r.GetScalar().GetValue()
 		case mesos.RANGES:
-			parts := make([]string, 0, len(r.GetRanges().GetRange()))
-			for _, rg := range r.GetRanges().GetRange() {
-				parts = append(parts, fmt.Sprintf("%d-%d", rg.Begin, rg.End))
-			}
-			out[r.GetName()] = "[" + strings.Join(parts, ", ") + "]"
+			ranges[name] = append(ranges[name], r.GetRanges().GetRange()...)
 		case mesos.SET:
-			items := append([]string(nil), r.GetSet().GetItem()...)
-			sort.Strings(items)
-			out[r.GetName()] = "{" + strings.Join(items, ", ") + "}"
+			sets[name] = append(sets[name], r.GetSet().GetItem()...)
 		}
+	}
+	for name, v := range scalars {
+		out[name] = round(v)
+	}
+	for name, rg := range ranges {
+		parts := make([]string, 0, len(rg))
+		for _, x := range rg.Sort().Squash() {
+			parts = append(parts, fmt.Sprintf("%d-%d", x.Begin, x.End))
+		}
+		out[name] = "[" + strings.Join(parts, ", ") + "]"
+	}
+	for name, items := range sets {
+		sort.Strings(items)
+		out[name] = "{" + strings.Join(items, ", ") + "}"
 	}
 	return out
 }
