@@ -290,7 +290,7 @@ func (a *Agent) prepareSandboxLocked(r *executorRun) error {
 		if err := os.MkdirAll(r.dir, 0o755); err != nil {
 			return fmt.Errorf("create task sandbox: %w", err)
 		}
-		return nil
+		return a.linkVolumesLocked(r)
 	}
 	execDir := filepath.Join(a.cfg.WorkDir, "slaves", a.id, "frameworks", r.fwID, "executors", r.info.ExecutorID.Value)
 	r.dir = filepath.Join(execDir, "runs", r.containerID)
@@ -300,6 +300,23 @@ func (a *Agent) prepareSandboxLocked(r *executorRun) error {
 	latest := filepath.Join(execDir, "runs", "latest")
 	_ = os.Remove(latest)
 	_ = os.Symlink(r.containerID, latest)
+	return a.linkVolumesLocked(r)
+}
+
+// linkVolumesLocked links the persistent volumes of r's executor and tasks
+// into its sandbox (volumes.go).
+func (a *Agent) linkVolumesLocked(r *executorRun) error {
+	var rs mesos.Resources
+	if r.parent == nil {
+		// A task of a group sees its own volumes, not the executor's.
+		rs = append(rs, r.info.Resources...)
+	}
+	for _, t := range r.tasks {
+		rs = append(rs, t.info.Resources...)
+	}
+	if err := linkVolumes(a.cfg.WorkDir, r.dir, rs); err != nil {
+		return fmt.Errorf("mount persistent volumes: %w", err)
+	}
 	return nil
 }
 

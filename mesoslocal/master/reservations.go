@@ -9,6 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/mesosid"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/resources"
 )
 
@@ -206,6 +207,9 @@ func (m *Master) validateCreate(a *agent, role string, in []mesos.Resource) (con
 		}
 		if !v.IsPersistentVolume() || v.GetDisk().GetPersistence().GetID() == "" {
 			return nil, nil, fmt.Errorf("Invalid CREATE operation: resource %s is not a persistent volume", v.Name)
+		}
+		if err := mesosid.Validate(v.GetDisk().GetPersistence().GetID()); err != nil {
+			return nil, nil, fmt.Errorf("Invalid CREATE operation: Invalid persistence ID for persistent volume: %w", err)
 		}
 		if v.GetDisk().GetVolume() == nil || v.GetDisk().GetVolume().GetContainerPath() == "" {
 			return nil, nil, fmt.Errorf("Invalid CREATE operation: persistent volume %s has no volume with a container path", v.GetDisk().GetPersistence().GetID())

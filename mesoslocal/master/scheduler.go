@@ -1,12 +1,9 @@
 package master
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
-	"unicode"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/mailbox"
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/mesosid"
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/wire"
 )
 
@@ -61,7 +59,7 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, n wire.Negoti
 		return
 	}
 	if info.GetID() != nil {
-		if err := validateID(info.GetID().GetValue()); err != nil {
+		if err := mesosid.Validate(info.GetID().GetValue()); err != nil {
 			wire.WriteError(w, wire.Errorf(http.StatusBadRequest, "'framework_info.id' is invalid: %v", err))
 			return
 		}
@@ -378,30 +376,8 @@ func launchTasks(op mesos.Offer_Operation) []mesos.TaskInfo {
 // validateTaskLocked checks a task as Mesos' master validation does (the
 // parts that matter here) and returns the resources it consumes from the
 // offer: its own and, for a new executor, the executor's.
-// validateID checks a task or executor ID as Mesos' common validation does:
-// the agent names sandbox directories after them, so they must be usable
-// as one path component.
-func validateID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("ID must not be empty")
-	case len(id) > 255:
-		return errors.New("ID must not be greater than 255 characters")
-	case id == "." || id == "..":
-		return fmt.Errorf("'%s' is disallowed", id)
-	case strings.ContainsAny(id, "/\\"):
-		return errors.New("'/' and '\\' are disallowed")
-	}
-	for _, r := range id {
-		if !unicode.IsPrint(r) {
-			return errors.New("non-printable characters are disallowed")
-		}
-	}
-	return nil
-}
-
 func (m *Master) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, pool mesos.Resources, launching map[string]*link.Command) (mesos.Resources, error) {
-	if err := validateID(ti.TaskID.Value); err != nil {
+	if err := mesosid.Validate(ti.TaskID.Value); err != nil {
 		return nil, fmt.Errorf("Task ID '%s' is invalid: %w", ti.TaskID.Value, err)
 	}
 	if t := fw.tasks[ti.TaskID.Value]; t != nil && !t.terminal {
@@ -418,7 +394,7 @@ func (m *Master) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo,
 	}
 	needed := resourcesSum(ti.Resources)
 	if ti.Executor != nil {
-		if err := validateID(ti.Executor.ExecutorID.Value); err != nil {
+		if err := mesosid.Validate(ti.Executor.ExecutorID.Value); err != nil {
 			return nil, fmt.Errorf("Executor ID '%s' is invalid: %w", ti.Executor.ExecutorID.Value, err)
 		}
 		if ti.Executor.GetFrameworkID() != nil && ti.Executor.GetFrameworkID().GetValue() != fw.id {

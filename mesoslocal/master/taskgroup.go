@@ -8,6 +8,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/internal/link"
+	"github.com/kubemesos/kubemesos/mesoslocal/internal/mesosid"
 )
 
 // launchGroupLocked runs a LAUNCH_GROUP operation of an ACCEPT. The group is
@@ -58,7 +59,7 @@ func (m *Master) validateTaskGroupLocked(fw *framework, a *agent, ei *mesos.Exec
 		return nil, fmt.Errorf("Task group is empty")
 	}
 	// The executor.
-	if err := validateID(ei.ExecutorID.Value); err != nil {
+	if err := mesosid.Validate(ei.ExecutorID.Value); err != nil {
 		return nil, fmt.Errorf("Executor ID '%s' is invalid: %w", ei.ExecutorID.Value, err)
 	}
 	if ei.GetType() != mesos.ExecutorInfo_DEFAULT {
@@ -88,8 +89,8 @@ func (m *Master) validateTaskGroupLocked(fw *framework, a *agent, ei *mesos.Exec
 		ti := &tasks[i]
 		id := ti.TaskID.Value
 		switch {
-		case validateID(id) != nil:
-			return nil, fmt.Errorf("Task ID '%s' is invalid: %w", id, validateID(id))
+		case mesosid.Validate(id) != nil:
+			return nil, fmt.Errorf("Task ID '%s' is invalid: %w", id, mesosid.Validate(id))
 		case ids[id]:
 			return nil, fmt.Errorf("Task group has duplicate task ID: %s", id)
 		case ti.Executor != nil:
