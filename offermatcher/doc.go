@@ -18,6 +18,8 @@
 // pods already on nodes, which the inter-pod and spread checks count. Labels
 // are matched against the labels the node will have once the pod's kubelet
 // registers it (Offer.Labels, from podtask.NodeLabels), so agents without a
-// Node object yet still match. See README.md for the pipeline and the
+// Node object yet still match. A pod's persistent volume claims (Claim, plain
+// values the caller reads from PVCs and PVs) tie it to the offer carrying its
+// volume, or make it need unreserved disk for a new one. See README.md for the pipeline and the
 // scoring choice.
 package offermatcher

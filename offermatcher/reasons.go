@@ -21,6 +21,11 @@ const (
 	NodeAffinityMismatch Reason = "node affinity mismatch"
 	UntoleratedTaint     Reason = "untolerated taint"
 
+	// Persistent volumes (volumes.go).
+	VolumeNotOffered       Reason = "persistent volume not offered"
+	InsufficientVolumeDisk Reason = "insufficient disk for new persistent volumes"
+	ClaimBeingProvisioned  Reason = "persistent volume claim being provisioned for another pod"
+
 	// The inter-pod and topology spread reasons are kube-scheduler's own
 	// (InterPodAffinity, PodTopologySpread) without its "node(s)" prefix.
 	PodAffinityMismatch        Reason = "didn't match pod affinity rules"
@@ -36,12 +41,24 @@ const (
 type Reasons struct {
 	Offers int
 	Counts map[Reason]int
+	// Notes say more about the pod as a whole, after the counts: a claim
+	// bigger than any offer's free disk ("pvc data-web-0 requests 20Gi; the
+	// largest free disk is 8Gi").
+	Notes []string
 }
 
 // String gives kube-scheduler-like text, reasons in alphabetical order:
 // "0/3 offers fit: 1 insufficient memory, 2 node selector mismatch", or
-// "0/0 offers fit: no offers held".
+// "0/0 offers fit: no offers held"; notes follow, each after "; ".
 func (r Reasons) String() string {
+	s := r.counts()
+	for _, n := range r.Notes {
+		s += "; " + n
+	}
+	return s
+}
+
+func (r Reasons) counts() string {
 	if r.Offers == 0 {
 		return "0/0 offers fit: no offers held"
 	}

@@ -56,6 +56,10 @@ type PodRequest struct {
 	PreferredPodAffinity, PreferredPodAntiAffinity []WeightedPodAffinityTerm
 	// TopologySpread are the pod's topology spread constraints.
 	TopologySpread []SpreadConstraint
+	// Claims are the pod's persistent volume claims of kubemesos' storage
+	// class (volumes.go); FromPod leaves them to the caller, which knows
+	// the PVCs and PVs.
+	Claims []Claim
 }
 
 // PreferredNodeTerm is a term of preferred node affinity with its weight.
