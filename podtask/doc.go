@@ -43,5 +43,15 @@
 // matched against them. Labels added to the Node later by others (kubectl
 // label, controllers) are not part of the contract.
 //
+// Persistent volumes. A PVC of StorageClassName is one Mesos persistent
+// volume: persistence ID = PV name = PVName(PVC UID); its disk is reserved
+// for the framework's role with labels naming the PVC (Volume.ReserveResource,
+// ClaimOfResource); the volume and the pod task's resource is
+// Volume.CreateResource. On the agent it is the directory VolumeHostPath
+// (Mesos' own layout), which the executor finds from the work_dir
+// WorkDirOfEnv derives from MESOS_DIRECTORY. The PV the bridge creates is
+// PersistentVolume: a local volume there, node affinity to the agent's node,
+// pre-bound to the PVC.
+//
 // See README.md beside this file for the pipeline and a glossary.
 package podtask
