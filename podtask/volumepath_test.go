@@ -38,6 +38,9 @@ func TestWorkDirOfSandbox(t *testing.T) {
 		{"/tmp/slaves/x/slaves" + run, "/tmp/slaves/x/slaves"}, // a work_dir may itself hold "slaves"
 		{run, "/"},
 		{"/var/lib/mesos/slaves/S0/frameworks/F0/executors/e/runs/latest", "/var/lib/mesos"},
+		// MESOS_DIRECTORY of a kubelet-executor under Apache Mesos 1.12
+		// (shared/reference/mesos-1.12/custom-executor-env.txt).
+		{"/var/lib/mesos/agent/slaves/0691dd49-4aa6-4288-afb9-8a8ce6ddfb94-S0/frameworks/0691dd49-4aa6-4288-afb9-8a8ce6ddfb94-0000/executors/kubelet-executor.ref/runs/406d8c68-9182-40c8-b0e3-2fceccbbfbd1", "/var/lib/mesos/agent"},
 	} {
 		got, err := WorkDirOfSandbox(tc.dir)
 		if err != nil || got != tc.want {
