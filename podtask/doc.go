@@ -51,7 +51,8 @@
 // (Mesos' own layout), which the executor finds from the work_dir
 // WorkDirOfEnv derives from MESOS_DIRECTORY. The PV the bridge creates is
 // PersistentVolume: a local volume there, node affinity to the agent's node,
-// pre-bound to the PVC.
+// pre-bound to the PVC, held by the finalizer
+// FinalizerVolume until the volume is destroyed.
 //
 // See README.md beside this file for the pipeline and a glossary.
 package podtask

@@ -20,6 +20,11 @@ const (
 	defaultReclaimPolicy = corev1.PersistentVolumeReclaimDelete
 )
 
+// FinalizerVolume holds a kubemesos PV until its Mesos volume is destroyed
+// and its disk unreserved: deleting the PV object (by the reclaim of a
+// Delete claim, or by an operator) never leaks the reservation.
+const FinalizerVolume = "kubemesos.io/mesos-volume"
+
 // PlacedVolume is where a claim's volume was created: the agent, its node
 // (NodeName of the agent's hostname), the volume's directory there
 // (VolumeHostPath) and the role it is reserved for, plus the reclaim
@@ -89,7 +94,8 @@ func PersistentVolume(claim *corev1.PersistentVolumeClaim, at PlacedVolume) (*co
 	return &corev1.PersistentVolume{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolume"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: name,
+			Name:       name,
+			Finalizers: []string{FinalizerVolume},
 			Annotations: map[string]string{
 				AnnProvisionedBy: Provisioner,
 				AnnAgentID:       at.AgentID,

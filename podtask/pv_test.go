@@ -31,7 +31,7 @@ func TestPersistentVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	if pv.Name != PVName(pvc.UID) || pv.Annotations[AnnProvisionedBy] != Provisioner || pv.Annotations[AnnAgentID] != "S0" ||
-		pv.Annotations[AnnRole] != "kubemesos" || pv.Annotations[AnnPersistenceID] != pv.Name {
+		pv.Annotations[AnnRole] != "kubemesos" || pv.Annotations[AnnPersistenceID] != pv.Name || len(pv.Finalizers) != 1 || pv.Finalizers[0] != FinalizerVolume {
 		t.Errorf("PV metadata %+v", pv.ObjectMeta)
 	}
 	if pv.Spec.Local == nil || pv.Spec.Local.Path != testPlacement.HostPath {
