@@ -17,19 +17,27 @@ import (
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
-// A restarted agent reloads <work_dir>/meta/resources/resources.info: its
-// reservations and persistent volumes survive the restart and are offered
-// to their role again.
-func TestAgentRestartKeepsReservationsAndVolumes(t *testing.T) {
+// startDBOnRealAgent starts a master and one real agent (cpus:2,
+// mem:2048, disk:1000 on a fresh work dir) and subscribes a framework of
+// role db.
+func startDBOnRealAgent(t *testing.T) (agent.Config, *mesostest.Agent, *cluster, *eventLog) {
+	t.Helper()
 	m := mesostest.StartMaster(t, master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second})
 	acfg := agent.Config{
 		Master: m.Addr, Hostname: "agent-1", WorkDir: t.TempDir(), Resources: "cpus:2;mem:2048;disk:1000",
 		StatusUpdateRetryInterval: time.Second, RegistrationBackoff: 100 * time.Millisecond,
 	}
 	a := mesostest.StartAgent(t, acfg)
-	agentID := a.ID()
 	c := &cluster{t: t, master: m.Master, masterURL: m.URL}
-	db := &eventLog{sched: subscribe(t, c, roleFramework("db", nil, "db"))}
+	return acfg, a, c, &eventLog{sched: subscribe(t, c, roleFramework("db", nil, "db"))}
+}
+
+// A restarted agent reloads <work_dir>/meta/resources/resources.info: its
+// reservations and persistent volumes survive the restart and are offered
+// to their role again.
+func TestAgentRestartKeepsReservationsAndVolumes(t *testing.T) {
+	acfg, a, c, db := startDBOnRealAgent(t)
+	agentID := a.ID()
 
 	o := db.next(scheduler.Event_OFFERS, 5*time.Second).Offers.Offers[0]
 	rs := []mesos.Resource{reservedRes("cpus", 1, "db", "p-db", o), reservedRes("mem", 256, "db", "p-db", o), reservedRes("disk", 100, "db", "p-db", o)}

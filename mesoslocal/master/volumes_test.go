@@ -13,8 +13,6 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
-	"github.com/kubemesos/kubemesos/mesoslocal/agent"
-	"github.com/kubemesos/kubemesos/mesoslocal/master"
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 )
 
@@ -54,14 +52,7 @@ func terminal(t *testing.T, s *eventLog, task string) mesos.TaskStatus {
 // agent restart; a DESTROY while a task uses the volume is dropped; DESTROY
 // removes the directory.
 func TestPersistentVolumeDirectoryLifecycle(t *testing.T) {
-	m := mesostest.StartMaster(t, master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second})
-	acfg := agent.Config{
-		Master: m.Addr, Hostname: "agent-1", WorkDir: t.TempDir(), Resources: "cpus:2;mem:2048;disk:1000",
-		StatusUpdateRetryInterval: time.Second, RegistrationBackoff: 100 * time.Millisecond,
-	}
-	a := mesostest.StartAgent(t, acfg)
-	c := &cluster{t: t, master: m.Master, masterURL: m.URL}
-	db := &eventLog{sched: subscribe(t, c, roleFramework("db", nil, "db"))}
+	acfg, a, _, db := startDBOnRealAgent(t)
 	dir := filepath.Join(acfg.WorkDir, "volumes", "roles", "db", "vol1")
 
 	o := db.next(scheduler.Event_OFFERS, 5*time.Second).Offers.Offers[0]
