@@ -256,3 +256,33 @@ func TestMatchVolumeProperties(t *testing.T) {
 		}
 	})
 }
+
+// The volume check keeps fits free of allocations.
+func TestVolumeCheckAllocatesNothing(t *testing.T) {
+	pod := makeReq("a", 100, 10).Claim(bound("data", "v1", "agent-o1")).Claim(unbound("new", 100)).Obj()
+	offers := []Offer{
+		makeOffer("o1").Res(1000, 1024).UnreservedDisk(500, 500).Volumes("v0", "v1").Obj(),
+		makeOffer("o2").Res(1000, 1024).UnreservedDisk(500, 500).Volumes("v1").Obj(),
+	}
+	topo := newTopology(offers, &Cluster{})
+	var p podState
+	p.prepare(&pod, topo)
+	p.vol.prepare(&pod, map[string]bool{})
+	book := make([]offerState, len(offers))
+	for i := range offers {
+		book[i] = offerState{offer: &offers[i], nodeIdx: topo.byName[offers[i].NodeName], cpu: 1000, mem: 1024, disk: 500, unreservedDisk: 500, volumes: offers[i].Volumes}
+	}
+	if _, ok := p.fits(&book[0]); !ok {
+		t.Fatal("pod does not fit the offer with its volume")
+	}
+	if r, ok := p.fits(&book[1]); ok || reasonText[r] != VolumeNotOffered {
+		t.Fatalf("offer of another agent: fits = %v, %s", ok, reasonText[r])
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		for i := range book {
+			p.fits(&book[i])
+		}
+	}); allocs != 0 {
+		t.Errorf("checking offers allocates %.1f times per run", allocs)
+	}
+}
