@@ -42,10 +42,10 @@ vet: ## gofmt and go vet
 
 # Packages whose tests need no root: pure logic, and integration tests against a
 # real API server and a real mesoslocal over loopback HTTP.
-UNIT_PKGS := ./podtask/... ./offermatcher/... ./cmd/... ./migrate/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./manifests/... ./internal/... ./bench/... \
+UNIT_PKGS := ./podtask/... ./offermatcher/... ./cmd/... ./migrate/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./manifests/... ./internal/... ./bench/... ./conformance/report/... \
 	./kubelet-executor/taskstate/... ./devcluster/pki/... ./devcluster/proc/... ./devcluster/controlplane/... ./devcluster/images/...
 # Packages whose tests build hosts: network namespaces, containerd, real kubelets. One at a time.
-E2E_PKGS := ./kubelet-executor/... ./devcluster/node/... ./devcluster ./conformance/...
+E2E_PKGS := ./kubelet-executor/... ./devcluster/node/... ./devcluster ./conformance
 
 .PHONY: unit
 unit: ## pure and integration tests that need no containers (race detector on)
@@ -54,6 +54,23 @@ unit: ## pure and integration tests that need no containers (race detector on)
 .PHONY: e2e
 e2e: build ## end-to-end tests on real hosts: kubelet-executor with a real kubelet, devcluster, conformance (root)
 	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -p 1 -count=1 -timeout 40m $(E2E_PKGS)
+
+GOTESTSUM_VERSION := v1.13.0
+CONFORMANCE_OUT ?= $(CURDIR)/_output/conformance
+
+$(BIN)/gotestsum:
+	GOBIN=$(BIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+
+.PHONY: conformance
+conformance: build tools $(BIN)/gotestsum ## kubemesos' own scenarios with the fault scenarios on a fresh local cluster (root; run under flock /tmp/kubemesos-e2e.lock); JUnit XML and the table in _output/conformance; RUN=regexp narrows
+	@mkdir -p $(CONFORMANCE_OUT)
+	$(GO) build -o $(BIN)/conformance-report ./conformance/report/cmd/conformance-report
+	@rc=0; KUBEMESOS_E2E_FAULTS=1 KUBEMESOS_REQUIRE_BINARIES=1 $(BIN)/gotestsum --format standard-verbose \
+		--junitfile $(CONFORMANCE_OUT)/junit.xml --jsonfile $(CONFORMANCE_OUT)/test.json -- \
+		-count=1 -timeout $(or $(TIMEOUT),120m) $(if $(RUN),-run '$(RUN)') ./conformance || rc=$$?; \
+	$(BIN)/conformance-report $(CONFORMANCE_OUT)/test.json | tee $(CONFORMANCE_OUT)/table.txt; \
+	echo "JUnit XML: $(CONFORMANCE_OUT)/junit.xml"; \
+	exit $${rc}
 
 .PHONY: conformance-upstream
 conformance-upstream: ## the upstream [Conformance] tests (e2e.test of the pinned module) against the cluster of `make up UP_FLAGS=--test-images`; FOCUS/SKIP regexps
