@@ -35,6 +35,24 @@ var cluster struct {
 	hosts   []node.State
 	// bridgeDebug is the local bridge's --debug-address, for kubemesos why.
 	bridgeDebug string
+	// dev is the local cluster, for fault scenarios that stop and start
+	// its parts.
+	dev *devcluster.Cluster
+}
+
+// faultsEnv enables the long fault scenarios (make conformance sets it).
+const faultsEnv = "KUBEMESOS_E2E_FAULTS"
+
+// requireFaults skips a long fault scenario unless faultsEnv is 1, and on a
+// cluster this suite did not bring up (it breaks processes and links).
+func requireFaults(t *testing.T) {
+	t.Helper()
+	if os.Getenv(faultsEnv) != "1" {
+		t.Skip("a long fault scenario: runs with " + faultsEnv + "=1 (make conformance)")
+	}
+	if !cluster.local {
+		t.Skip("breaks processes and links of the cluster: needs the suite's own local cluster")
+	}
 }
 
 func TestMain(m *testing.M) {
@@ -85,7 +103,7 @@ func run(m *testing.M) int {
 			_ = os.RemoveAll(c.Dir)
 		}()
 		cluster.kubeconfig, cluster.mesosMaster, cluster.local = c.Kubeconfig, c.MesosMaster, true
-		cluster.network, cluster.hosts, cluster.bridgeDebug = network, c.Hosts, c.BridgeDebug
+		cluster.network, cluster.hosts, cluster.bridgeDebug, cluster.dev = network, c.Hosts, c.BridgeDebug, c
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.kubeconfig)
 	if err != nil {

@@ -30,8 +30,10 @@ type State struct {
 	Switch       *node.SwitchState `json:"switch,omitempty"`
 	ControlPlane []Proc            `json:"controlPlane,omitempty"`
 	Master       *Proc             `json:"master,omitempty"`
-	Hosts        []node.State      `json:"hosts,omitempty"`
-	Agents       []Proc            `json:"agents,omitempty"`
+	// Masters are the masters after the first when several run.
+	Masters []Proc       `json:"masters,omitempty"`
+	Hosts   []node.State `json:"hosts,omitempty"`
+	Agents  []Proc       `json:"agents,omitempty"`
 	// Bridge is the single bridge of a state file written before several ran.
 	Bridge  *Proc  `json:"bridge,omitempty"`
 	Bridges []Proc `json:"bridges,omitempty"`
@@ -244,7 +246,10 @@ func teardown(ctx context.Context, st *State, live *Cluster) error {
 			logger.V(1).Info("Host torn down", "host", st.Hosts[i].Name)
 		}
 	}
-	stop(st.Master, sup("mesos-master"), 10*time.Second)
+	for i := range st.Masters {
+		stop(&st.Masters[i], sup(st.Masters[i].Name), 10*time.Second)
+	}
+	stop(st.Master, sup(MasterName(1)), 10*time.Second)
 	if live != nil && live.ControlPlane != nil {
 		if err := live.ControlPlane.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("control plane: %w", err))

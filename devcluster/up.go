@@ -71,6 +71,11 @@ type Config struct {
 	// Schedulers is how many bridges run (`kubemesos scheduler`), electing
 	// their leader in the control plane's etcd; default DefaultSchedulers.
 	Schedulers int
+	// Masters is how many Mesos masters run (1..3; default 1). With more
+	// than one they elect their leader in the control plane's etcd (the
+	// part ZooKeeper plays for Apache Mesos); master i listens on
+	// MasterPort+2(i-1), and the agents and bridges are given all of them.
+	Masters int
 	// TestImages also imports the test-server images (images.TestServers:
 	// agnhost, the sample API server, etcd) built from BinDir into every
 	// agent, for end-to-end tests.
@@ -83,6 +88,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Agents < 1 || c.Agents > 50 {
 		return c, fmt.Errorf("devcluster: %d agents: want 1..50", c.Agents)
+	}
+	if c.Masters == 0 {
+		c.Masters = 1
+	}
+	if c.Masters < 1 || c.Masters > 3 {
+		return c, fmt.Errorf("devcluster: %d masters: want 1..3", c.Masters)
 	}
 	if c.Schedulers == 0 {
 		c.Schedulers = DefaultSchedulers
@@ -143,7 +154,9 @@ type Cluster struct {
 	Kubeconfig string
 	// EnvFile exports KUBECONFIG, MESOS_MASTER and PATH (<Dir>/env).
 	EnvFile string
-	// MesosMaster is the master's URL, http://10.200.0.1:5050.
+	// MesosMaster is the master's URL, http://10.200.0.1:5050; with several
+	// masters their URLs, comma-separated (a non-leader redirects to the
+	// leader).
 	MesosMaster string
 	// ControlPlane is the running control plane.
 	ControlPlane *controlplane.ControlPlane
@@ -163,6 +176,10 @@ type Cluster struct {
 	state *State
 	hosts map[string]*node.Host
 	procs map[string]*proc.Process
+	// specs and markers of the children, for Restart; life supervises them.
+	specs   map[string]proc.Spec
+	markers map[string]string
+	life    context.Context
 
 	mu       sync.Mutex
 	stopping bool
@@ -199,11 +216,13 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		Dir:         cfg.Dir,
 		Kubeconfig:  filepath.Join(cfg.Dir, "kubeconfig"),
 		EnvFile:     filepath.Join(cfg.Dir, "env"),
-		MesosMaster: fmt.Sprintf("http://%s:%d", cfg.Network.Gateway.Addr(), cfg.MasterPort),
+		MesosMaster: strings.Join(masterURLs(cfg), ","),
 		cfg:         cfg,
 		state:       &State{Dir: cfg.Dir, Owner: ownerProc()},
 		hosts:       map[string]*node.Host{},
 		procs:       map[string]*proc.Process{},
+		specs:       map[string]proc.Spec{},
+		markers:     map[string]string{},
 	}
 	if err := writeState(c.state); err != nil {
 		return nil, err
@@ -294,6 +313,7 @@ func (c *Cluster) child(life context.Context, name string, spec proc.Spec, marke
 	}
 	c.mu.Lock()
 	c.procs[name] = p
+	c.specs[name], c.markers[name], c.life = spec, marker, life
 	c.mu.Unlock()
 	go func() {
 		<-p.Exited()
@@ -383,20 +403,8 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	}
 	logger.Info("Control plane up", "url", cp.URL, "took", time.Since(start).Round(time.Millisecond))
 
-	masterDir := filepath.Join(c.Dir, "mesos", "master")
-	_, rec, err := c.child(life, "mesos-master", proc.Spec{
-		Path: cfg.Kubemesos,
-		Args: []string{"mesos-master", "--ip", gw, "--port", strconv.Itoa(cfg.MasterPort), "--work_dir", masterDir},
-	}, masterDir)
-	if err != nil {
+	if err := c.startMasters(life, ctx); err != nil {
 		return err
-	}
-	c.state.Master = rec
-	if err := c.save(); err != nil {
-		return err
-	}
-	if err := c.waitMaster(ctx, func(*masterState) bool { return true }); err != nil {
-		return fmt.Errorf("mesos-master: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", "mesos-master.log"), 2000))
 	}
 
 	for i := 1; i <= cfg.Agents; i++ {
@@ -531,7 +539,7 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	_, rec, err := c.child(life, name, proc.Spec{
 		Path: cfg.Kubemesos,
 		Args: []string{"mesos-agent",
-			"--master", fmt.Sprintf("%s:%d", cfg.Network.Gateway.Addr(), cfg.MasterPort),
+			"--master", strings.Join(masterAddrs(cfg), ","),
 			"--ip", st.IP,
 			"--port", strconv.Itoa(cfg.AgentPort),
 			"--hostname", name,
@@ -553,6 +561,65 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	}
 	klog.FromContext(ctx).Info("Agent started", "agent", name, "ip", st.IP, "podCIDR", st.PodCIDR, "netns", st.NetNS)
 	return nil
+}
+
+// startMasters starts the Mesos masters and waits until one leads.
+func (c *Cluster) startMasters(life, ctx context.Context) error {
+	cfg := c.cfg
+	for i, addr := range masterAddrs(cfg) {
+		host, port, _ := net.SplitHostPort(addr)
+		name := MasterName(i + 1)
+		dir := filepath.Join(c.Dir, "mesos", "master")
+		if i > 0 {
+			dir = filepath.Join(c.Dir, "mesos", name)
+		}
+		args := []string{"mesos-master", "--ip", host, "--port", port, "--work_dir", dir}
+		if cfg.Masters > 1 {
+			args = append(args, "--etcd_endpoints", c.ControlPlane.EtcdURL, "--etcd_prefix", "/mesos")
+		}
+		_, rec, err := c.child(life, name, proc.Spec{Path: cfg.Kubemesos, Args: args}, dir)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			c.state.Master = rec
+		} else {
+			c.state.Masters = append(c.state.Masters, *rec)
+		}
+		if err := c.save(); err != nil {
+			return err
+		}
+	}
+	if err := c.waitMaster(ctx, func(*masterState) bool { return true }); err != nil {
+		return fmt.Errorf("mesos-master: %w; log:\n%s", err, proc.Tail(filepath.Join(c.Dir, "logs", MasterName(1)+".log"), 2000))
+	}
+	return nil
+}
+
+// masterAddrs are the masters' host:port, in order.
+func masterAddrs(cfg Config) []string {
+	var out []string
+	for i := 0; i < cfg.Masters; i++ {
+		out = append(out, net.JoinHostPort(cfg.Network.Gateway.Addr().String(), strconv.Itoa(cfg.MasterPort+2*i)))
+	}
+	return out
+}
+
+func masterURLs(cfg Config) []string {
+	var out []string
+	for _, a := range masterAddrs(cfg) {
+		out = append(out, "http://"+a)
+	}
+	return out
+}
+
+// MasterName is the name (and log file) of Mesos master i (1-based): the
+// first is "mesos-master", as with a single one.
+func MasterName(i int) string {
+	if i == 1 {
+		return "mesos-master"
+	}
+	return fmt.Sprintf("mesos-master-%d", i)
 }
 
 // BridgeName is the name (and log file) of bridge i (1-based).
@@ -667,7 +734,8 @@ func (s *masterState) activeFramework(name string) bool {
 // waitMaster polls the master's /master/state until cond holds.
 // It fails early when one of the cluster's processes has exited.
 func (c *Cluster) waitMaster(ctx context.Context, cond func(*masterState) bool) error {
-	master := c.MesosMaster
+	// A non-leading master redirects /master/state to the leader.
+	master := masterURLs(c.cfg)[0]
 	hc := &http.Client{Timeout: 2 * time.Second}
 	return c.waitFor(ctx, master+"/master/state", func() (bool, string) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, master+"/master/state", nil)

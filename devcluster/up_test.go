@@ -2,6 +2,7 @@ package devcluster
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/netip"
@@ -420,4 +421,71 @@ func clusterTestBinaries(t *testing.T) (binDir, kubemesos string) {
 		t.Fatalf("build kubemesos: %v\n%s", err, out)
 	}
 	return binDir, kubemesos
+}
+
+func TestMastersAddressesAndLimits(t *testing.T) {
+	one, err := Config{BinDir: "/bin"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(masterURLs(one), ","); got != "http://10.200.0.1:5050" {
+		t.Errorf("one master: %s", got)
+	}
+	two, err := Config{BinDir: "/bin", Masters: 2}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(masterAddrs(two), ","); got != "10.200.0.1:5050,10.200.0.1:5052" {
+		t.Errorf("two masters: %s", got)
+	}
+	if MasterName(1) != "mesos-master" || MasterName(2) != "mesos-master-2" {
+		t.Errorf("master names %q %q", MasterName(1), MasterName(2))
+	}
+	for _, n := range []int{-1, 4} {
+		if _, err := (Config{BinDir: "/bin", Masters: n}).withDefaults(); err == nil || !strings.Contains(err.Error(), "masters") {
+			t.Errorf("%d masters: err %v, want one naming masters", n, err)
+		}
+	}
+}
+
+func TestFaultsOfAnUnknownProcessOrHost(t *testing.T) {
+	c := &Cluster{procs: map[string]*proc.Process{}}
+	for name, err := range map[string]error{
+		"Kill":      c.Kill("bridge-9"),
+		"Restart":   c.Restart("bridge-9"),
+		"Partition": c.Partition(context.Background(), "agent-9"),
+		"Heal":      c.Heal(context.Background(), "agent-9"),
+	} {
+		if !errors.Is(err, ErrUnknownProcess) {
+			t.Errorf("%s: %v, want ErrUnknownProcess", name, err)
+		}
+	}
+}
+
+func TestRestartRefusesARunningProcessAndAStoppingCluster(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := &Cluster{Dir: t.TempDir(), state: &State{}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}}
+	if _, _, err := c.child(ctx, "sleeper", proc.Spec{Path: "/bin/sleep", Args: []string{"60"}}, "60"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart("sleeper"); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("Restart of a running process: %v", err)
+	}
+	if err := c.Kill("sleeper"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart("sleeper"); err != nil {
+		t.Fatalf("Restart after Kill: %v", err)
+	}
+	if pid, err := c.PID("sleeper"); err != nil || !proc.Alive(pid) {
+		t.Fatalf("restarted sleeper: pid %d alive %v, %v", pid, proc.Alive(pid), err)
+	}
+	if err := c.Kill("sleeper"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := c.Restart("sleeper"); err == nil || !strings.Contains(err.Error(), "stopping") {
+		t.Fatalf("Restart in a stopping cluster: %v", err)
+	}
 }

@@ -42,6 +42,7 @@ func runUp(args []string) error {
 	binDir := fs.String("bin-dir", "", "directory of the Kubernetes binaries (default: <repo>/bin or $KUBEMESOS_BIN_DIR)")
 	resources := fs.String("agent-resources", devcluster.DefaultAgentResources, "--resources of each agent")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long starting may take")
+	masters := fs.Int("masters", 1, "number of Mesos masters; with more than one they elect their leader in the control plane's etcd")
 	schedulers := fs.Int("schedulers", devcluster.DefaultSchedulers, "number of bridges (kubemesos scheduler); they elect one leader in the control plane's etcd")
 	testImages := fs.Bool("test-images", false, "also import the test-server images (agnhost, sample-apiserver, etcd from --bin-dir) into every agent, for the conformance tests")
 	v := klogFlags(fs)
@@ -66,7 +67,7 @@ func runUp(args []string) error {
 	go func() {
 		c, err := devcluster.Up(life, devcluster.Config{
 			Agents: *agents, Dir: *dir, BinDir: *binDir, AgentResources: *resources,
-			Verbosity: *v, StartTimeout: *timeout, TestImages: *testImages, Schedulers: *schedulers,
+			Verbosity: *v, StartTimeout: *timeout, TestImages: *testImages, Schedulers: *schedulers, Masters: *masters,
 		})
 		started <- result{c, err}
 	}()

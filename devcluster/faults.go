@@ -1,0 +1,134 @@
+package devcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/kubemesos/kubemesos/devcluster/node"
+	"github.com/kubemesos/kubemesos/devcluster/proc"
+)
+
+// Fault injection for end-to-end tests: crash one of the cluster's
+// processes and start it again, cut an agent's host off the switch and
+// wire it back. Names are those of the logs: BridgeName(i), MasterName(i),
+// the agents' names.
+
+// ErrUnknownProcess is returned for a name the cluster did not start.
+var ErrUnknownProcess = errors.New("devcluster: no such cluster process")
+
+func (c *Cluster) process(name string) (*proc.Process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.procs[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownProcess, name)
+	}
+	return p, nil
+}
+
+// PID is the process ID of the cluster process name.
+func (c *Cluster) PID(name string) (int, error) {
+	p, err := c.process(name)
+	if err != nil {
+		return 0, err
+	}
+	return p.PID(), nil
+}
+
+// Kill sends SIGKILL to the process group of name (kill -9, a crash) and
+// waits until it has exited.
+func (c *Cluster) Kill(name string) error {
+	p, err := c.process(name)
+	if err != nil {
+		return err
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	select {
+	case <-p.Exited():
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("devcluster: %s (pid %d) still running 30s after SIGKILL", name, p.PID())
+	}
+}
+
+// Restart starts name again, with the same command, environment and log
+// file, once it has exited (after Kill, or a crash of its own), and records
+// its new PID in the state file.
+func (c *Cluster) Restart(name string) error {
+	p, err := c.process(name)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-p.Exited():
+	default:
+		return fmt.Errorf("devcluster: %s (pid %d) is still running", name, p.PID())
+	}
+	c.mu.Lock()
+	spec, marker, life := c.specs[name], c.markers[name], c.life
+	c.mu.Unlock()
+	if life == nil || life.Err() != nil {
+		return fmt.Errorf("devcluster: restart %s: the cluster is stopping", name)
+	}
+	_, rec, err := c.child(life, name, spec, marker)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for _, list := range [][]Proc{c.state.Bridges, c.state.Agents, c.state.Masters} {
+		for i := range list {
+			if list[i].Name == name {
+				list[i] = *rec
+			}
+		}
+	}
+	if c.state.Master != nil && c.state.Master.Name == name {
+		c.state.Master = rec
+	}
+	c.mu.Unlock()
+	return c.save()
+}
+
+func (c *Cluster) host(agent string) (node.State, error) {
+	for _, h := range c.Hosts {
+		if h.Name == agent {
+			return h, nil
+		}
+	}
+	return node.State{}, fmt.Errorf("%w: no host %q", ErrUnknownProcess, agent)
+}
+
+// Partition cuts the host of agent off the switch: its veth leaves the
+// bridge, so nothing reaches it or leaves it — not the master, the API
+// server, other hosts or their pods — while every process on it keeps
+// running. Heal undoes it.
+func (c *Cluster) Partition(ctx context.Context, agent string) error {
+	h, err := c.host(agent)
+	if err != nil {
+		return err
+	}
+	return ipLink(ctx, "set", h.HostVeth, "nomaster")
+}
+
+// Heal wires a partitioned host back to the switch.
+func (c *Cluster) Heal(ctx context.Context, agent string) error {
+	h, err := c.host(agent)
+	if err != nil {
+		return err
+	}
+	return ipLink(ctx, "set", h.HostVeth, "master", h.Bridge)
+}
+
+func ipLink(ctx context.Context, args ...string) error {
+	out, err := exec.CommandContext(ctx, "ip", append([]string{"link"}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("devcluster: ip link %v: %w: %s", args, err, out)
+	}
+	return nil
+}
