@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,10 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubemesos/kubemesos/bridge"
-	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -71,14 +68,7 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 			victims = append(victims, p)
 		}
 	}
-	// The executor of that agent; its kubelet and kube-proxy carry the same
-	// environment but must die with it, not be killed here.
-	var pids []int
-	for _, pid := range mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+victimAgent, "MESOS_EXECUTOR_ID="+podtask.ExecutorID) {
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "kubemesos" {
-			pids = append(pids, pid)
-		}
-	}
+	pids := executorPIDs(t, victimAgent)
 	if len(pids) != 1 {
 		t.Fatalf("want the one executor process of agent %s, found %v", victimAgent, pids)
 	}
@@ -99,27 +89,9 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 			return p.Status.Phase == corev1.PodFailed, fmt.Sprintf("%s %s", p.Status.Phase, p.Status.Reason)
 		})
 	}
-	victimUIDs := map[types.UID]bool{}
-	for _, v := range victims {
-		victimUIDs[v.UID] = true
-	}
-	eventually(t, 3*time.Minute, "3 Running replicas, none of them a killed one, each with a RUNNING task", func() (bool, string) {
-		now, detail := running()
-		if len(now) != 3 {
-			return false, detail
-		}
-		tasks := frameworkTasks(t)
-		for _, p := range now {
-			if victimUIDs[p.UID] {
-				return false, "a killed pod is still Running: " + p.Name
-			}
-			if tasks[podtask.TaskID(p.UID)] != "TASK_RUNNING" {
-				return false, fmt.Sprintf("%s task %q", p.Name, tasks[podtask.TaskID(p.UID)])
-			}
-		}
-		return true, ""
-	})
-	t.Logf("3 replicas Running again %v after the kill", time.Since(start).Round(time.Millisecond))
+	w := watchedPods{}
+	w.add(before...)
+	faultOutcome(t, ns, "app=hello", 3, start, 3*time.Minute, w, nil)
 
 	// The old containers are gone: their IPs no longer answer as the old pods.
 	for _, v := range victims {

@@ -81,8 +81,13 @@ func run(m *testing.M) int {
 		// Its own network and names, so a `kubemesos up` on the same machine is untouched.
 		network := node.Network{Bridge: "kme2e0", Gateway: netip.MustParsePrefix("10.201.0.1/24"),
 			PodCIDRs: netip.MustParsePrefix("10.245.0.0/16"), ServiceCIDR: netip.MustParsePrefix("10.97.0.0/16")}
+		masters := 1
+		if os.Getenv(faultsEnv) == "1" {
+			masters = 2 // for the Mesos leader failover scenario
+		}
 		c, err := devcluster.Up(ctx, devcluster.Config{
 			Agents:      2,
+			Masters:     masters,
 			AgentPrefix: "e2e-agent-",
 			Network:     network,
 			Dir:         filepath.Join(os.TempDir(), fmt.Sprintf("kubemesos-e2e-%d", os.Getpid())),

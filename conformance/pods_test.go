@@ -330,7 +330,7 @@ func TestKubeletKilledIsRestartedContainersKept(t *testing.T) {
 	node := cluster.hosts[0].Name
 	kubectlApply(t, fmt.Sprintf(`apiVersion: v1
 kind: Pod
-metadata: {name: steady, namespace: %s}
+metadata: {name: steady, namespace: %s, labels: {app: steady}}
 spec:
   nodeSelector: {kubernetes.io/hostname: %s}
   containers:
@@ -345,6 +345,7 @@ spec:
 	if err := syscall.Kill(kubelet, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	eventually(t, time.Minute, "a new kubelet for "+node, func() (bool, string) {
 		pid := kubeletPIDOrZero(node)
 		return pid != 0 && pid != kubelet, fmt.Sprintf("pid %d (killed %d)", pid, kubelet)
@@ -371,6 +372,9 @@ spec:
 	if st := frameworkTasks(t)[podtask.TaskID(after.UID)]; st != "TASK_RUNNING" {
 		t.Errorf("task is %q after the kubelet restart, want TASK_RUNNING", st)
 	}
+	w := watchedPods{}
+	w.add(*before)
+	faultOutcome(t, ns, "app=steady", 1, start, time.Minute, w, nil, *before)
 }
 
 // kubeletPIDOrZero finds the kubelet of node among this machine's processes.
