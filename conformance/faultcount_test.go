@@ -70,21 +70,25 @@ func (w watchedPods) add(pods ...corev1.Pod) {
 	}
 }
 
-// recovery waits up to timeout for want Running, Ready pods of selector,
-// each with a TASK_RUNNING task, remembering every pod it sees in w. It
-// returns how many were missing at the end (0 when recovered) and when
-// recovery was reached; it does not fail the test, so the counts are
-// reported either way.
-func recovery(t *testing.T, ns, selector string, want int, timeout time.Duration, w watchedPods) (missing int, at time.Time, detail string) {
+// recovery waits up to timeout for want Running, Ready pods of selector
+// off node avoid (when set), each with a TASK_RUNNING task, remembering
+// every pod it sees in w. It returns how many were missing at the end (0
+// when recovered) and when recovery was reached; it does not fail the
+// test, so the counts are reported either way.
+func recovery(t *testing.T, ns, selector, avoid string, want int, timeout time.Duration, w watchedPods) (missing int, at time.Time, detail string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		ready, states := readyPods(t, ns, selector)
 		w.add(ready...)
-		tasks := frameworkTasks(t)
+		// The master may be failing over: a read that fails counts nothing.
+		tasks, err := taskStates(t.Context())
+		if err != nil {
+			states += "; " + err.Error()
+		}
 		ok := 0
 		for _, p := range ready {
-			if tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING" {
+			if tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING" && (avoid == "" || p.Spec.NodeName != avoid) {
 				ok++
 			}
 		}
@@ -139,43 +143,62 @@ func recordFault(t *testing.T, f report.Fault, detail ...string) {
 	}
 }
 
-// faultOutcome waits for the workload of selector to be want ready pods
-// again and records the fault's counts, recovery measured from start.
-// afterRecovery, when set, runs once the workload recovered (or gave up),
-// before the run-twice count: to heal a partition, so pods the partition
-// hid are counted too. originals, when given, are pods that must survive
-// the fault: each one not among the ready pods at the end counts as lost.
-// It returns the pods running at the end.
-func faultOutcome(t *testing.T, ns, selector string, want int, start time.Time, timeout time.Duration, w watchedPods, afterRecovery func(), originals ...corev1.Pod) []corev1.Pod {
+// outcome is what a fault scenario counts once the fault happened.
+type outcome struct {
+	ns, selector string
+	// want replicas Running, Ready and TASK_RUNNING, off avoidNode when set
+	// (the node the fault took away).
+	want      int
+	avoidNode string
+	// start is when the fault happened; timeout bounds the recovery.
+	start   time.Time
+	timeout time.Duration
+	watched watchedPods
+	// afterRecovery, when set, runs once the workload recovered (or gave
+	// up), before the run-twice count: to heal a partition, so pods the
+	// partition hid are counted too.
+	afterRecovery func()
+	// originals must survive the fault: each one not among the ready pods
+	// at the end counts as lost.
+	originals []corev1.Pod
+}
+
+// faultOutcome waits for o's workload to recover and records the fault's
+// counts, recovery measured from o.start. It returns the pods running at
+// the end.
+func faultOutcome(t *testing.T, o outcome) []corev1.Pod {
 	t.Helper()
-	missing, at, states := recovery(t, ns, selector, want, timeout, w)
-	if afterRecovery != nil {
-		afterRecovery()
+	if o.watched == nil {
+		o.watched = watchedPods{}
 	}
-	current, _ := readyPods(t, ns, selector)
+	missing, at, states := recovery(t, o.ns, o.selector, o.avoidNode, o.want, o.timeout, o.watched)
+	if o.afterRecovery != nil {
+		o.afterRecovery()
+	}
+	current, _ := readyPods(t, o.ns, o.selector)
 	have := map[types.UID]bool{}
 	for _, p := range current {
 		have[p.UID] = true
 	}
 	var detail []string
 	gone := 0
-	for _, o := range originals {
-		if !have[o.UID] {
+	for _, p := range o.originals {
+		if !have[p.UID] {
 			gone++
-			detail = append(detail, o.Name+" did not survive")
+			detail = append(detail, p.Name+" did not survive")
 		}
 	}
 	// Give a replaced pod's task the time a kill takes before calling it run twice.
 	var twice int
 	var which []string
 	for end := time.Now().Add(time.Minute); ; {
-		twice, which = runTwice(t, w, current)
+		twice, which = runTwice(t, o.watched, current)
 		if twice == 0 || time.Now().After(end) {
 			break
 		}
 		time.Sleep(time.Second)
 	}
 	detail = append(append(detail, which...), "pods: "+states)
-	recordFault(t, report.Fault{PodsLost: max(missing, gone), PodsRunTwice: twice, Recovery: at.Sub(start)}, detail...)
+	recordFault(t, report.Fault{PodsLost: max(missing, gone), PodsRunTwice: twice, Recovery: at.Sub(o.start)}, detail...)
 	return current
 }

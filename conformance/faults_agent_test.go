@@ -124,7 +124,7 @@ func agentLost(t *testing.T, kill bool) {
 	}
 	start := time.Now()
 	t.Logf("%s cut off; it ran %v", victim, onVictim)
-	faultOutcome(t, ns, "app=steady", 3, start, 5*time.Minute, w, func() {
+	faultOutcome(t, outcome{ns: ns, selector: "app=steady", want: 3, avoidNode: victim, start: start, timeout: 5 * time.Minute, watched: w, afterRecovery: func() {
 		heal()
 		// Let the agent re-register and the node come back before counting
 		// what still runs there.
@@ -137,5 +137,5 @@ func agentLost(t *testing.T, kill bool) {
 			}
 			return false, fmt.Sprint(nodes)
 		})
-	})
+	}})
 }

@@ -91,7 +91,7 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 	}
 	w := watchedPods{}
 	w.add(before...)
-	faultOutcome(t, ns, "app=hello", 3, start, 3*time.Minute, w, nil)
+	faultOutcome(t, outcome{ns: ns, selector: "app=hello", want: 3, start: start, timeout: 3 * time.Minute, watched: w})
 
 	// The old containers are gone: their IPs no longer answer as the old pods.
 	for _, v := range victims {

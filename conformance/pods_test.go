@@ -374,7 +374,7 @@ spec:
 	}
 	w := watchedPods{}
 	w.add(*before)
-	faultOutcome(t, ns, "app=steady", 1, start, time.Minute, w, nil, *before)
+	faultOutcome(t, outcome{ns: ns, selector: "app=steady", want: 1, start: start, timeout: time.Minute, watched: w, originals: []corev1.Pod{*before}})
 }
 
 // kubeletPIDOrZero finds the kubelet of node among this machine's processes.

@@ -68,9 +68,18 @@ func waitFailedScheduling(t *testing.T, ns, pod, want string) {
 // frameworkTasks are the bridge's Mesos tasks (running and completed) by ID.
 func frameworkTasks(t *testing.T) map[string]string {
 	t.Helper()
-	st, err := bridge.FetchMasterState(t.Context(), cluster.mesosMaster)
+	out, err := taskStates(t.Context())
 	if err != nil {
-		t.Fatalf("mesos state: %v", err)
+		t.Fatal(err)
+	}
+	return out
+}
+
+// taskStates are the bridge's Mesos tasks (running and completed) by ID.
+func taskStates(ctx context.Context) (map[string]string, error) {
+	st, err := bridge.FetchMasterState(ctx, cluster.mesosMaster)
+	if err != nil {
+		return nil, fmt.Errorf("mesos state: %w", err)
 	}
 	out := map[string]string{}
 	if fw, ok := st.Framework("kubemesos"); ok {
@@ -81,7 +90,7 @@ func frameworkTasks(t *testing.T) map[string]string {
 			out[tk.ID] = tk.State
 		}
 	}
-	return out
+	return out, nil
 }
 
 func TestDeploymentRunsAsMesosTasks(t *testing.T) {
