@@ -22,6 +22,22 @@ func jobCondition(j *batchv1.Job, ct batchv1.JobConditionType) (corev1.Condition
 	return "", ""
 }
 
+// waitJobPods waits until Job name has exactly n pods, all in phase with
+// tasks in state.
+func waitJobPods(t *testing.T, ns, name string, n int, phase corev1.PodPhase, state string) {
+	t.Helper()
+	eventually(t, time.Minute, fmt.Sprintf("%d %s pods of %s, each %s", n, phase, name, state), func() (bool, string) {
+		pods, states := jobPods(t, ns, name)
+		ok := 0
+		for _, p := range pods {
+			if p.Status.Phase == phase && states[p.Name] == state {
+				ok++
+			}
+		}
+		return ok == n && len(pods) == n, fmt.Sprint(states)
+	})
+}
+
 // jobPods are the pods of Job name, and their tasks' states.
 func jobPods(t *testing.T, ns, name string) ([]corev1.Pod, map[string]string) {
 	t.Helper()
@@ -83,16 +99,7 @@ spec:
 		st, _ := jobCondition(j, batchv1.JobComplete)
 		return st == corev1.ConditionTrue && j.Status.Succeeded == 4, fmt.Sprintf("succeeded %d failed %d active %d", j.Status.Succeeded, j.Status.Failed, j.Status.Active)
 	})
-	eventually(t, time.Minute, "4 Succeeded pods of work, each TASK_FINISHED", func() (bool, string) {
-		pods, states := jobPods(t, ns, "work")
-		ok := 0
-		for _, p := range pods {
-			if p.Status.Phase == corev1.PodSucceeded && states[p.Name] == "TASK_FINISHED" {
-				ok++
-			}
-		}
-		return ok == 4 && len(pods) == 4, fmt.Sprint(states)
-	})
+	waitJobPods(t, ns, "work", 4, corev1.PodSucceeded, "TASK_FINISHED")
 	eventually(t, 3*time.Minute, "Job broken Failed with BackoffLimitExceeded", func() (bool, string) {
 		j, err := jobs.Get(t.Context(), "broken", metav1.GetOptions{})
 		if err != nil {
@@ -102,16 +109,7 @@ spec:
 		return st == corev1.ConditionTrue && reason == batchv1.JobReasonBackoffLimitExceeded && j.Status.Failed == 2,
 			fmt.Sprintf("failed %d, Failed condition %q %q", j.Status.Failed, st, reason)
 	})
-	eventually(t, time.Minute, "2 Failed pods of broken, each TASK_FAILED", func() (bool, string) {
-		pods, states := jobPods(t, ns, "broken")
-		ok := 0
-		for _, p := range pods {
-			if p.Status.Phase == corev1.PodFailed && states[p.Name] == "TASK_FAILED" {
-				ok++
-			}
-		}
-		return ok == 2 && len(pods) == 2, fmt.Sprint(states)
-	})
+	waitJobPods(t, ns, "broken", 2, corev1.PodFailed, "TASK_FAILED")
 }
 
 // TestCronJobStartsJobsOnSchedule: a CronJob every minute starts a Job

@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,11 +97,11 @@ func httpGet(ctx context.Context, url string) (string, error) {
 	return string(b), err
 }
 
-// restartAtEnd starts a killed cluster process again when the test ends,
-// so later scenarios find the cluster whole.
+// restartAtEnd starts a killed cluster process again when the test ends
+// (unless its supervisor did), so later scenarios find the cluster whole.
 func restartAtEnd(t *testing.T, name string) {
 	t.Cleanup(func() {
-		if err := cluster.dev.Restart(name); err != nil {
+		if err := cluster.dev.Restart(name); err != nil && !errors.Is(err, devcluster.ErrRunning) {
 			t.Errorf("restart %s: %v", name, err)
 		}
 	})
@@ -137,15 +139,15 @@ func TestBridgeLeaderKilledDuringABurstOfCreates(t *testing.T) {
 	}
 }
 
-// leadingMaster is the name (devcluster.MasterName) of the master that
-// serves /master/state itself (the others redirect there), other than
-// except: a killed leader's election lease outlives it by the session
-// timeout, during which the others still name it.
-func leadingMaster(t *testing.T, except string) string {
+// leadingMaster is the name (devcluster.MasterName) and master ID of the
+// master that serves /master/state itself (the others redirect there),
+// other than the master of ID except: a killed leader's election lease
+// outlives it by the session timeout, during which the others still name
+// it, and a master started again has a new ID.
+func leadingMaster(t *testing.T, except string) (name, id string) {
 	t.Helper()
 	urls := strings.Split(cluster.mesosMaster, ",")
 	hc := &http.Client{Timeout: 2 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var leader string
 	eventually(t, 2*time.Minute, "a leading Mesos master other than "+except, func() (bool, string) {
 		var seen []string
 		for i, u := range urls {
@@ -154,16 +156,20 @@ func leadingMaster(t *testing.T, except string) string {
 				seen = append(seen, err.Error())
 				continue
 			}
+			var st struct {
+				ID string `json:"id"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&st)
 			resp.Body.Close()
 			seen = append(seen, fmt.Sprintf("%s: %s %s", u, resp.Status, resp.Header.Get("Location")))
-			if name := devcluster.MasterName(i + 1); resp.StatusCode == http.StatusOK && name != except {
-				leader = name
+			if resp.StatusCode == http.StatusOK && err == nil && st.ID != except {
+				name, id = devcluster.MasterName(i+1), st.ID
 				return true, ""
 			}
 		}
 		return false, strings.Join(seen, "; ")
 	})
-	return leader
+	return name, id
 }
 
 // TestMesosLeaderMasterKilled: kill -9 of the leading Mesos master of two.
@@ -179,21 +185,15 @@ func TestMesosLeaderMasterKilled(t *testing.T) {
 	before := steady(t, ns, "steady", 3, nil)
 	w := watchedPods{}
 	w.add(before...)
-	leader := leadingMaster(t, "")
-	t.Logf("kill -9 of the leading Mesos master %s", leader)
+	leader, id := leadingMaster(t, "")
+	t.Logf("kill -9 of the leading Mesos master %s (%s); devcluster starts it again %v later, as a supervisor would", leader, id, devcluster.SuperviseDelay)
 	if err := cluster.dev.Kill(leader); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	t.Cleanup(func() {
-		if err := cluster.dev.Restart(leader); err != nil {
-			t.Errorf("restart %s: %v", leader, err)
-		}
-		// The restarted master is a standby; until the killed one's lease
-		// has expired everywhere some still name it.
-		t.Logf("%s restarted; %s leads", leader, leadingMaster(t, leader))
-	})
-	t.Logf("%s leads %v after the kill", leadingMaster(t, leader), time.Since(start).Round(time.Millisecond))
+	restartAtEnd(t, leader)
+	now, nowID := leadingMaster(t, id)
+	t.Logf("%s (%s) leads %v after the kill", now, nowID, time.Since(start).Round(time.Millisecond))
 	eventually(t, 2*time.Minute, "the bridge subscribed to the new leader", func() (bool, string) {
 		st, err := bridge.FetchMasterState(t.Context(), cluster.mesosMaster)
 		if err != nil {

@@ -29,25 +29,10 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 	}
 	ns := namespace(t)
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join(cluster.repo, "manifests", "examples", "hello.yaml"))
-	running := func() ([]corev1.Pod, string) {
-		list, err := cluster.client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "app=hello"})
-		if err != nil {
-			return nil, err.Error()
-		}
-		var out []corev1.Pod
-		var states []string
-		for _, p := range list.Items {
-			states = append(states, fmt.Sprintf("%s:%s:%s", p.Name, p.Status.Phase, p.Spec.NodeName))
-			if p.Status.Phase == corev1.PodRunning && podReady(&p) && p.DeletionTimestamp == nil {
-				out = append(out, p)
-			}
-		}
-		return out, strings.Join(states, " ")
-	}
 	var before []corev1.Pod
 	eventually(t, 3*time.Minute, "3 Running hello pods", func() (bool, string) {
 		var detail string
-		before, detail = running()
+		before, detail = readyPods(t, ns, "app=hello")
 		return len(before) == 3, detail
 	})
 

@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/mesos/mesos-go/api/v1/lib/master"
+
+	"github.com/kubemesos/kubemesos/devcluster"
 )
 
 // Roles of the two frameworks sharing the agents: the bridge's default
@@ -92,10 +94,15 @@ func (b *batchProgress) get() (done, running int) {
 // within 10 points of their weights' shares.
 func TestDemoBatchAndDeploymentShareAgentsByDRF(t *testing.T) {
 	ns := namespace(t)
+	// demo-batch sends its calls to the master it subscribed at: the leader.
 	master := strings.TrimPrefix(strings.Split(cluster.mesosMaster, ",")[0], "http://")
-	if strings.Contains(cluster.mesosMaster, ",") && cluster.local {
-		i, _ := strconv.Atoi(strings.TrimPrefix(leadingMaster(t, ""), "mesos-master-"))
-		master = strings.TrimPrefix(strings.Split(cluster.mesosMaster, ",")[max(i, 1)-1], "http://")
+	if strings.Contains(cluster.mesosMaster, ",") {
+		name, _ := leadingMaster(t, "")
+		for i, u := range strings.Split(cluster.mesosMaster, ",") {
+			if devcluster.MasterName(i+1) == name {
+				master = strings.TrimPrefix(u, "http://")
+			}
+		}
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"github.com/kubemesos/kubemesos/devcluster/node"
 	"github.com/kubemesos/kubemesos/devcluster/proc"
 )
@@ -19,6 +21,56 @@ import (
 
 // ErrUnknownProcess is returned for a name the cluster did not start.
 var ErrUnknownProcess = errors.New("devcluster: no such cluster process")
+
+// ErrRunning is returned by Restart for a process that runs (again).
+var ErrRunning = errors.New("devcluster: process is running")
+
+// SuperviseDelay is how long a supervised process that exited stays down
+// before it is started again.
+const SuperviseDelay = 2 * time.Second
+
+// supervise starts name again after SuperviseDelay, and again after each
+// failed start, until it runs (also when a test restarted it first) or
+// the cluster stops.
+func (c *Cluster) supervise(life context.Context, name string) {
+	logger := klog.FromContext(life)
+	for {
+		select {
+		case <-life.Done():
+			return
+		case <-time.After(SuperviseDelay):
+		}
+		c.mu.Lock()
+		stopping := c.stopping
+		c.mu.Unlock()
+		if stopping {
+			return
+		}
+		err := c.Restart(name)
+		if err == nil {
+			logger.Info("Supervised process started again", "name", name)
+			return
+		}
+		if errors.Is(err, ErrRunning) {
+			return
+		}
+		logger.Error(err, "Starting a supervised process again", "name", name)
+	}
+}
+
+// Running reports whether name runs now.
+func (c *Cluster) Running(name string) bool {
+	p, err := c.process(name)
+	if err != nil {
+		return false
+	}
+	select {
+	case <-p.Exited():
+		return false
+	default:
+		return true
+	}
+}
 
 func (c *Cluster) process(name string) (*proc.Process, error) {
 	c.mu.Lock()
@@ -59,7 +111,9 @@ func (c *Cluster) Kill(name string) error {
 
 // Restart starts name again, with the same command, environment and log
 // file, once it has exited (after Kill, or a crash of its own), and records
-// its new PID in the state file.
+// its new PID in the state file. A Mesos master of several is supervised:
+// it is started again SuperviseDelay after it exited, and Restart of one
+// that is back returns ErrRunning.
 func (c *Cluster) Restart(name string) error {
 	p, err := c.process(name)
 	if err != nil {
@@ -68,7 +122,7 @@ func (c *Cluster) Restart(name string) error {
 	select {
 	case <-p.Exited():
 	default:
-		return fmt.Errorf("devcluster: %s (pid %d) is still running", name, p.PID())
+		return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, p.PID())
 	}
 	c.mu.Lock()
 	spec, marker, life := c.specs[name], c.markers[name], c.life

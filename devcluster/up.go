@@ -180,6 +180,8 @@ type Cluster struct {
 	specs   map[string]proc.Spec
 	markers map[string]string
 	life    context.Context
+	// supervised children are started again when they exit (supervise).
+	supervised map[string]bool
 
 	mu       sync.Mutex
 	stopping bool
@@ -223,6 +225,7 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		procs:       map[string]*proc.Process{},
 		specs:       map[string]proc.Spec{},
 		markers:     map[string]string{},
+		supervised:  map[string]bool{},
 	}
 	if err := writeState(c.state); err != nil {
 		return nil, err
@@ -322,6 +325,12 @@ func (c *Cluster) child(life context.Context, name string, spec proc.Spec, marke
 		c.mu.Unlock()
 		if !stopping && life.Err() == nil {
 			klog.FromContext(life).Error(p.Err(), "Cluster process exited", "name", name, "log", spec.LogFile)
+			c.mu.Lock()
+			supervised := c.supervised[name]
+			c.mu.Unlock()
+			if supervised {
+				go c.supervise(life, name)
+			}
 		}
 	}()
 	return p, &Proc{Name: name, PID: p.PID(), Marker: marker}, nil
@@ -577,6 +586,12 @@ func (c *Cluster) startMasters(life, ctx context.Context) error {
 		if cfg.Masters > 1 {
 			args = append(args, "--etcd_endpoints", c.ControlPlane.EtcdURL, "--etcd_prefix", "/mesos")
 		}
+		// Like Apache Mesos masters, which abort when they lose their
+		// ZooKeeper session, these exit when their etcd session ends: they
+		// run supervised, as a real deployment runs them.
+		c.mu.Lock()
+		c.supervised[name] = cfg.Masters > 1
+		c.mu.Unlock()
 		_, rec, err := c.child(life, name, proc.Spec{Path: cfg.Kubemesos, Args: args}, dir)
 		if err != nil {
 			return err

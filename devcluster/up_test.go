@@ -465,11 +465,11 @@ func TestFaultsOfAnUnknownProcessOrHost(t *testing.T) {
 func TestRestartRefusesARunningProcessAndAStoppingCluster(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := &Cluster{Dir: t.TempDir(), state: &State{}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}}
+	c := &Cluster{Dir: t.TempDir(), state: &State{}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}, supervised: map[string]bool{}}
 	if _, _, err := c.child(ctx, "sleeper", proc.Spec{Path: "/bin/sleep", Args: []string{"60"}}, "60"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Restart("sleeper"); err == nil || !strings.Contains(err.Error(), "still running") {
+	if err := c.Restart("sleeper"); !errors.Is(err, ErrRunning) {
 		t.Fatalf("Restart of a running process: %v", err)
 	}
 	if err := c.Kill("sleeper"); err != nil {
@@ -487,5 +487,41 @@ func TestRestartRefusesARunningProcessAndAStoppingCluster(t *testing.T) {
 	cancel()
 	if err := c.Restart("sleeper"); err == nil || !strings.Contains(err.Error(), "stopping") {
 		t.Fatalf("Restart in a stopping cluster: %v", err)
+	}
+}
+
+func TestASupervisedProcessIsStartedAgain(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := &Cluster{Dir: t.TempDir(), state: &State{}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}, supervised: map[string]bool{"sleeper": true}}
+	if _, _, err := c.child(ctx, "sleeper", proc.Spec{Path: "/bin/sleep", Args: []string{"60"}}, "60"); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := c.PID("sleeper")
+	if err := c.Kill("sleeper"); err != nil {
+		t.Fatal(err)
+	}
+	if c.Running("sleeper") {
+		t.Fatal("running right after Kill")
+	}
+	deadline := time.Now().Add(SuperviseDelay + 5*time.Second)
+	for !c.Running("sleeper") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the supervised sleeper was not started again within %v", SuperviseDelay+5*time.Second)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if pid, _ := c.PID("sleeper"); pid == first {
+		t.Fatalf("same pid %d after the restart", pid)
+	}
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
+	if err := c.Kill("sleeper"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(SuperviseDelay + time.Second)
+	if c.Running("sleeper") {
+		t.Fatal("a stopping cluster started its supervised process again")
 	}
 }
