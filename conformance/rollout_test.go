@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubemesos/kubemesos/podtask"
@@ -77,7 +78,7 @@ var sampleLine = regexp.MustCompile(`^ok (v\d+) \S+$`)
 
 func readSamples(t *testing.T, ns, pod string) samples {
 	t.Helper()
-	logs, err := cluster.client.CoreV1().Pods(ns).GetLogs(pod, nil).DoRaw(t.Context())
+	logs, err := cluster.client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{}).DoRaw(t.Context())
 	if err != nil {
 		t.Fatalf("logs of %s: %v", pod, err)
 	}
