@@ -61,9 +61,21 @@ func dominantShares(t *testing.T) (shares, weights map[string]float64) {
 	return shares, weights
 }
 
-// frameworkCPUs are the cpus each framework uses and is offered, by name,
-// from the master's /master/state (a held offer counts in its role's share).
-func frameworkCPUs(t *testing.T) map[string][2]float64 {
+// frameworkUse is what each framework uses and is offered, by name, from
+// the master's /master/state (a held offer counts in its role's share).
+type frameworkUse struct{ usedCPUs, offeredCPUs, usedMem, offeredMem float64 }
+
+func (u frameworkUse) String() string {
+	return fmt.Sprintf("cpus %.2f+%.2f mem %.0f+%.0f", u.usedCPUs, u.offeredCPUs, u.usedMem, u.offeredMem)
+}
+
+// scalars are the cpus and mem of a /master/state resources object.
+type scalars struct {
+	CPUs float64 `json:"cpus"`
+	Mem  float64 `json:"mem"`
+}
+
+func frameworkUses(t *testing.T) map[string]frameworkUse {
 	t.Helper()
 	body, err := httpGet(t.Context(), leaderURL(t)+"/master/state")
 	if err != nil {
@@ -71,21 +83,17 @@ func frameworkCPUs(t *testing.T) map[string][2]float64 {
 	}
 	var st struct {
 		Frameworks []struct {
-			Name string `json:"name"`
-			Used struct {
-				CPUs float64 `json:"cpus"`
-			} `json:"used_resources"`
-			Offered struct {
-				CPUs float64 `json:"cpus"`
-			} `json:"offered_resources"`
+			Name    string  `json:"name"`
+			Used    scalars `json:"used_resources"`
+			Offered scalars `json:"offered_resources"`
 		} `json:"frameworks"`
 	}
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][2]float64{}
+	out := map[string]frameworkUse{}
 	for _, f := range st.Frameworks {
-		out[f.Name] = [2]float64{f.Used.CPUs, f.Offered.CPUs}
+		out[f.Name] = frameworkUse{f.Used.CPUs, f.Offered.CPUs, f.Used.Mem, f.Offered.Mem}
 	}
 	return out
 }
@@ -196,10 +204,9 @@ func TestDemoBatchAndDeploymentShareAgentsByDRF(t *testing.T) {
 	for end := time.Now().Add(40 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Second) {
 		shares, w := dominantShares(t)
 		weights = w
-		cpus := frameworkCPUs(t)
-		t.Logf("dominant shares: %s %.3f, %s %.3f; cpus used+offered: kubemesos %.2f+%.2f, demo-batch %.2f+%.2f",
-			kubernetesRole, shares[kubernetesRole], batchRole, shares[batchRole],
-			cpus["kubemesos"][0], cpus["kubemesos"][1], cpus["demo-batch"][0], cpus["demo-batch"][1])
+		use := frameworkUses(t)
+		t.Logf("dominant shares: %s %.3f, %s %.3f; used+offered: kubemesos %v, demo-batch %v",
+			kubernetesRole, shares[kubernetesRole], batchRole, shares[batchRole], use["kubemesos"], use["demo-batch"])
 		if shares[kubernetesRole] == 0 || shares[batchRole] == 0 {
 			idle++
 			continue
