@@ -465,7 +465,8 @@ func TestFaultsOfAnUnknownProcessOrHost(t *testing.T) {
 func TestRestartRefusesARunningProcessAndAStoppingCluster(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := &Cluster{Dir: t.TempDir(), state: &State{}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}, supervised: map[string]bool{}}
+	dir := t.TempDir()
+	c := &Cluster{Dir: dir, state: &State{Dir: dir}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}, supervised: map[string]bool{}}
 	if _, _, err := c.child(ctx, "sleeper", proc.Spec{Path: "/bin/sleep", Args: []string{"60"}}, "60"); err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +494,8 @@ func TestRestartRefusesARunningProcessAndAStoppingCluster(t *testing.T) {
 func TestASupervisedProcessIsStartedAgain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := &Cluster{Dir: t.TempDir(), state: &State{}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}, supervised: map[string]bool{"sleeper": true}}
+	dir := t.TempDir()
+	c := &Cluster{Dir: dir, state: &State{Dir: dir}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}, supervised: map[string]bool{"sleeper": true}}
 	if _, _, err := c.child(ctx, "sleeper", proc.Spec{Path: "/bin/sleep", Args: []string{"60"}}, "60"); err != nil {
 		t.Fatal(err)
 	}
