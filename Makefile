@@ -15,9 +15,10 @@ deps: ## install the Debian packages the local cluster needs (containerd, runc, 
 	@hack/install-deps.sh
 
 .PHONY: tools
-tools: ## build the pinned real Kubernetes components, etcd and the add-ons (CoreDNS) into bin/ (cached per pin)
+tools: ## build the pinned real Kubernetes components, etcd, the add-ons (CoreDNS) and the upstream test images' programs (nnp, ginkgo) into bin/ (cached per pin)
 	@hack/build-tools.sh
 	@hack/build-addons.sh
+	@hack/build-test-images.sh
 
 .PHONY: build
 build: ## build bin/kubemesos

@@ -27,6 +27,7 @@
 // matches), pod sandboxes through CRI, containerd, mounts, network devices,
 // namespaces, cgroups and routes, and the sysctls are restored.
 //
-// With Config.TestImages, the test-server images (agnhost, the sample API
-// server, etcd; devcluster/images) are imported into every agent too.
+// With Config.TestImages, the upstream end-to-end suite's images (agnhost,
+// busybox, nginx, nonroot, the sample API server, etcd, ...; images.Suite)
+// are imported into every agent too, under the names e2e.test pulls.
 package devcluster

@@ -76,10 +76,13 @@ type Config struct {
 	// part ZooKeeper plays for Apache Mesos); master i listens on
 	// MasterPort+2(i-1), and the agents and bridges are given all of them.
 	Masters int
-	// TestImages also imports the test-server images (images.TestServers:
-	// agnhost, the sample API server, etcd) built from BinDir into every
-	// agent, for end-to-end tests.
-	TestImages bool
+	// TestImages also imports the upstream end-to-end suite's images
+	// (images.Suite: agnhost, busybox, nginx, the sample API server, etcd,
+	// ... under the names e2e.test pulls) built from BinDir and Debian
+	// packages into every agent, for end-to-end tests. The layout is kept
+	// in TestImagesCache (when set) and reused while its inputs stay the same.
+	TestImages      bool
+	TestImagesCache string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -359,20 +362,23 @@ func (c *Cluster) start(life, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	programs := images.Addons
+	more, err := images.BuildBinaryImages(images.Addons, cfg.BinDir, filepath.Join(c.Dir, "images"))
+	if err != nil {
+		return err
+	}
+	archives = append(archives, more...)
 	if cfg.TestImages {
-		programs = append(append([]images.BinaryImage(nil), programs...), images.TestServers...)
 		for i := range archives {
 			if archives[i].Ref == images.PauseRef {
 				archives[i].Aliases = append(archives[i].Aliases, images.UpstreamPause)
 			}
 		}
+		suite, err := images.BuildSuite(ctx, images.SuiteOptions{BinDir: cfg.BinDir}, filepath.Join(c.Dir, "images"), cfg.TestImagesCache)
+		if err != nil {
+			return err
+		}
+		archives = append(archives, suite)
 	}
-	more, err := images.BuildBinaryImages(programs, cfg.BinDir, filepath.Join(c.Dir, "images"))
-	if err != nil {
-		return err
-	}
-	archives = append(archives, more...)
 	logger.Info("Images built", "count", len(archives), "took", time.Since(start).Round(time.Millisecond))
 
 	sw, err := node.SetupSwitch(ctx, cfg.Network)

@@ -44,7 +44,8 @@ func runUp(args []string) error {
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long starting may take")
 	masters := fs.Int("masters", 1, "number of Mesos masters; with more than one they elect their leader in the control plane's etcd")
 	schedulers := fs.Int("schedulers", devcluster.DefaultSchedulers, "number of bridges (kubemesos scheduler); they elect one leader in the control plane's etcd")
-	testImages := fs.Bool("test-images", false, "also import the test-server images (agnhost, sample-apiserver, etcd from --bin-dir) into every agent, for the conformance tests")
+	testImages := fs.Bool("test-images", false, "also import the upstream end-to-end suite's images (agnhost, busybox, nginx, nonroot, sample-apiserver, etcd, ... from --bin-dir and Debian packages) into every agent, for the conformance tests")
+	testImagesCache := fs.String("test-images-cache", defaultTestImagesCache(), "directory that keeps the built test images between runs (empty: none)")
 	v := klogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,7 +68,7 @@ func runUp(args []string) error {
 	go func() {
 		c, err := devcluster.Up(life, devcluster.Config{
 			Agents: *agents, Dir: *dir, BinDir: *binDir, AgentResources: *resources,
-			Verbosity: *v, StartTimeout: *timeout, TestImages: *testImages, Schedulers: *schedulers, Masters: *masters,
+			Verbosity: *v, StartTimeout: *timeout, TestImages: *testImages, TestImagesCache: *testImagesCache, Schedulers: *schedulers, Masters: *masters,
 		})
 		started <- result{c, err}
 	}()
@@ -122,6 +123,19 @@ Logs: %s/logs, %s/agents/*/logs. Ctrl-C (or kubemesos down --dir %s) tears it do
 	}
 	fmt.Fprintln(os.Stderr, "kubemesos up: cluster is down")
 	return nil
+}
+
+// defaultTestImagesCache is beside the tools' cache:
+// $KUBEMESOS_TOOLS_CACHE/images, default ~/.cache/kubemesos/tools/images.
+func defaultTestImagesCache() string {
+	if d := os.Getenv("KUBEMESOS_TOOLS_CACHE"); d != "" {
+		return filepath.Join(d, "images")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "kubemesos", "tools", "images")
 }
 
 func runDown(args []string) error {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,9 @@ type Archive struct {
 	Path string
 	// Aliases are further names ImportAll gives the image.
 	Aliases []string
+	// Images lists every name a layout of several images holds (Ref among
+	// them); the import gives them all.
+	Images []string
 	// Manifest is the descriptor of the image manifest.
 	Manifest Descriptor
 }
@@ -108,17 +112,31 @@ func archiveName(ref string) string {
 
 // WriteArchive writes img to file (atomically, through a temporary file).
 func WriteArchive(img Image, file string) (Archive, error) {
+	var desc Descriptor
+	err := writeFileAtomic(file, func(w io.Writer) error {
+		var err error
+		desc, err = WriteOCIArchive(w, img)
+		return err
+	})
+	if err != nil {
+		return Archive{}, err
+	}
+	return Archive{Ref: img.Ref, Path: file, Manifest: desc}, nil
+}
+
+// writeFileAtomic writes file through a temporary file in its directory.
+func writeFileAtomic(file string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(file), ".image-*")
 	if err != nil {
-		return Archive{}, fmt.Errorf("images: %w", err)
+		return fmt.Errorf("images: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return Archive{}, fmt.Errorf("images: %w", err)
+		return fmt.Errorf("images: %w", err)
 	}
 	w := bufio.NewWriter(tmp)
-	desc, err := WriteOCIArchive(w, img)
+	err = write(w)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -126,13 +144,19 @@ func WriteArchive(img Image, file string) (Archive, error) {
 		err = cerr
 	}
 	if err != nil {
-		return Archive{}, fmt.Errorf("images: write %s: %w", file, err)
+		return fmt.Errorf("images: write %s: %w", file, err)
 	}
 	if err := os.Rename(tmp.Name(), file); err != nil {
-		return Archive{}, fmt.Errorf("images: %w", err)
+		return fmt.Errorf("images: %w", err)
 	}
-	return Archive{Ref: img.Ref, Path: file, Manifest: desc}, nil
+	return nil
 }
+
+// The accounts every image has.
+const (
+	basePasswd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+	baseGroup  = "root:x:0:\nnogroup:x:65534:\n"
+)
 
 // baseEntries are the directories and files every image has.
 func baseEntries() []Entry {
@@ -146,8 +170,8 @@ func baseEntries() []Entry {
 		es = append(es, Entry{Path: d, Dir: true, Mode: m})
 	}
 	es = append(es,
-		Entry{Path: "etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
-		Entry{Path: "etc/group", Mode: 0o644, Data: []byte("root:x:0:\nnogroup:x:65534:\n")},
+		Entry{Path: "etc/passwd", Mode: 0o644, Data: []byte(basePasswd)},
+		Entry{Path: "etc/group", Mode: 0o644, Data: []byte(baseGroup)},
 	)
 	return es
 }

@@ -54,12 +54,20 @@ type Config struct {
 	Env        []string `json:"Env,omitempty"`
 	WorkingDir string   `json:"WorkingDir,omitempty"`
 	User       string   `json:"User,omitempty"`
+	// Labels tell images apart that share their layers and command.
+	Labels map[string]string `json:"Labels,omitempty"`
 }
 
-// Image is a single-layer image to be written as an OCI layout.
+// Image is an image to be written as an OCI layout: its Base layers, bottom
+// first, then Entries on top.
 type Image struct {
 	// Ref is the full reference, e.g. "kubemesos.local/busybox:latest".
-	Ref     string
+	Ref string
+	// Aliases are further names the layout gives the same manifest.
+	Aliases []string
+	// Base are the layers below Entries, bottom first. Images that share a
+	// base layer share its blob: the same entries give the same digest.
+	Base    [][]Entry
 	Entries []Entry
 	Config  Config
 }
@@ -187,79 +195,147 @@ func Layer(entries []Entry) ([]byte, error) {
 // WriteOCIArchive writes img as a tar of an OCI image layout and returns the
 // descriptor of its manifest.
 func WriteOCIArchive(w io.Writer, img Image) (Descriptor, error) {
-	if img.Ref == "" {
-		return Descriptor{}, fmt.Errorf("image has no reference")
-	}
-	layer, err := Layer(img.Entries)
-	if err != nil {
-		return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
-	}
-	layerDesc := Descriptor{MediaType: MediaTypeLayer, Digest: digestOf(layer), Size: int64(len(layer))}
-	cfg := ImageConfig{
-		Created:      epoch,
-		Architecture: runtime.GOARCH,
-		OS:           "linux",
-		Config:       img.Config,
-		RootFS:       RootFS{Type: "layers", DiffIDs: []string{layerDesc.Digest}},
-		History:      []History{{Created: epoch, CreatedBy: "kubemesos images"}},
-	}
-	cfgJSON, err := json.Marshal(cfg)
+	descs, err := WriteOCILayout(w, []Image{img})
 	if err != nil {
 		return Descriptor{}, err
 	}
-	cfgDesc := Descriptor{MediaType: MediaTypeConfig, Digest: digestOf(cfgJSON), Size: int64(len(cfgJSON))}
-	manifestJSON, err := json.Marshal(Manifest{
-		SchemaVersion: 2,
-		MediaType:     MediaTypeManifest,
-		Config:        cfgDesc,
-		Layers:        []Descriptor{layerDesc},
-	})
-	if err != nil {
-		return Descriptor{}, err
-	}
-	manDesc := Descriptor{
-		MediaType: MediaTypeManifest,
-		Digest:    digestOf(manifestJSON),
-		Size:      int64(len(manifestJSON)),
-		Annotations: map[string]string{
-			AnnotationImageName: img.Ref,
-			AnnotationRefName:   tag(img.Ref),
-		},
-		Platform: &Platform{Architecture: runtime.GOARCH, OS: "linux"},
-	}
-	indexJSON, err := json.Marshal(Index{SchemaVersion: 2, MediaType: MediaTypeIndex, Manifests: []Descriptor{manDesc}})
-	if err != nil {
-		return Descriptor{}, err
-	}
+	return descs[0], nil
+}
 
-	tw := tar.NewWriter(w)
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{"index.json", indexJSON},
-		{blobPath(layerDesc.Digest), layer},
-		{blobPath(cfgDesc.Digest), cfgJSON},
-		{blobPath(manDesc.Digest), manifestJSON},
+// WriteOCILayout writes imgs as one tar of an OCI image layout, each blob
+// once however many images hold it, and returns the descriptor of each
+// image's manifest. The index names every image under its Ref and each of
+// its Aliases.
+func WriteOCILayout(w io.Writer, imgs []Image) ([]Descriptor, error) {
+	l, err := newLayout(imgs)
+	if err != nil {
+		return nil, err
 	}
+	if err := l.writeTo(w); err != nil {
+		return nil, err
+	}
+	return l.manifests, nil
+}
+
+// layout is an OCI image layout in memory.
+type layout struct {
+	index []byte
+	blobs map[string][]byte
+	// order lists the blob digests in the order they were added.
+	order []string
+	// manifests holds each image's manifest descriptor, under its Ref.
+	manifests []Descriptor
+	first     string
+}
+
+func newLayout(imgs []Image) (*layout, error) {
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("no images to write")
+	}
+	blobs := map[string][]byte{}
+	var order []string
+	addBlob := func(mediaType string, b []byte) Descriptor {
+		d := Descriptor{MediaType: mediaType, Digest: digestOf(b), Size: int64(len(b))}
+		if _, ok := blobs[d.Digest]; !ok {
+			blobs[d.Digest] = b
+			order = append(order, d.Digest)
+		}
+		return d
+	}
+	var index []Descriptor
+	var out []Descriptor
+	names := map[string]bool{}
+	for _, img := range imgs {
+		if img.Ref == "" {
+			return nil, fmt.Errorf("image has no reference")
+		}
+		var layers []Descriptor
+		for _, entries := range append(append([][]Entry(nil), img.Base...), img.Entries) {
+			layer, err := Layer(entries)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: %w", img.Ref, err)
+			}
+			layers = append(layers, addBlob(MediaTypeLayer, layer))
+		}
+		cfg := ImageConfig{
+			Created:      epoch,
+			Architecture: runtime.GOARCH,
+			OS:           "linux",
+			Config:       img.Config,
+			RootFS:       RootFS{Type: "layers"},
+		}
+		for _, l := range layers {
+			cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.Digest)
+			cfg.History = append(cfg.History, History{Created: epoch, CreatedBy: "kubemesos images"})
+		}
+		cfgJSON, err := json.Marshal(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfgDesc := addBlob(MediaTypeConfig, cfgJSON)
+		manifestJSON, err := json.Marshal(Manifest{
+			SchemaVersion: 2,
+			MediaType:     MediaTypeManifest,
+			Config:        cfgDesc,
+			Layers:        layers,
+		})
+		if err != nil {
+			return nil, err
+		}
+		manDesc := addBlob(MediaTypeManifest, manifestJSON)
+		manDesc.Platform = &Platform{Architecture: runtime.GOARCH, OS: "linux"}
+		for i, name := range append([]string{img.Ref}, img.Aliases...) {
+			if names[name] {
+				return nil, fmt.Errorf("image name %s twice in one layout", name)
+			}
+			names[name] = true
+			d := manDesc
+			d.Annotations = map[string]string{AnnotationImageName: name, AnnotationRefName: tag(name)}
+			index = append(index, d)
+			if i == 0 {
+				out = append(out, d)
+			}
+		}
+	}
+	indexJSON, err := json.Marshal(Index{SchemaVersion: 2, MediaType: MediaTypeIndex, Manifests: index})
+	if err != nil {
+		return nil, err
+	}
+	return &layout{index: indexJSON, blobs: blobs, order: order, manifests: out, first: imgs[0].Ref}, nil
+}
+
+// writeTo writes the layout as a tar.
+func (l *layout) writeTo(w io.Writer) error {
+	tw := tar.NewWriter(w)
 	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
 		if err := tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
-			return Descriptor{}, err
+			return err
 		}
 	}
-	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.data)), ModTime: epoch}); err != nil {
-			return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
+	write := func(name string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data)), ModTime: epoch}); err != nil {
+			return fmt.Errorf("image %s: %w", l.first, err)
 		}
-		if _, err := tw.Write(f.data); err != nil {
-			return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
+		if _, err := tw.Write(data); err != nil {
+			return fmt.Errorf("image %s: %w", l.first, err)
+		}
+		return nil
+	}
+	if err := write("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return err
+	}
+	if err := write("index.json", l.index); err != nil {
+		return err
+	}
+	for _, d := range l.order {
+		if err := write(blobPath(d), l.blobs[d]); err != nil {
+			return err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return Descriptor{}, fmt.Errorf("image %s: %w", img.Ref, err)
+		return fmt.Errorf("image %s: %w", l.first, err)
 	}
-	return manDesc, nil
+	return nil
 }
 
 func blobPath(digest string) string {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 )
 
 // References of the images of one upstream program each, built by `make
@@ -54,13 +53,11 @@ var Addons = []BinaryImage{
 
 // TestServers are the images end-to-end tests run as pods.
 var TestServers = []BinaryImage{
-	// agnhost 2.63.0 is the VERSION of test/images/agnhost in the pinned module.
-	{Ref: AgnhostRef, Binary: "agnhost", Path: "/agnhost", Aliases: []string{"registry.k8s.io/e2e-test-images/agnhost:2.63.0"}},
 	// The suite asks for sample-apiserver 1.29.2; this one is the pinned
 	// module's (newer), serving the same wardle.example.com API.
-	{Ref: SampleAPIServerRef, Binary: "sample-apiserver", Path: "/kube-sample-apiserver", Aliases: []string{"registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2"}},
+	{Ref: SampleAPIServerRef, Binary: "sample-apiserver", Path: "/kube-sample-apiserver", Aliases: []string{SuiteSampleAPIServer}},
 	// The etcd the pinned module is tested with (3.6.8).
-	{Ref: EtcdRef, Binary: "etcd", Path: "/usr/local/bin/etcd", Aliases: []string{"registry.k8s.io/etcd:3.6.8-0"}},
+	{Ref: EtcdRef, Binary: "etcd", Path: "/usr/local/bin/etcd", Aliases: []string{SuiteEtcd}},
 }
 
 // Program returns an image holding only the static binary at inImage
@@ -73,24 +70,13 @@ func Program(ref, binary, inImage string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	es := baseEntries()
-	have := map[string]bool{}
-	for _, e := range es {
-		have[e.Path] = true
+	t := BaseTree()
+	if err := t.File(inImage, 0o755, data); err != nil {
+		return Image{}, fmt.Errorf("images: %s: %w", ref, err)
 	}
-	rel := strings.TrimPrefix(inImage, "/")
-	// Parents the base lacks ("usr/local", "usr/local/bin").
-	var parents []string
-	for d := path.Dir(rel); d != "." && !have[d]; d = path.Dir(d) {
-		parents = append([]string{d}, parents...)
-	}
-	for _, d := range parents {
-		es = append(es, Entry{Path: d, Dir: true, Mode: 0o755})
-	}
-	es = append(es, Entry{Path: rel, Mode: 0o755, Data: data})
 	return Image{
 		Ref:     ref,
-		Entries: es,
+		Entries: t.Entries(),
 		Config: Config{
 			Entrypoint: []string{inImage},
 			Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
