@@ -74,7 +74,7 @@ conformance: build tools $(BIN)/gotestsum ## kubemesos' own scenarios with the f
 	exit $${rc}
 
 .PHONY: conformance-upstream
-conformance-upstream: ## the upstream [Conformance] tests (e2e.test of the pinned module) against the cluster of `make up UP_FLAGS=--test-images`; FOCUS/SKIP regexps
+conformance-upstream: build tools ## the upstream [Conformance] tests (e2e.test of the pinned module; kubemesos conformance --upstream), parallel then Serial/Disruptive, JUnit in _output/conformance; on the cluster of `make up UP_FLAGS=--test-images` or its own; FOCUS/SKIP/PROCS/SERIAL
 	@hack/conformance-upstream.sh
 
 .PHONY: bench

@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # `make conformance-upstream`: runs the upstream Kubernetes conformance tests (e2e.test of the
-# k8s.io/kubernetes module pinned in hack/tools) against a running kubemesos cluster, writing
-# JUnit XML and the log to _output/conformance/.
+# k8s.io/kubernetes module pinned in hack/tools) with `kubemesos conformance --upstream`: a
+# parallel pass (ginkgo, PROCS processes) and a second pass of the Serial and Disruptive specs,
+# JUnit XML, logs and summary.txt in _output/conformance/.
 #
-#   make up UP_FLAGS=--test-images        # in one shell: the test-server images under the
-#                                         # names e2e.test pulls (agnhost, sample-apiserver, etcd, pause)
-#   make conformance-upstream             # in another; FOCUS / SKIP override the ginkgo regexps
-#   FOCUS='AdmissionWebhook.*\[Conformance\]' make conformance-upstream
+#   make conformance-upstream                                # brings its own cluster up and down
+#   FOCUS='DNS.*\[Conformance\]' make conformance-upstream   # FOCUS / SKIP: ginkgo regexps
+#   PROCS=2 SERIAL=false make conformance-upstream           # processes; no serial pass
+#
+# Against a running cluster (`make up UP_FLAGS=--test-images` in another shell, or
+# KUBEMESOS_DIR naming one): the tests use it and leave it up. Otherwise the script starts
+# `kubemesos up --test-images` (AGENTS agents, default 2) in .kubemesos-conformance and tears it
+# down at the end; run it under the e2e lock: flock /tmp/kubemesos-e2e.lock make conformance-upstream
 #
 # e2e.test is built once per pin into the tools cache (a few minutes on 2 cores).
-# Images the suite needs and kubemesos does not build (nginx, httpd, the busybox of the suite)
-# are not on the agents: the tests that run them fail with ErrImagePull.
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 root=$(dirname "$(dirname "$self")")
 dir=${KUBEMESOS_DIR:-$root/.kubemesos}
-focus=${FOCUS:-'\[Conformance\]'}
-skip=${SKIP:-'\[Serial\]|\[Disruptive\]|\[Flaky\]'}
 out=${OUT:-$root/_output/conformance}
 cd "$root/hack/tools"
 k8s_version=$(grep -oE 'k8s.io/kubernetes v[0-9.]+' go.mod | head -1 | cut -d' ' -f2)
@@ -31,16 +32,29 @@ if [ ! -x "$cache/e2e.test" ]; then
     k8s.io/kubernetes/test/e2e
   mv "$cache/e2e.test.tmp" "$cache/e2e.test"
 fi
-[ -s "$dir/env" ] || { echo "conformance: no cluster in $dir (make up UP_FLAGS=--test-images first)" >&2; exit 1; }
+cd "$root"
+mkdir -p "$out"
+up=
+if [ ! -s "$dir/env" ]; then
+  dir=$root/.kubemesos-conformance
+  echo "conformance: no cluster in ${KUBEMESOS_DIR:-$root/.kubemesos}; starting one in $dir"
+  bin/kubemesos up --agents "${AGENTS:-2}" --dir "$dir" --test-images > "$out/up.log" 2>&1 &
+  up=$!
+  stop() { kill -INT "$up" 2>/dev/null || true; wait "$up" 2>/dev/null || true; }
+  trap stop EXIT
+  trap 'exit 130' INT TERM
+  for _ in $(seq 1 300); do
+    [ -s "$dir/env" ] && break
+    kill -0 "$up" 2>/dev/null || { echo "conformance: kubemesos up exited; see $out/up.log" >&2; exit 1; }
+    sleep 1
+  done
+  [ -s "$dir/env" ] || { echo "conformance: the cluster did not come up in 300 s; see $out/up.log" >&2; exit 1; }
+fi
 # shellcheck disable=SC1090
 source "$dir/env"
-mkdir -p "$out"
-echo "conformance: focus '$focus', skip '$skip'; results in $out"
 set +e
-"$cache/e2e.test" --kubeconfig "$KUBECONFIG" --provider skeleton --report-dir "$out" \
-  --ginkgo.focus "$focus" --ginkgo.skip "$skip" --ginkgo.timeout 3h --ginkgo.no-color \
-  --ginkgo.v 2>&1 | tee "$out/e2e.log"
-rc=${PIPESTATUS[0]}
+bin/kubemesos conformance --upstream --kubeconfig "$KUBECONFIG" --e2e-test "$cache/e2e.test" --ginkgo bin/ginkgo \
+  --out "$out" --focus "${FOCUS:-\[Conformance\]}" --skip "${SKIP:-\[Flaky\]}" --procs "${PROCS:-3}" --serial="${SERIAL:-true}"
+rc=$?
 set -e
-grep -E '^(Ran [0-9]+ of [0-9]+ Specs|(SUCCESS|FAIL)! )' "$out/e2e.log" || true
 exit "$rc"

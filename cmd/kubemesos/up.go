@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -16,12 +18,13 @@ import (
 
 	"github.com/kubemesos/kubemesos/devcluster"
 	"github.com/kubemesos/kubemesos/devcluster/images"
+	"github.com/kubemesos/kubemesos/internal/bindir"
 )
 
 func init() {
 	register("up", "start a local dev cluster (control plane, Mesos master and agents, bridge) in the foreground", runUp)
 	register("down", "tear down the local dev cluster recorded in --dir", runDown)
-	register("images", "build the dev cluster's OCI image archives (busybox, pause)", runImages)
+	register("images", "build the dev cluster's OCI image archives (busybox, pause; --suite: the upstream e2e suite's images)", runImages)
 }
 
 // klogFlags adds -v to fs, wired to klog.
@@ -159,17 +162,70 @@ func runImages(args []string) error {
 	out := fs.String("out", "_output/images", "directory for the image archives")
 	busybox := fs.String("busybox", images.DefaultBusybox, "statically linked busybox")
 	pause := fs.String("pause-binary", "", "statically linked pause program (default: build "+images.PauseSource+")")
+	suite := fs.Bool("suite", false, "build the upstream end-to-end suite's images (from --bin-dir and Debian packages) instead, as one layout")
+	binDir := fs.String("bin-dir", "", "with --suite: directory of agnhost, nnp, ... (default: <repo>/bin or $KUBEMESOS_BIN_DIR)")
+	e2eTest := fs.String("e2e-test", "", "with --suite: also say, for every image this e2e.test pulls (--list-images), whether it is built or why not; a name neither built nor known is an error")
 	v := klogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	setVerbosity(*v)
+	if *suite {
+		return runSuiteImages(*out, *binDir, *e2eTest)
+	}
 	archives, err := images.Build(context.Background(), images.Options{OutDir: *out, Busybox: *busybox, PauseBinary: *pause})
 	if err != nil {
 		return err
 	}
 	for _, a := range archives {
 		fmt.Printf("%s\t%s\t%s\n", a.Ref, a.Manifest.Digest, a.Path)
+	}
+	return nil
+}
+
+// runSuiteImages writes the suite's layout into out and, given e2eTest,
+// checks it against the names that e2e.test pulls.
+func runSuiteImages(out, binDir, e2eTest string) error {
+	if binDir == "" {
+		var err error
+		if binDir, err = bindir.Default(); err != nil {
+			return err
+		}
+	}
+	ctx := context.Background()
+	a, err := images.BuildSuite(ctx, images.SuiteOptions{BinDir: binDir}, out, "")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s\t%d images\n", a.Path, len(a.Images))
+	if e2eTest == "" {
+		for _, name := range a.Images {
+			fmt.Printf("built\t%s\n", name)
+		}
+		return nil
+	}
+	list, err := exec.CommandContext(ctx, e2eTest, "--list-images").Output()
+	if err != nil {
+		return fmt.Errorf("images: %s --list-images: %w", e2eTest, err)
+	}
+	// The sandbox image is kubemesos' pause under the suite's name.
+	c := images.Cover(strings.Split(strings.TrimSpace(string(list)), "\n"), append(a.Images, images.UpstreamPause))
+	for _, name := range c.Built {
+		fmt.Printf("built\t%s\n", name)
+	}
+	names := make([]string, 0, len(c.Unavailable))
+	for n := range c.Unavailable {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Printf("unavailable\t%s\t%s\n", n, c.Unavailable[n])
+	}
+	for _, n := range c.Missing {
+		fmt.Printf("MISSING\t%s\n", n)
+	}
+	if len(c.Missing) > 0 {
+		return fmt.Errorf("images: %d images of %s neither built nor known unavailable", len(c.Missing), e2eTest)
 	}
 	return nil
 }
