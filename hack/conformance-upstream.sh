@@ -6,7 +6,7 @@
 #
 #   make conformance-upstream                                # brings its own cluster up and down
 #   FOCUS='DNS.*\[Conformance\]' make conformance-upstream   # FOCUS / SKIP: ginkgo regexps
-#   PROCS=2 SERIAL=false make conformance-upstream           # processes; no serial pass
+#   PROCS=2 SERIAL=false TIMEOUT=10m make conformance-upstream  # processes; no serial pass; ginkgo timeout per pass
 #
 # Against a running cluster (`make up UP_FLAGS=--test-images` in another shell, or
 # KUBEMESOS_DIR naming one): the tests use it and leave it up. Otherwise the script starts
@@ -54,7 +54,7 @@ fi
 source "$dir/env"
 set +e
 bin/kubemesos conformance --upstream --kubeconfig "$KUBECONFIG" --e2e-test "$cache/e2e.test" --ginkgo bin/ginkgo \
-  --out "$out" --focus "${FOCUS:-\[Conformance\]}" --skip "${SKIP:-\[Flaky\]}" --procs "${PROCS:-3}" --serial="${SERIAL:-true}"
+  --out "$out" --focus "${FOCUS:-\[Conformance\]}" --skip "${SKIP:-\[Flaky\]}" --procs "${PROCS:-3}" --serial="${SERIAL:-true}" --timeout "${TIMEOUT:-3h}"
 rc=$?
 set -e
 exit "$rc"
