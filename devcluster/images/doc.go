@@ -16,8 +16,15 @@
 //     program (hack/images/pause) that reaps zombies and exits on SIGTERM or
 //     SIGINT.
 //
-// The test-server images (TestServers) each hold one upstream program that
-// `make tools` builds from the pinned k8s.io/kubernetes module, at the path
-// its upstream image uses: agnhost (webhooks, conversion webhooks and the
-// other end-to-end servers), the sample API server and etcd.
+// The upstream end-to-end suite's images (Suite) go into one layout with
+// shared layers, each under the name e2e.test pulls: agnhost with a shell,
+// dig and getent as its upstream image has them; busybox with every applet
+// in /bin and bash as sh; glibc-dns-testing; nonewprivs and nonroot; nginx,
+// kitten and nautilus served by agnhost's test-webserver; the sample API
+// server and etcd (TestServers: one upstream program each). Programs come
+// from the pinned k8s.io/kubernetes module (make tools,
+// hack/build-test-images.sh), the rest from Debian packages: dynamically
+// linked ones with the libraries the loader would load (HostFiles).
+// Unavailable says why the images the suite names but no [Conformance] test
+// runs are not built; Cover checks a suite's list against both.
 package images
