@@ -34,21 +34,14 @@ if [ ! -x "$cache/e2e.test" ]; then
 fi
 cd "$root"
 mkdir -p "$out"
-up=
 if [ ! -s "$dir/env" ]; then
   dir=$root/.kubemesos-conformance
   echo "conformance: no cluster in ${KUBEMESOS_DIR:-$root/.kubemesos}; starting one in $dir"
-  bin/kubemesos up --agents "${AGENTS:-2}" --dir "$dir" --test-images > "$out/up.log" 2>&1 &
-  up=$!
-  stop() { kill -INT "$up" 2>/dev/null || true; wait "$up" 2>/dev/null || true; }
-  trap stop EXIT
+  # shellcheck source=hack/lib/cluster.sh
+  source hack/lib/cluster.sh
+  trap cluster_down EXIT
   trap 'exit 130' INT TERM
-  for _ in $(seq 1 300); do
-    [ -s "$dir/env" ] && break
-    kill -0 "$up" 2>/dev/null || { echo "conformance: kubemesos up exited; see $out/up.log" >&2; exit 1; }
-    sleep 1
-  done
-  [ -s "$dir/env" ] || { echo "conformance: the cluster did not come up in 300 s; see $out/up.log" >&2; exit 1; }
+  cluster_up "$dir" "$out/up.log" --agents "${AGENTS:-2}" --test-images || exit 1
 fi
 # shellcheck disable=SC1090
 source "$dir/env"

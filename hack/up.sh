@@ -7,16 +7,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 dir=${KUBEMESOS_DIR:-.kubemesos}
 agents=${AGENTS:-2}
+# shellcheck source=hack/lib/cluster.sh
+source hack/lib/cluster.sh
+trap 'cluster_down; exit 130' INT TERM
 # shellcheck disable=SC2086 # UP_FLAGS holds further flags of kubemesos up (e.g. --test-images)
-bin/kubemesos up --agents "$agents" --dir "$dir" ${UP_FLAGS:-} &
-up=$!
-stop() { kill -INT "$up" 2>/dev/null || true; wait "$up" 2>/dev/null || true; }
-trap 'stop; exit 130' INT TERM
-for _ in $(seq 1 180); do
-  [ -s "$dir/env" ] && break
-  kill -0 "$up" 2>/dev/null || { echo "kubemesos up exited" >&2; exit 1; }
-  sleep 1
-done
+cluster_up "$dir" "" --agents "$agents" ${UP_FLAGS:-} || exit 1
 # shellcheck disable=SC1090
 source "$dir/env"
 kubectl=bin/kubectl
@@ -29,4 +24,4 @@ bin/kubemesos status --namespace default
 echo
 echo "The cluster stays up. In another shell:  source $dir/env && bin/kubectl get pods -o wide"
 echo "Press Ctrl-C to stop it."
-wait "$up"
+wait "$cluster_pid"

@@ -10,8 +10,29 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
+
+// eachTarEntry calls fn with each header of a tar and the entry's data.
+func eachTarEntry(t *testing.T, r io.Reader, fn func(h *tar.Header, data []byte)) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h, b)
+	}
+}
 
 // readLayout returns the files of an OCI layout tar by name.
 func readLayout(t *testing.T, path string) map[string][]byte {
@@ -22,24 +43,11 @@ func readLayout(t *testing.T, path string) map[string][]byte {
 	}
 	defer f.Close()
 	files := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+	eachTarEntry(t, f, func(h *tar.Header, b []byte) {
+		if h.Typeflag == tar.TypeReg {
+			files[h.Name] = b
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[h.Name] = b
-	}
+	})
 	return files
 }
 
@@ -64,21 +72,10 @@ func blob(t *testing.T, files map[string][]byte, d Descriptor) []byte {
 func layerEntries(t *testing.T, layer []byte) map[string]*tar.Header {
 	t.Helper()
 	out := map[string]*tar.Header{}
-	tr := tar.NewReader(bytes.NewReader(layer))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := h.Name
-		if h.Typeflag == tar.TypeDir {
-			name = name[:len(name)-1]
-		}
-		out[name] = h
-	}
+	eachTarEntry(t, bytes.NewReader(layer), func(h *tar.Header, _ []byte) {
+		out[strings.TrimSuffix(h.Name, "/")] = h
+	})
+	return out
 }
 
 // checkLayout verifies an archive as containerd would: the index, manifest,

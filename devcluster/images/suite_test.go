@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -78,23 +77,11 @@ func readLayoutImages(t *testing.T, path string) (map[string]layoutImage, map[st
 				t.Fatalf("%s: diff_id %d is %s, layer %s", md.Annotations[AnnotationImageName], i, img.config.RootFS.DiffIDs[i], l.Digest)
 			}
 			img.layers = append(img.layers, l.Digest)
-			tr := tar.NewReader(bytes.NewReader(blob(t, files, l)))
-			for {
-				h, err := tr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			eachTarEntry(t, bytes.NewReader(blob(t, files, l)), func(h *tar.Header, b []byte) {
 				name := strings.TrimSuffix(h.Name, "/")
 				img.entries[name] = h
-				b, err := io.ReadAll(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
 				img.data[name] = b
-			}
+			})
 		}
 		out[md.Annotations[AnnotationImageName]] = img
 	}
