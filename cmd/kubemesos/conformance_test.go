@@ -96,7 +96,7 @@ func TestFormatSummary(t *testing.T) {
 		{Pass: "parallel", Passed: 10, Failed: 1, Skipped: 5, Seconds: 60, Failures: []string{"[It] a"}},
 		{Pass: "serial", Passed: 2, Skipped: 1, Seconds: 30},
 	})
-	for _, want := range []string{"parallel   10 passed     1 failed", "total      12 passed     1 failed      6 skipped", "FAIL [parallel] [It] a"} {
+	for _, want := range []string{"parallel   10 passed     1 failed", "total      12 passed     1 failed       90s", "FAIL [parallel] [It] a"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
@@ -165,7 +165,7 @@ exit 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(summary), "total       2 passed     2 failed      2 skipped") {
+	if !strings.Contains(string(summary), "total       2 passed     2 failed       25s") {
 		t.Fatalf("summary:\n%s", summary)
 	}
 	// A pass that writes no report is an error naming its log.
