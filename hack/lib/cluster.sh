@@ -6,6 +6,8 @@
 cluster_up() {
   local dir=$1 log=$2
   shift 2
+  # A cluster that was torn down leaves its env file: wait for the new one's.
+  rm -f "$dir/env"
   if [ -n "$log" ]; then
     bin/kubemesos up --dir "$dir" "$@" >"$log" 2>&1 &
   else
