@@ -164,9 +164,8 @@ func runConformance(args []string) error {
 			break
 		}
 	}
-	summary := formatSummary(results)
-	fmt.Print(summary)
-	if err := os.WriteFile(filepath.Join(absOut, "summary.txt"), []byte(summary), 0o644); err != nil {
+	fmt.Print(formatSummary(results, false))
+	if err := os.WriteFile(filepath.Join(absOut, "summary.txt"), []byte(formatSummary(results, true)), 0o644); err != nil {
 		return fmt.Errorf("conformance: %w", err)
 	}
 	for _, r := range results {
@@ -185,9 +184,9 @@ func totalFailed(rs []PassResult) int {
 	return n
 }
 
-// formatSummary is the text of summary.txt: the counts of each pass and
-// of both, then every failed spec.
-func formatSummary(rs []PassResult) string {
+// formatSummary gives the counts of each pass and of both, then every
+// failed spec, and with passed (summary.txt) every passed one too.
+func formatSummary(rs []PassResult, passed bool) string {
 	var b strings.Builder
 	var all PassResult
 	for _, r := range rs {
@@ -204,6 +203,14 @@ func formatSummary(rs []PassResult) string {
 	for _, r := range rs {
 		for _, f := range r.Failures {
 			fmt.Fprintf(&b, "FAIL [%s] %s\n", r.Pass, f)
+		}
+	}
+	for _, r := range rs {
+		if !passed {
+			break
+		}
+		for _, p := range r.Passes {
+			fmt.Fprintf(&b, "PASS [%s] %s\n", r.Pass, p)
 		}
 	}
 	return b.String()

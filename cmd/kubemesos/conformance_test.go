@@ -32,6 +32,9 @@ func TestParseJUnit(t *testing.T) {
 	if r.Passed != 1 || r.Failed != 1 || r.Skipped != 1 || r.Seconds != 12.5 {
 		t.Fatalf("result = %+v, want 1 passed, 1 failed, 1 skipped in 12.5 s", r)
 	}
+	if len(r.Passes) != 1 || !strings.Contains(r.Passes[0], "should support sysctls") {
+		t.Fatalf("passes = %q", r.Passes)
+	}
 	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "DNS should provide DNS for services") {
 		t.Fatalf("failures = %q", r.Failures)
 	}
@@ -92,10 +95,17 @@ func TestGinkgoArgs(t *testing.T) {
 }
 
 func TestFormatSummary(t *testing.T) {
-	s := formatSummary([]PassResult{
-		{Pass: "parallel", Passed: 10, Failed: 1, Skipped: 5, Seconds: 60, Failures: []string{"[It] a"}},
+	rs := []PassResult{
+		{Pass: "parallel", Passed: 10, Failed: 1, Skipped: 5, Seconds: 60, Failures: []string{"[It] a"}, Passes: []string{"[It] b"}},
 		{Pass: "serial", Passed: 2, Skipped: 1, Seconds: 30},
-	})
+	}
+	if s := formatSummary(rs, false); strings.Contains(s, "[It] b") {
+		t.Errorf("short summary lists passed specs:\n%s", s)
+	}
+	s := formatSummary(rs, true)
+	if !strings.Contains(s, "PASS [parallel] [It] b") {
+		t.Errorf("summary lacks the passed spec:\n%s", s)
+	}
 	for _, want := range []string{"parallel   10 passed     1 failed", "total      12 passed     1 failed       90s", "FAIL [parallel] [It] a"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)

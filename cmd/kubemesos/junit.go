@@ -12,8 +12,9 @@ type PassResult struct {
 	Pass                    string
 	Passed, Failed, Skipped int
 	Seconds                 float64
-	// Failures names the failed specs, in report order.
-	Failures []string
+	// Failures and Passes name the failed and the passed specs, in
+	// report order.
+	Failures, Passes []string
 }
 
 // junitSuites is the part of ginkgo's JUnit report (reporters.JUnitTestSuites)
@@ -71,6 +72,7 @@ func parseJUnit(b []byte) (PassResult, error) {
 				r.Skipped++
 			default:
 				r.Passed++
+				r.Passes = append(r.Passes, c.Name)
 			}
 		}
 	}
