@@ -689,7 +689,7 @@ func DNSEnv(clusterDNS, domain string) map[string]string {
 func PreloadedImagesEnv(archives []images.Archive) map[string]string {
 	var names []string
 	for _, a := range archives {
-		for _, ref := range append([]string{a.Ref}, a.Aliases...) {
+		for _, ref := range a.Names() {
 			names = append(names, imageName(ref))
 		}
 	}

@@ -61,8 +61,9 @@ func TestPreloadedImagesEnvNamesEveryImportedImage(t *testing.T) {
 		{Ref: "kubemesos.local/agnhost:2.63.0", Aliases: []string{"registry.k8s.io/e2e-test-images/agnhost:2.63.0"}},
 		{Ref: "localhost:5000/pause@sha256:0123"},
 		{Ref: "kubemesos.local/busybox:other"},
+		{Ref: "registry.k8s.io/e2e-test-images/nginx:1.15-4", Images: []string{"registry.k8s.io/e2e-test-images/nginx:1.15-4", "registry.k8s.io/etcd:3.6.8-0"}},
 	})
-	want := "kubemesos.local/agnhost,kubemesos.local/busybox,localhost:5000/pause,registry.k8s.io/e2e-test-images/agnhost"
+	want := "kubemesos.local/agnhost,kubemesos.local/busybox,localhost:5000/pause,registry.k8s.io/e2e-test-images/agnhost,registry.k8s.io/e2e-test-images/nginx,registry.k8s.io/etcd"
 	if got := env["KUBEMESOS_PRELOADED_IMAGES"]; got != want {
 		t.Errorf("KUBEMESOS_PRELOADED_IMAGES = %q, want %q", got, want)
 	}

@@ -42,6 +42,20 @@ type Archive struct {
 	Manifest Descriptor
 }
 
+// Names are every name the archive's images get on import: Ref, Aliases
+// and Images, each once.
+func (a Archive) Names() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append(append([]string{a.Ref}, a.Aliases...), a.Images...) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Options says where to write the images and what to put in them.
 type Options struct {
 	// OutDir receives <name>.tar per image. Required.

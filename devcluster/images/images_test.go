@@ -252,3 +252,10 @@ func TestBuildBinaryImages(t *testing.T) {
 		t.Error("no error for a relative path in the image")
 	}
 }
+
+func TestArchiveNames(t *testing.T) {
+	a := Archive{Ref: "a:1", Aliases: []string{"b:1"}, Images: []string{"a:1", "c:1", ""}}
+	if got := strings.Join(a.Names(), ","); got != "a:1,b:1,c:1" {
+		t.Fatalf("Names = %s, want a:1,b:1,c:1", got)
+	}
+}
