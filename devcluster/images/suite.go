@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // The names the upstream end-to-end suite (e2e.test of the pinned
@@ -327,7 +328,9 @@ func BuildSuite(ctx context.Context, opts SuiteOptions, outDir, cacheDir string)
 		dir = cacheDir
 		a.Path = filepath.Join(cacheDir, "e2e-test-images-"+strings.TrimPrefix(digestOf(l.index), "sha256:")[:16]+".tar")
 		if _, err := os.Stat(a.Path); err == nil {
-			return a, nil
+			// Used now: the last to be pruned.
+			now := time.Now()
+			return a, os.Chtimes(a.Path, now, now)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -336,5 +339,41 @@ func BuildSuite(ctx context.Context, opts SuiteOptions, outDir, cacheDir string)
 	if err := writeFileAtomic(a.Path, l.writeTo); err != nil {
 		return Archive{}, err
 	}
+	if cacheDir != "" {
+		if err := pruneCache(cacheDir, keepCached); err != nil {
+			return Archive{}, err
+		}
+	}
 	return a, nil
+}
+
+// keepCached is how many suite layouts the cache keeps (worktrees on
+// different pins share it), the most recently written first.
+const keepCached = 3
+
+// pruneCache removes all but the keep newest suite layouts in dir.
+func pruneCache(dir string, keep int) error {
+	matches, err := filepath.Glob(filepath.Join(dir, "e2e-test-images-*.tar"))
+	if err != nil {
+		return err
+	}
+	type file struct {
+		path string
+		mod  int64
+	}
+	var fs []file
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil {
+			continue
+		}
+		fs = append(fs, file{m, st.ModTime().UnixNano()})
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].mod > fs[j].mod })
+	for i := keep; i < len(fs); i++ {
+		if err := os.Remove(fs[i].path); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("images: prune cache: %w", err)
+		}
+	}
+	return nil
 }

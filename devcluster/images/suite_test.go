@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // suiteBin makes a bin directory for Suite: busybox stands in for the
@@ -309,5 +310,34 @@ func TestCover(t *testing.T) {
 	c := Cover([]string{SuiteAgnhost, "invalid.registry.k8s.io/invalid/alpine:3.1", "registry.k8s.io/sig-storage/csi-attacher:v4.8.1", "example.com/new:1", ""}, []string{SuiteAgnhost})
 	if len(c.Built) != 1 || len(c.Unavailable) != 2 || len(c.Missing) != 1 || c.Missing[0] != "example.com/new:1" {
 		t.Fatalf("Cover = %+v", c)
+	}
+}
+
+func TestPruneCache(t *testing.T) {
+	dir := t.TempDir()
+	for i, name := range []string{"a", "b", "c", "d", "e"} {
+		p := filepath.Join(dir, "e2e-test-images-"+name+".tar")
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mod := time.Unix(int64(1000+i), 0)
+		if err := os.Chtimes(p, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := filepath.Join(dir, "unrelated.tar")
+	if err := os.WriteFile(other, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := pruneCache(dir, 3); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*.tar"))
+	var names []string
+	for _, l := range left {
+		names = append(names, filepath.Base(l))
+	}
+	if got := strings.Join(names, ","); got != "e2e-test-images-c.tar,e2e-test-images-d.tar,e2e-test-images-e.tar,unrelated.tar" {
+		t.Fatalf("left after pruning: %s", got)
 	}
 }
