@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a local kubemesos cluster needs, if missing.
 set -euo pipefail
-# bash-static and bind9-dnsutils go into the upstream test images (the suite's sh; dig for the DNS tests).
-pkgs=(containerd runc containernetworking-plugins busybox-static iptables iproute2 kmod util-linux conntrack bash-static bind9-dnsutils)
+# bash-static, bind9-dnsutils, curl, netcat-openbsd and iproute2 go into the upstream test images
+# (the suite's sh; dig for the DNS tests; curl and nc for the Service tests).
+pkgs=(containerd runc containernetworking-plugins busybox-static iptables iproute2 kmod util-linux conntrack bash-static bind9-dnsutils curl netcat-openbsd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

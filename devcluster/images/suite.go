@@ -45,6 +45,13 @@ const (
 	// libc-bin), dynamically linked: their libraries come with them.
 	Dig    = "/usr/bin/dig"
 	Getent = "/usr/bin/getent"
+	// Curl, Netcat and IP are the network tools the upstream agnhost image
+	// installs (curl, netcat-openbsd, iproute2) and the Service and
+	// EndpointSlice tests exec (`curl -q -s`, `nc -v -t -w 2`). Netcat goes
+	// in as /usr/bin/nc, ahead of busybox's in PATH.
+	Curl   = "/usr/bin/curl"
+	Netcat = "/bin/nc.openbsd"
+	IP     = "/usr/sbin/ip"
 )
 
 // Files that hack/build-test-images.sh puts into the bin directory.
@@ -110,9 +117,9 @@ type SuiteOptions struct {
 // e2e.test pulls (and kubemesos.local/* names for the test servers).
 //
 // Layers are shared: a shell layer (busybox with an applet link in /bin and
-// at its own path, bash as sh), a DNS layer (dig, getent and their
-// libraries, nsswitch.conf) and an agnhost layer laid out as the upstream
-// agnhost Dockerfile does.
+// at its own path, bash as sh), a network tools layer (dig, getent, curl,
+// nc, ip and their libraries, nsswitch.conf) and an agnhost layer laid out
+// as the upstream agnhost Dockerfile does.
 func Suite(ctx context.Context, opts SuiteOptions) ([]Image, error) {
 	if opts.BinDir == "" {
 		return nil, fmt.Errorf("images: no bin directory for the suite's programs")
@@ -137,8 +144,11 @@ func Suite(ctx context.Context, opts SuiteOptions) ([]Image, error) {
 		return nil, err
 	}
 	dns := NewTree()
-	if err := opts.Host.AddPrograms(dns, Dig, Getent); err != nil {
-		return nil, fmt.Errorf("%w (install bind9-dnsutils)", err)
+	if err := opts.Host.AddPrograms(dns, Dig, Getent, Curl, Netcat, IP); err != nil {
+		return nil, fmt.Errorf("%w (install bind9-dnsutils, curl, netcat-openbsd, iproute2)", err)
+	}
+	if err := dns.Link("usr/bin/nc", Netcat); err != nil {
+		return nil, err
 	}
 	if err := dns.File("etc/nsswitch.conf", 0o644, []byte("passwd: files\ngroup: files\nhosts: files dns\n")); err != nil {
 		return nil, err

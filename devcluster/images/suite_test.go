@@ -20,9 +20,9 @@ import (
 // hack/build-test-images.sh copies.
 func suiteBin(t *testing.T) string {
 	t.Helper()
-	for _, need := range []string{DefaultBusybox, DefaultBash, Dig, Getent} {
+	for _, need := range []string{DefaultBusybox, DefaultBash, Dig, Getent, Curl, Netcat, IP} {
 		if _, err := os.Stat(need); err != nil {
-			t.Skipf("needs %s (busybox-static, bash-static, bind9-dnsutils): %v", need, err)
+			t.Skipf("needs %s (busybox-static, bash-static, bind9-dnsutils, curl, netcat-openbsd, iproute2): %v", need, err)
 		}
 	}
 	bin := t.TempDir()
@@ -125,7 +125,7 @@ func TestBuildSuite(t *testing.T) {
 	if got := agn.config.Config.Entrypoint; len(got) != 1 || got[0] != "/agnhost" {
 		t.Errorf("agnhost entrypoint %v", got)
 	}
-	for _, p := range []string{"agnhost", "bin/sh", "usr/bin/dig", "usr/bin/getent", "lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6", "etc/nsswitch.conf", "localhost.crt", "uploads"} {
+	for _, p := range []string{"agnhost", "bin/sh", "usr/bin/dig", "usr/bin/getent", "usr/bin/curl", "usr/sbin/ip", "bin/nc.openbsd", "lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6", "etc/nsswitch.conf", "localhost.crt", "uploads"} {
 		if agn.entries[p] == nil {
 			t.Errorf("agnhost image has no %s", p)
 		}
@@ -294,7 +294,7 @@ func TestSuiteImagesRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := `env | grep -q '^a-b=1$' && dig -v 2>&1 | grep -q DiG && test -n "$(getent hosts localhost)" && /bin/uname -s && for i in $(seq 1 2); do echo $i; done | awk '{s+=$1} END {print s}'`
+	script := `env | grep -q '^a-b=1$' && dig -v 2>&1 | grep -q DiG && curl --version | grep -q '^curl ' && test "$(command -v nc)" = /usr/bin/nc && nc -h 2>&1 | grep -q OpenBSD && ip -V 2>/dev/null | grep -q iproute2 && test -n "$(getent hosts localhost)" && /bin/uname -s && for i in $(seq 1 2); do echo $i; done | awk '{s+=$1} END {print s}'`
 	cmd := exec.Command("chroot", root, "/bin/sh", "-c", script)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "a-b=1"}
 	out, err := cmd.CombinedOutput()
