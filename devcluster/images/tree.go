@@ -3,6 +3,7 @@ package images
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -41,7 +42,7 @@ func (t *Tree) add(e Entry) {
 // use and refuses one that leaves the root.
 func clean(p string) (string, error) {
 	c := strings.TrimPrefix(path.Clean("/"+p), "/")
-	if c == "" || strings.Contains(p, "..") {
+	if c == "" || slices.Contains(strings.Split(p, "/"), "..") {
 		return "", fmt.Errorf("images: path %q is not inside the image", p)
 	}
 	return c, nil
