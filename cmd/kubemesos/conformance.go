@@ -138,7 +138,7 @@ func runConformance(args []string) error {
 	var results []PassResult
 	var runErr error
 	for _, p := range passes {
-		fmt.Printf("conformance: pass %s: %d processes, focus %q, skip %q, labels %q\n", p.Name, p.Procs, p.Focus, p.Skip, p.LabelFilter)
+		fmt.Printf("conformance: pass %s: %d processes, focus '%s', skip '%s', labels '%s'\n", p.Name, p.Procs, p.Focus, p.Skip, p.LabelFilter)
 		log, err := os.Create(filepath.Join(absOut, p.Name+".log"))
 		if err != nil {
 			return fmt.Errorf("conformance: %w", err)
