@@ -33,6 +33,8 @@ if [ ! -x "$cache/e2e.test" ]; then
   mv "$cache/e2e.test.tmp" "$cache/e2e.test"
 fi
 cd "$root"
+# bin/e2e.test is what `kubemesos conformance --upstream` runs by default.
+cmp -s "$cache/e2e.test" bin/e2e.test || { cp -f "$cache/e2e.test" bin/e2e.test.tmp && mv -f bin/e2e.test.tmp bin/e2e.test; }
 mkdir -p "$out"
 if [ ! -s "$dir/env" ]; then
   dir=$root/.kubemesos-conformance
@@ -46,7 +48,7 @@ fi
 # shellcheck disable=SC1090
 source "$dir/env"
 set +e
-bin/kubemesos conformance --upstream --kubeconfig "$KUBECONFIG" --e2e-test "$cache/e2e.test" --ginkgo bin/ginkgo \
+bin/kubemesos conformance --upstream --kubeconfig "$KUBECONFIG" --e2e-test bin/e2e.test --ginkgo bin/ginkgo \
   --out "$out" --focus "${FOCUS:-\[Conformance\]}" --skip "${SKIP:-\[Flaky\]}" --procs "${PROCS:-3}" --serial="${SERIAL:-true}" --timeout "${TIMEOUT:-3h}"
 rc=$?
 set -e
