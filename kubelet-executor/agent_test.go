@@ -33,6 +33,8 @@ type testAgent struct {
 	drop chan struct{}
 	// noAck stops acknowledging updates.
 	noAck bool
+	// failUpdates answers UPDATE calls with 503 (an agent that cannot take them now).
+	failUpdates bool
 }
 
 func newTestAgent(t *testing.T) *testAgent {
@@ -83,10 +85,14 @@ func (a *testAgent) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	case mesosexec.Call_UPDATE:
 		a.updates <- call.Update.Status
-		w.WriteHeader(http.StatusAccepted)
 		a.mu.Lock()
-		noAck := a.noAck
+		noAck, fail := a.noAck, a.failUpdates
 		a.mu.Unlock()
+		if fail {
+			http.Error(w, "agent busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
 		if noAck {
 			return
 		}

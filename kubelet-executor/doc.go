@@ -10,5 +10,12 @@
 // package taskstate. KILL becomes a graceful pod delete; SHUTDOWN (or
 // SIGTERM) deletes every pod, stops the kubelet and cleans the node up.
 //
+// One concept per file: executor.go (the Executor and its lifecycle),
+// session.go (agent subscription, events, resubscription), outbox.go (status
+// updates in order, unacknowledged ones kept), bringup.go (node bring-up,
+// pods left by an earlier executor), admission.go (LAUNCH: bind, adopt or
+// reject), podwatch.go (pod informer → task states), kill.go (KILL → pod
+// delete), shutdown.go (SHUTDOWN), nodetask.go (node tasks).
+//
 // See README.md beside this file for the pipeline and a glossary.
 package kubeletexecutor
