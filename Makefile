@@ -43,7 +43,7 @@ vet: ## gofmt and go vet
 # Packages whose tests need no root: pure logic, and integration tests against a
 # real API server and a real mesoslocal over loopback HTTP.
 UNIT_PKGS := ./podtask/... ./offermatcher/... ./cmd/... ./migrate/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./manifests/... ./internal/... ./bench/... ./conformance/report/... \
-	./kubelet-executor/taskstate/... ./devcluster/pki/... ./devcluster/proc/... ./devcluster/controlplane/... ./devcluster/images/...
+	./kubelet-executor/taskstate/... ./kubelet-executor/simnode/... ./devcluster/pki/... ./devcluster/proc/... ./devcluster/controlplane/... ./devcluster/images/...
 # Packages whose tests build hosts: network namespaces, containerd, real kubelets. One at a time.
 E2E_PKGS := ./kubelet-executor/... ./devcluster/node/... ./devcluster ./conformance
 

@@ -5,7 +5,7 @@
 // Executor adapts the Mesos v1 executor API (mesos-go, application/x-protobuf)
 // to Kubernetes: it subscribes to its agent, brings the node up through a
 // Node (KubeletNode: CNI config, cgroup root, KubeletConfiguration,
-// supervised kubelet), binds each launched pod to the node only after Mesos
+// supervised kubelet; or simnode.Node, the simulated runtime), binds each launched pod to the node only after Mesos
 // delivered its LAUNCH, and reports the pod's life as task states decided by
 // package taskstate. KILL becomes a graceful pod delete; SHUTDOWN (or
 // SIGTERM) deletes every pod, stops the kubelet and cleans the node up.

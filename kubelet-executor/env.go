@@ -32,6 +32,16 @@ const (
 	EnvKubeletTLSCert     = "KUBEMESOS_KUBELET_TLS_CERT_FILE"
 	EnvKubeletTLSKey      = "KUBEMESOS_KUBELET_TLS_KEY_FILE"
 	EnvPreloadedImages    = "KUBEMESOS_PRELOADED_IMAGES"
+	EnvRuntime            = "KUBEMESOS_EXECUTOR_RUNTIME"
+)
+
+// Runtimes of KUBEMESOS_EXECUTOR_RUNTIME: what runs the node's pods.
+const (
+	// RuntimeKubelet runs a real kubelet and kube-proxy over containerd (the default).
+	RuntimeKubelet = "kubelet"
+	// RuntimeSimulated runs no kubelet and no containers: the executor
+	// registers the Node and reports its pods Running (package simnode).
+	RuntimeSimulated = "simulated"
 )
 
 // Settings is the executor's whole configuration: the agent's MESOS_*
@@ -39,6 +49,8 @@ const (
 // the SUBSCRIBED event knows (hostname, attributes, resources) are added then.
 type Settings struct {
 	Mesos config.Config
+	// Runtime is RuntimeKubelet or RuntimeSimulated.
+	Runtime string
 
 	Kubeconfig         string
 	ExecutorKubeconfig string
@@ -84,6 +96,7 @@ func SettingsFromEnv() (Settings, error) {
 	}
 	s := Settings{
 		Mesos:          mc,
+		Runtime:        def(EnvRuntime, RuntimeKubelet),
 		Kubeconfig:     getenv(EnvKubeconfig),
 		ClientCA:       getenv(EnvClientCA),
 		CRISocket:      def(EnvCRISocket, "unix:///run/containerd/containerd.sock"),
@@ -128,8 +141,18 @@ func SettingsFromEnv() (Settings, error) {
 			s.NodeIP = host
 		}
 	}
+	required := map[string]string{EnvKubeconfig: s.Kubeconfig, EnvClientCA: s.ClientCA, EnvPodCIDR: s.PodCIDR}
+	switch s.Runtime {
+	case RuntimeKubelet:
+	case RuntimeSimulated:
+		// No kubelet to trust a client CA, no CNI to hand out addresses
+		// (pods get no IP without a pod CIDR).
+		required = map[string]string{EnvKubeconfig: s.Kubeconfig}
+	default:
+		return Settings{}, fmt.Errorf("%s=%q: want %q or %q", EnvRuntime, s.Runtime, RuntimeKubelet, RuntimeSimulated)
+	}
 	var missing []string
-	for name, v := range map[string]string{EnvKubeconfig: s.Kubeconfig, EnvClientCA: s.ClientCA, EnvPodCIDR: s.PodCIDR} {
+	for name, v := range required {
 		if v == "" {
 			missing = append(missing, name)
 		}

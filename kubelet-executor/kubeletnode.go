@@ -92,18 +92,7 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 	if cgroupRoot == "" {
 		cgroupRoot = "/kubemesos/" + name
 	}
-	var res node.Resources
-	for _, r := range agent.Resources {
-		if r.GetType() != mesos.SCALAR || r.Scalar == nil {
-			continue
-		}
-		switch r.Name {
-		case "cpus":
-			res.CPUs += r.Scalar.GetValue()
-		case "mem":
-			res.MemMiB += r.Scalar.GetValue()
-		}
-	}
+	res := node.ResourcesOf(agent.Resources)
 	c := node.Config{
 		NodeName: name, NodeIP: ip, PodCIDR: s.PodCIDR, StateDir: s.StateDir,
 		CNIConfDir: s.CNIConfDir, CNIBinDir: s.CNIBinDir, BinDir: s.BinDir,
