@@ -47,6 +47,10 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 		}
 		return
 	}
+	if err := e.uncordon(ctx, name); err != nil {
+		// Pods can still run here; only placement skips the node until an operator uncordons it.
+		klog.FromContext(ctx).Error(err, "Lift the cordon of a previous executor")
+	}
 	factory := informers.NewSharedInformerFactoryWithOptions(e.client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", name).String()

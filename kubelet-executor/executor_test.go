@@ -49,7 +49,12 @@ func launch(id string, data []byte) mesosexec.Event {
 func boundPodClient(node string) *fake.Clientset {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u1"},
 		Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: corev1.PodPending}}
-	client := fake.NewClientset(pod)
+	return bindingClient(pod)
+}
+
+// bindingClient is a fake API server holding objs, with pods/binding support.
+func bindingClient(objs ...runtime.Object) *fake.Clientset {
+	client := fake.NewClientset(objs...)
 	client.PrependReactor("create", "pods", func(act k8stesting.Action) (bool, runtime.Object, error) {
 		if act.GetSubresource() != "binding" {
 			return false, nil, nil

@@ -13,9 +13,11 @@ import (
 	"github.com/kubemesos/kubemesos/kubelet-executor/taskstate"
 )
 
-// shutdown deletes every pod, waits for them up to the shutdown grace period
-// (force-deleting what is left), reports TASK_KILLED, stops the node and
-// cleans it up.
+// shutdown drains the node: it cordons it, deletes every pod with its grace
+// period (the KILL's, else the pod's own, at most 60% of the agent's
+// shutdown grace period), waits for them (force-deleting what is left when
+// the time is up), reports TASK_KILLED, and only then stops the node (the
+// kubelet last) and cleans it up.
 func (e *Executor) shutdown(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	grace := e.mesos.ExecutorShutdownGracePeriod
@@ -33,10 +35,6 @@ func (e *Executor) shutdown(ctx context.Context) {
 			t.state.Killed()
 			close(t.kill)
 		}
-		if t.grace == nil || *t.grace > podBudget {
-			d := podBudget
-			t.grace = &d
-		}
 	}
 	e.mu.Unlock()
 	// An admission between reading and binding its pod finishes first: the
@@ -52,12 +50,23 @@ func (e *Executor) shutdown(ctx context.Context) {
 	var bound []*podTask
 	for _, t := range e.tasks {
 		if t.state.IsBound() {
+			t.grace = drainGrace(t.grace, e.cachedPodLocked(t), podBudget)
 			bound = append(bound, t)
 		} else {
 			e.observeLocked(t, nil) // killed before binding
 		}
 	}
+	name := e.nodeName
 	e.mu.Unlock()
+	// The node is cordoned first: nothing new lands on it while it drains.
+	// A failed cordon does not stop the drain.
+	if name != "" {
+		cordonCtx, cancel := context.WithDeadline(ctx, deadline)
+		if err := e.cordon(cordonCtx, name); err != nil {
+			logger.Error(err, "Cordon the node on shutdown; draining it anyway")
+		}
+		cancel()
+	}
 	delCtx, cancel := context.WithDeadline(ctx, deadline)
 	var wg sync.WaitGroup
 	for _, t := range bound {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -322,4 +324,93 @@ func TestSimulatedRuntimeRunsPods(t *testing.T) {
 	if _, err := c.client.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("pod after TASK_KILLED: %v, want it gone", err)
 	}
+}
+
+// TestSimulatedShutdownDrains: SHUTDOWN of the real executor drains its node
+// against a real API server: the Node is cordoned before any pod is marked
+// for deletion (resource versions are one etcd's revisions, so they order
+// the writes), each pod is deleted with its own grace period capped at 60%
+// of the agent's shutdown grace period, every task ends KILLED, and the
+// executor exits.
+func TestSimulatedShutdownDrains(t *testing.T) {
+	c := startSimCluster(t, "cpus:3;mem:3072", 10*time.Second)
+	short, long := c.createPod("short", 3), c.createPod("long", 1000)
+	nodeTask := c.launch(short, long)
+	tasks := []string{nodeTask, podtask.TaskID(short.UID), podtask.TaskID(long.UID)}
+	c.states(60*time.Second, func(m map[string][]mesos.TaskStatus) bool {
+		return !slices.ContainsFunc(tasks, func(id string) bool { return last(m, id) != mesos.TASK_RUNNING })
+	})
+
+	ctx := t.Context()
+	nodes, err := c.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeWatch, err := c.client.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{ResourceVersion: nodes.ResourceVersion,
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", c.node).String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nodeWatch.Stop()
+	podWatch, err := c.client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: nodes.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer podWatch.Stop()
+
+	c.sched.MustCall(calls.Shutdown(podtask.ExecutorID, c.agent.ID()))
+	got := c.states(30*time.Second, func(m map[string][]mesos.TaskStatus) bool {
+		return !slices.ContainsFunc(tasks, func(id string) bool { return !podtask.IsTerminal(last(m, id)) })
+	})
+	for _, id := range tasks {
+		if last(got, id) != mesos.TASK_KILLED {
+			t.Errorf("after SHUTDOWN: %s, want every task KILLED", formatStates(got))
+			break
+		}
+	}
+
+	rv := func(o metav1.Object) uint64 {
+		n, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
+		if err != nil {
+			t.Fatalf("resource version %q: %v", o.GetResourceVersion(), err)
+		}
+		return n
+	}
+	var cordonRV uint64
+	for cordonRV == 0 {
+		select {
+		case ev := <-nodeWatch.ResultChan():
+			if n, ok := ev.Object.(*corev1.Node); ok && n.Spec.Unschedulable {
+				cordonRV = rv(n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the node was never cordoned")
+		}
+	}
+	deleted := map[string]*corev1.Pod{}
+	for len(deleted) < 2 {
+		select {
+		case ev := <-podWatch.ResultChan():
+			if p, ok := ev.Object.(*corev1.Pod); ok && p.DeletionTimestamp != nil && deleted[p.Name] == nil {
+				deleted[p.Name] = p
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("pods marked for deletion: %v, want short and long", deleted)
+		}
+	}
+	for name, p := range deleted {
+		if rv(p) < cordonRV {
+			t.Errorf("pod %s marked for deletion (rv %s) before the node was cordoned (rv %d)", name, p.ResourceVersion, cordonRV)
+		}
+	}
+	if g := deleted["short"].DeletionGracePeriodSeconds; g == nil || *g != 3 {
+		t.Errorf("pod short deleted with grace %v, want its own 3 s", g)
+	}
+	if g := deleted["long"].DeletionGracePeriodSeconds; g == nil || *g != 6 {
+		t.Errorf("pod long deleted with grace %v, want 6 s (60%% of the 10 s shutdown grace)", g)
+	}
+	mesostest.Eventually(t, 15*time.Second, "the executor exited", func() (bool, string) {
+		pids := mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+c.agent.ID())
+		return len(pids) == 0, fmt.Sprint(pids)
+	})
 }
