@@ -15,13 +15,14 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
+	"github.com/kubemesos/kubemesos/kubelet-executor/node"
 	"github.com/kubemesos/kubemesos/kubelet-executor/taskstate"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // bringUp starts the node, waits for it to be Ready and starts the pod
 // informer; then launched tasks may bind their pods.
-func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
+func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo, pods node.Resources) {
 	if e.isShuttingDown() {
 		close(e.nodeStarting)
 		return
@@ -31,7 +32,7 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo) {
 		err = e.deleteOrphans(ctx, name)
 	}
 	if err == nil {
-		name, err = e.node.Start(ctx, agent)
+		name, err = e.node.Start(ctx, agent, pods)
 	}
 	close(e.nodeStarting)
 	if err != nil {

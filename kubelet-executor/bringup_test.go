@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubemesos/kubemesos/kubelet-executor/node"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -26,7 +27,7 @@ type startOrderNode struct {
 	startOnce   sync.Once
 }
 
-func (n *startOrderNode) Start(ctx context.Context, agent mesos.AgentInfo) (string, error) {
+func (n *startOrderNode) Start(ctx context.Context, agent mesos.AgentInfo, res node.Resources) (string, error) {
 	list, err := n.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return "", err
@@ -37,7 +38,7 @@ func (n *startOrderNode) Start(ctx context.Context, agent mesos.AgentInfo) (stri
 	}
 	n.mu.Unlock()
 	defer n.startOnce.Do(func() { close(n.startedCh) })
-	return n.readyNode.Start(ctx, agent)
+	return n.readyNode.Start(ctx, agent, res)
 }
 
 // TestOrphanPodsDeletedBeforeKubeletStarts: pods a previous executor bound to
@@ -79,7 +80,7 @@ type failingNode struct {
 	err     error
 }
 
-func (n *failingNode) Start(ctx context.Context, _ mesos.AgentInfo) (string, error) {
+func (n *failingNode) Start(ctx context.Context, _ mesos.AgentInfo, _ node.Resources) (string, error) {
 	select {
 	case <-n.release:
 	case <-ctx.Done():

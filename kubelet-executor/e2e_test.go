@@ -144,6 +144,10 @@ func TestEndToEndKubelet(t *testing.T) {
 		{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1}},
 		{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1024}},
 	}
+	agent.execResources = []mesos.Resource{
+		{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 0.25}},
+		{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 128}},
+	}
 	agent.fwInfo.Capabilities = []mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_TASK_KILLING_STATE}}
 
 	nodeKubeconfig, err := cp.NodeKubeconfig(nodeName)
@@ -291,8 +295,12 @@ func TestEndToEndKubelet(t *testing.T) {
 	if _, ok := n.Labels["kubernetes.io/role"]; ok {
 		t.Errorf("node carries the restricted attribute kubernetes.io/role: %v", n.Labels)
 	}
-	if cpu := n.Status.Allocatable.Cpu(); cpu.MilliValue() != 1000 {
-		t.Errorf("node allocatable cpu = %v, want the agent's 1 cpu", cpu)
+	// What Mesos gives pods here: the agent's 1 cpu and 1024 MB less the executor's 0.25 and 128.
+	if cpu := n.Status.Allocatable.Cpu(); cpu.MilliValue() != 750 {
+		t.Errorf("node allocatable cpu = %v, want 750m (the agent's 1 cpu less the executor's 0.25)", cpu)
+	}
+	if mem := n.Status.Allocatable.Memory(); mem.Value() != 896<<20 {
+		t.Errorf("node allocatable memory = %v, want 896Mi (the agent's 1024 MB less the executor's 128)", mem)
 	}
 
 	// kube-proxy runs next to the kubelet: healthy (it has synced its rules)

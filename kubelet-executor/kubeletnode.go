@@ -26,8 +26,9 @@ import (
 // pod, and Stop once on shutdown after every pod is gone. Stop may be called
 // without a prior Start (an executor shut down before it subscribed).
 type Node interface {
-	// Start brings the node up for the agent and returns the node's name.
-	Start(ctx context.Context, agent mesos.AgentInfo) (string, error)
+	// Start brings the node up for the agent, its allocatable sized to pods
+	// (PodResources), and returns the node's name.
+	Start(ctx context.Context, agent mesos.AgentInfo, pods node.Resources) (string, error)
 	// WaitReady blocks until the Node object reports Ready, or ctx ends.
 	WaitReady(ctx context.Context) error
 	// Stop stops the node's processes and cleans up what they left on the host.
@@ -60,14 +61,14 @@ func NodeName(agent mesos.AgentInfo) (string, error) {
 }
 
 // NodeConfig derives the node's configuration from the settings and the
-// agent's info: its hostname names the node, its cpus and mem size the
+// agent's info: its hostname names the node, pods (PodResources) sizes the
 // allocatable, and the node gets the labels of the pod↔task contract
 // (podtask.NodeLabels, the ones the bridge matched pods against). The
 // kubelet sets hostname, os and arch itself; the rest are its --node-labels.
 // An agent whose declared (or default) platform is not this host's is
 // refused (podtask.ErrPlatformMismatch): its Node would not have the labels
 // pods were placed by.
-func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Config, error) {
+func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo, pods node.Resources) (node.Config, error) {
 	name, err := NodeName(agent)
 	if err != nil {
 		return node.Config{}, err
@@ -92,7 +93,6 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 	if cgroupRoot == "" {
 		cgroupRoot = "/kubemesos/" + name
 	}
-	res := node.ResourcesOf(agent.Resources)
 	c := node.Config{
 		NodeName: name, NodeIP: ip, PodCIDR: s.PodCIDR, StateDir: s.StateDir,
 		CNIConfDir: s.CNIConfDir, CNIBinDir: s.CNIBinDir, BinDir: s.BinDir,
@@ -100,19 +100,19 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 		ClusterDNS: s.ClusterDNS, ClusterDomain: s.ClusterDomain,
 		TLSCertFile: s.KubeletTLSCert, TLSKeyFile: s.KubeletTLSKey,
 		PreloadedImages: s.PreloadedImages,
-		Labels:          labels, Resources: res, LogDir: s.Mesos.Sandbox,
+		Labels:          labels, Resources: pods, LogDir: s.Mesos.Sandbox,
 	}
 	return c, c.Validate()
 }
 
 // Start prepares the host and starts the supervised kubelet and kube-proxy.
-func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo) (string, error) {
+func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo, pods node.Resources) (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.started {
 		return n.cfg.NodeName, nil
 	}
-	cfg, err := NodeConfig(ctx, n.Settings, agent)
+	cfg, err := NodeConfig(ctx, n.Settings, agent, pods)
 	if err != nil {
 		return "", err
 	}

@@ -174,7 +174,7 @@ func (e *Executor) onSubscribed(ctx context.Context, s *mesosexec.Event_Subscrib
 		"framework", s.FrameworkInfo.GetName(), "resubscribed", !first)
 	e.kickSender()
 	if first {
-		go e.bringUp(ctx, s.AgentInfo)
+		go e.bringUp(ctx, s.AgentInfo, PodResources(s.AgentInfo, s.FrameworkInfo, s.ExecutorInfo))
 	}
 }
 

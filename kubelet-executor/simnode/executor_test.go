@@ -230,8 +230,8 @@ const maxExecutorRSSMiB = 80
 
 // TestSimulatedRuntimeRunsPods: with KUBEMESOS_EXECUTOR_RUNTIME=simulated the
 // real executor, started by a mesoslocal agent, needs no kubelet and no root:
-// it registers the agent's Node Ready with the agent's resources as
-// allocatable and its attributes as labels, renews the node's Lease, binds a
+// it registers the agent's Node Ready with what Mesos gives pods there
+// (the agent's resources less the executor's own) as allocatable and its attributes as labels, renews the node's Lease, binds a
 // launched pod and reports it Running and Ready with an IP of the pod CIDR
 // (TASK_STARTING → TASK_RUNNING with the IP in the status data); KILL
 // deletes the pod and ends in TASK_KILLED. One executor's RSS stays small.
@@ -264,9 +264,10 @@ func TestSimulatedRuntimeRunsPods(t *testing.T) {
 	if !ready {
 		t.Errorf("node conditions %v, want Ready", n.Status.Conditions)
 	}
-	for res, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "3", corev1.ResourceMemory: "3072Mi"} {
+	// The agent's 3 cpus and 3072 MB less the executor's own 0.1 and 32.
+	for res, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "2900m", corev1.ResourceMemory: "3040Mi"} {
 		if q := n.Status.Allocatable[res]; q.Cmp(resource.MustParse(want)) != 0 {
-			t.Errorf("allocatable %s = %s, want the agent's %s", res, q.String(), want)
+			t.Errorf("allocatable %s = %s, want %s: the agent's resources less the executor's", res, q.String(), want)
 		}
 	}
 	if n.Labels["rack"] != "r7" || n.Labels[corev1.LabelHostname] != c.node {

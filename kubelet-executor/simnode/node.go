@@ -46,9 +46,6 @@ type Config struct {
 	NodeIP string
 	// PodCIDR is where pod IPs come from; empty reports pods without an IP.
 	PodCIDR string
-	// Resources, when set, are the Node's capacity and allocatable in place
-	// of the agent's cpus and mem.
-	Resources *node.Resources
 }
 
 // Node is a simulated node (package doc). Create it with New; the executor
@@ -79,9 +76,9 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Start registers (or takes over) the agent's Node as Ready with the agent's
-// labels and resources, then keeps its Lease and status fresh and runs the
+// labels and res as capacity and allocatable, then keeps its Lease and status fresh and runs the
 // pods bound to it, until Stop.
-func (n *Node) Start(ctx context.Context, agent mesos.AgentInfo) (string, error) {
+func (n *Node) Start(ctx context.Context, agent mesos.AgentInfo, res node.Resources) (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.started {
@@ -95,10 +92,6 @@ func (n *Node) Start(ctx context.Context, agent mesos.AgentInfo) (string, error)
 	for _, s := range skipped {
 		klog.FromContext(ctx).Info("Agent attribute is not a node label; skipped",
 			"attribute", s.Name, "value", s.Value, "reason", s.Reason, "detail", s.Detail)
-	}
-	res := node.ResourcesOf(agent.Resources)
-	if n.cfg.Resources != nil {
-		res = *n.cfg.Resources
 	}
 	nodeObj, err := n.register(ctx, name, labels, res)
 	if err != nil {
