@@ -53,7 +53,7 @@ func (e *Executor) onLaunch(ctx context.Context, info mesos.TaskInfo) {
 		e.sendStatusLocked(info.TaskID, taskstate.Report{State: mesos.TASK_DROPPED, Message: MessageShutdown}, nil)
 		return
 	}
-	e.tasks[id] = t
+	e.addTaskLocked(t)
 	e.admissions.Add(1)
 	go func() {
 		defer e.admissions.Done()
@@ -159,5 +159,5 @@ func (e *Executor) reject(t *podTask, r taskstate.Report) {
 	if t.state.End(r) {
 		e.sendStatusLocked(t.info.TaskID, r, nil)
 	}
-	delete(e.tasks, t.info.TaskID.Value)
+	e.removeTaskLocked(t)
 }

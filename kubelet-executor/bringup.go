@@ -6,18 +6,15 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/kubelet-executor/node"
 	"github.com/kubemesos/kubemesos/kubelet-executor/taskstate"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // bringUp starts the node, waits for it to be Ready and starts the pod
@@ -27,9 +24,15 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo, pods node
 		close(e.nodeStarting)
 		return
 	}
+	start := time.Now()
 	name, err := NodeName(agent)
+	var left map[types.UID]bool // pods an earlier executor left, kept for the adoption window
 	if err == nil {
-		err = e.deleteOrphans(ctx, name)
+		if e.AdoptWindow > 0 {
+			left, err = e.orphans(ctx, name)
+		} else {
+			err = e.deleteOrphans(ctx, name, nil)
+		}
 	}
 	if err == nil {
 		name, err = e.node.Start(ctx, agent, pods)
@@ -71,6 +74,9 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo, pods node
 	}
 	close(e.nodeReady)
 	go e.resync(ctx)
+	if len(left) > 0 {
+		go e.sweepOrphans(ctx, name, left, start.Add(e.AdoptWindow))
+	}
 }
 
 // nodeFailed fails every task with the reason the node could not start
@@ -95,49 +101,5 @@ func (e *Executor) failNodeLocked(t *podTask) {
 	if t.state.End(r) {
 		e.sendStatusLocked(t.info.TaskID, r, ReasonNodeFailed.Enum())
 	}
-	delete(e.tasks, t.info.TaskID.Value)
-}
-
-// deleteOrphans deletes the pods bound to node that this executor has no
-// task for, before the kubelet starts. They are left by a previous executor
-// on this agent that died (Mesos ended its tasks with it, and a new executor
-// never gets them back): without a task they must not run, and their
-// containers may still be running under the cgroup root. The kubelet that
-// starts next stops them and completes the deletion. Pods that already
-// terminated and mirror pods are left alone. It retries until the API server
-// answers or ctx ends.
-func (e *Executor) deleteOrphans(ctx context.Context, node string) error {
-	logger := klog.FromContext(ctx)
-	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		list, err := e.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
-		if err != nil {
-			logger.Error(err, "List pods left on the node; retrying", "node", node)
-			return false, nil
-		}
-		for _, p := range list.Items {
-			if p.Spec.NodeName != node || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded ||
-				p.Status.Phase == corev1.PodFailed || p.Annotations[corev1.MirrorPodAnnotationKey] != "" {
-				continue
-			}
-			e.mu.Lock()
-			_, launched := e.tasks[podtask.TaskID(p.UID)]
-			e.mu.Unlock()
-			if launched {
-				continue
-			}
-			err := e.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name,
-				metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
-			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-				logger.Error(err, "Delete pod left on the node without a task; retrying", "pod", klog.KObj(&p))
-				return false, nil
-			}
-			logger.Info("Deleted pod left on the node without a task", "pod", klog.KObj(&p), "uid", p.UID, "node", node)
-		}
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete pods left on node %s: %w", node, err)
-	}
-	return nil
+	e.removeTaskLocked(t)
 }

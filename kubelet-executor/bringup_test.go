@@ -4,74 +4,14 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubemesos/kubemesos/kubelet-executor/node"
 	"github.com/kubemesos/kubemesos/podtask"
 )
-
-// startOrderNode is a readyNode that records which pods existed when Start ran.
-type startOrderNode struct {
-	readyNode
-	client      *fake.Clientset
-	podsAtStart []string
-	startedCh   chan struct{}
-	startOnce   sync.Once
-}
-
-func (n *startOrderNode) Start(ctx context.Context, agent mesos.AgentInfo, res node.Resources) (string, error) {
-	list, err := n.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	n.mu.Lock()
-	for _, p := range list.Items {
-		n.podsAtStart = append(n.podsAtStart, p.Name)
-	}
-	n.mu.Unlock()
-	defer n.startOnce.Do(func() { close(n.startedCh) })
-	return n.readyNode.Start(ctx, agent, res)
-}
-
-// TestOrphanPodsDeletedBeforeKubeletStarts: pods a previous executor bound to
-// this node (its tasks ended with it) are deleted before the new executor
-// starts its kubelet, so the kubelet never runs a pod without a task. Pods
-// of other nodes and pods that already terminated are left alone.
-func TestOrphanPodsDeletedBeforeKubeletStarts(t *testing.T) {
-	pod := func(name, uid, node string, phase corev1.PodPhase) *corev1.Pod {
-		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(uid)},
-			Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: phase}}
-	}
-	client := fake.NewClientset(
-		pod("orphan", "o1", "node-a", corev1.PodRunning),
-		pod("orphan-pending", "o2", "node-a", corev1.PodPending),
-		pod("done", "d1", "node-a", corev1.PodFailed),
-		pod("elsewhere", "e1", "node-b", corev1.PodRunning),
-		pod("unbound", "x1", "", corev1.PodPending),
-	)
-	a := newTestAgent(t)
-	node := &startOrderNode{client: client, startedCh: make(chan struct{})}
-	runExecutor(t, a, New(a.mesosConfig(), client, node))
-	select {
-	case <-node.startedCh:
-	case <-time.After(10 * time.Second):
-		t.Fatal("node not started")
-	}
-	node.mu.Lock()
-	defer node.mu.Unlock()
-	got := strings.Join(node.podsAtStart, " ")
-	if want := "done elsewhere unbound"; got != want {
-		t.Errorf("pods when the kubelet started: %q, want %q", got, want)
-	}
-}
 
 // failingNode is a Node whose Start fails with err once release is closed.
 type failingNode struct {

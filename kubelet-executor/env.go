@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 
@@ -33,7 +34,12 @@ const (
 	EnvKubeletTLSKey      = "KUBEMESOS_KUBELET_TLS_KEY_FILE"
 	EnvPreloadedImages    = "KUBEMESOS_PRELOADED_IMAGES"
 	EnvRuntime            = "KUBEMESOS_EXECUTOR_RUNTIME"
+	EnvAdoptWindow        = "KUBEMESOS_ADOPT_WINDOW"
 )
+
+// DefaultAdoptWindow is how long a new executor keeps the pods an earlier one
+// left on its node for the framework to launch their tasks again.
+const DefaultAdoptWindow = time.Minute
 
 // Runtimes of KUBEMESOS_EXECUTOR_RUNTIME: what runs the node's pods.
 const (
@@ -51,6 +57,8 @@ type Settings struct {
 	Mesos config.Config
 	// Runtime is RuntimeKubelet or RuntimeSimulated.
 	Runtime string
+	// AdoptWindow is Executor.AdoptWindow (DefaultAdoptWindow unless set).
+	AdoptWindow time.Duration
 
 	Kubeconfig         string
 	ExecutorKubeconfig string
@@ -140,6 +148,14 @@ func SettingsFromEnv() (Settings, error) {
 		if host, _, err := net.SplitHostPort(mc.AgentEndpoint); err == nil && net.ParseIP(host) != nil {
 			s.NodeIP = host
 		}
+	}
+	s.AdoptWindow = DefaultAdoptWindow
+	if v := getenv(EnvAdoptWindow); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return Settings{}, fmt.Errorf("%s=%q: want a duration of at least 0 (e.g. 60s)", EnvAdoptWindow, v)
+		}
+		s.AdoptWindow = d
 	}
 	required := map[string]string{EnvKubeconfig: s.Kubeconfig, EnvClientCA: s.ClientCA, EnvPodCIDR: s.PodCIDR}
 	switch s.Runtime {

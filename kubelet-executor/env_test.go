@@ -25,10 +25,12 @@ func TestSettingsFromEnvRuntime(t *testing.T) {
 		{"simulated with only a kubeconfig", map[string]string{EnvRuntime: RuntimeSimulated, EnvKubeconfig: "k"}, RuntimeSimulated, ""},
 		{"simulated without a kubeconfig", map[string]string{EnvRuntime: RuntimeSimulated}, "", EnvKubeconfig},
 		{"unknown runtime", map[string]string{EnvRuntime: "docker", EnvKubeconfig: "k"}, "", `"docker"`},
+		{"bad adoption window", map[string]string{EnvRuntime: RuntimeSimulated, EnvKubeconfig: "k", EnvAdoptWindow: "soon"}, "", EnvAdoptWindow},
+		{"negative adoption window", map[string]string{EnvRuntime: RuntimeSimulated, EnvKubeconfig: "k", EnvAdoptWindow: "-1s"}, "", EnvAdoptWindow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{EnvRuntime, EnvKubeconfig, EnvClientCA, EnvPodCIDR} {
+			for _, k := range []string{EnvRuntime, EnvKubeconfig, EnvClientCA, EnvPodCIDR, EnvAdoptWindow} {
 				t.Setenv(k, "")
 			}
 			for k, v := range mesosEnv {
@@ -44,8 +46,8 @@ func TestSettingsFromEnvRuntime(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || s.Runtime != tc.runtime {
-				t.Fatalf("runtime %q err %v, want %q", s.Runtime, err, tc.runtime)
+			if err != nil || s.Runtime != tc.runtime || s.AdoptWindow != DefaultAdoptWindow {
+				t.Fatalf("runtime %q window %v err %v, want %q and %v", s.Runtime, s.AdoptWindow, err, tc.runtime, DefaultAdoptWindow)
 			}
 		})
 	}

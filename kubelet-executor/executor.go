@@ -13,6 +13,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/klog/v2"
@@ -42,6 +43,12 @@ var ReasonNodeFailed = mesos.REASON_EXECUTOR_TERMINATED
 // status updates) and the Kubernetes side (bind, watch, delete) of the pods
 // launched on its agent. Create it with New and run it with Run.
 type Executor struct {
+	// AdoptWindow is how long after SUBSCRIBED the pods an earlier executor
+	// left on the node wait for their tasks to be launched again (adopted)
+	// before they are deleted; zero deletes them before the node starts.
+	// Set it before Run.
+	AdoptWindow time.Duration
+
 	mesos  config.Config
 	client kubernetes.Interface
 	node   Node
@@ -71,6 +78,9 @@ type Executor struct {
 	// nodeErr is why the node could not start; every task fails with it.
 	nodeErr error
 	tasks   map[string]*podTask
+	// podTasks are the same tasks by pod UID: the pod informer finds a
+	// pod's task there, whatever its task ID (addTaskLocked, removeTaskLocked).
+	podTasks map[types.UID]*podTask
 	// nodeTasks are the live node tasks (nodetask.go).
 	nodeTasks map[string]bool
 	// ended remembers the tasks whose terminal update was sent, so none
@@ -120,6 +130,7 @@ func New(mc config.Config, client kubernetes.Interface, node Node) *Executor {
 		shutdownCh:   make(chan struct{}),
 		fatal:        make(chan error, 1),
 		tasks:        map[string]*podTask{},
+		podTasks:     map[types.UID]*podTask{},
 		nodeTasks:    map[string]bool{},
 		ended:        endedTasks{states: map[string]endedTask{}},
 		unackedTasks: map[string]mesos.TaskInfo{},
@@ -173,4 +184,18 @@ func (e *Executor) openTasks() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.tasks)
+}
+
+// addTaskLocked records a live pod task under its task ID and its pod's UID.
+func (e *Executor) addTaskLocked(t *podTask) {
+	e.tasks[t.info.TaskID.Value] = t
+	e.podTasks[t.ref.UID] = t
+}
+
+// removeTaskLocked forgets a pod task that ended.
+func (e *Executor) removeTaskLocked(t *podTask) {
+	delete(e.tasks, t.info.TaskID.Value)
+	if e.podTasks[t.ref.UID] == t {
+		delete(e.podTasks, t.ref.UID)
+	}
 }

@@ -42,7 +42,9 @@ func RunFromEnv(ctx context.Context) error {
 		}
 		n = sim
 	}
-	return New(settings.Mesos, client, n).Run(ctx)
+	ex := New(settings.Mesos, client, n)
+	ex.AdoptWindow = settings.AdoptWindow
+	return ex.Run(ctx)
 }
 
 // newClient is an API client from a kubeconfig, speaking protobuf (less CPU

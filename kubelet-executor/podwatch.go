@@ -9,8 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 func (e *Executor) cachedPodLocked(t *podTask) *corev1.Pod {
@@ -32,7 +30,7 @@ func (e *Executor) observeLocked(t *podTask, pod *corev1.Pod) {
 	}
 	e.sendStatusLocked(t.info.TaskID, r, nil)
 	if r.Terminal() {
-		delete(e.tasks, t.info.TaskID.Value)
+		e.removeTaskLocked(t)
 	}
 }
 
@@ -51,7 +49,7 @@ func (e *Executor) onPod(ctx context.Context, oldObj, obj any) {
 		uids = append(uids, old.UID)
 	}
 	for _, uid := range uids {
-		if t := e.tasks[podtask.TaskID(uid)]; t != nil && t.state.IsBound() {
+		if t := e.podTasks[uid]; t != nil && t.state.IsBound() {
 			e.observeLocked(t, pod)
 		}
 	}
@@ -67,7 +65,7 @@ func (e *Executor) onPodDeleted(ctx context.Context, obj any) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if t := e.tasks[podtask.TaskID(pod.UID)]; t != nil && t.state.IsBound() {
+	if t := e.podTasks[pod.UID]; t != nil && t.state.IsBound() {
 		e.observeLocked(t, nil)
 	}
 }

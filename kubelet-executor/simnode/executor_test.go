@@ -2,12 +2,14 @@ package simnode_test
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,11 +49,42 @@ type simCluster struct {
 	sched   *mesostest.Scheduler
 	exec    *mesos.ExecutorInfo
 	node    string
+	// offers were received while waiting for updates; launches use them first.
+	offers []mesos.Offer
+}
+
+// next returns the next event of type typ, keeping offers that come before
+// it for the next launch.
+func (c *simCluster) next(typ scheduler.Event_Type, timeout time.Duration) *scheduler.Event {
+	c.t.Helper()
+	if typ == scheduler.Event_OFFERS && len(c.offers) > 0 {
+		o := c.offers[0]
+		c.offers = c.offers[1:]
+		return &scheduler.Event{Type: typ, Offers: &scheduler.Event_Offers{Offers: []mesos.Offer{o}}}
+	}
+	deadline := time.After(timeout)
+	for {
+		select {
+		case e, ok := <-c.sched.Events:
+			if !ok {
+				c.t.Fatalf("event stream closed while waiting for %s", typ)
+			}
+			if e.Type == typ {
+				return e
+			}
+			if e.Type == scheduler.Event_OFFERS {
+				c.offers = append(c.offers, e.Offers.Offers...)
+			}
+		case <-deadline:
+			c.t.Fatalf("no %s event within %s", typ, timeout)
+		}
+	}
 }
 
 // startSimCluster starts everything; the agent declares resources (Mesos
-// syntax) and gives its executors shutdownGrace.
-func startSimCluster(t *testing.T, resources string, shutdownGrace time.Duration) *simCluster {
+// syntax) and gives its executors shutdownGrace and env besides the
+// simulated runtime's settings.
+func startSimCluster(t *testing.T, resources string, shutdownGrace time.Duration, env map[string]string) *simCluster {
 	t.Helper()
 	binDir, err := bindir.Default()
 	if err == nil {
@@ -74,17 +107,19 @@ func startSimCluster(t *testing.T, resources string, shutdownGrace time.Duration
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	executorEnv := map[string]string{
+		"PATH":                        os.Getenv("PATH"),
+		kubeletexecutor.EnvRuntime:    kubeletexecutor.RuntimeSimulated,
+		kubeletexecutor.EnvKubeconfig: cp.AdminKubeconfig,
+		kubeletexecutor.EnvPodCIDR:    podCIDR,
+	}
+	maps.Copy(executorEnv, env)
 	m := mesostest.StartMaster(t, master.Config{Hostname: "localhost", AllocationInterval: 50 * time.Millisecond, HeartbeatInterval: time.Second})
 	workDir := t.TempDir()
 	a := mesostest.StartAgent(t, agent.Config{Master: m.Addr, Hostname: "Sim-Agent-1", WorkDir: workDir,
 		Resources: resources, Attributes: "rack:r7", RegistrationBackoff: 100 * time.Millisecond,
 		ExecutorShutdownGracePeriod: shutdownGrace,
-		ExecutorEnvironment: map[string]string{
-			"PATH":                        os.Getenv("PATH"),
-			kubeletexecutor.EnvRuntime:    kubeletexecutor.RuntimeSimulated,
-			kubeletexecutor.EnvKubeconfig: cp.AdminKubeconfig,
-			kubeletexecutor.EnvPodCIDR:    podCIDR,
-		}})
+		ExecutorEnvironment:         executorEnv})
 	s := mesostest.Subscribe(t, m.URL, &mesos.FrameworkInfo{User: "root", Name: "simnode-test", Roles: []string{"*"},
 		Checkpoint: ptr.To(true), Capabilities: []mesos.FrameworkInfo_Capability{
 			{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE}, {Type: mesos.FrameworkInfo_Capability_TASK_KILLING_STATE}}})
@@ -146,20 +181,28 @@ func (c *simCluster) createPod(name string, grace int64) *corev1.Pod {
 
 // launch launches a node task and a task for each pod from the next offer;
 // it returns the node task's ID.
-func (c *simCluster) launch(pods ...*corev1.Pod) string {
+func (c *simCluster) launch(pods ...*corev1.Pod) string { return c.launchTasks(true, pods...) }
+
+// launchTasks launches a task for each pod, and a node task when withNode,
+// from the next offer; it returns the node task's ID.
+func (c *simCluster) launchTasks(withNode bool, pods ...*corev1.Pod) string {
 	c.t.Helper()
-	o := c.sched.Next(scheduler.Event_OFFERS, 10*time.Second).Offers.Offers[0]
+	o := c.next(scheduler.Event_OFFERS, 10*time.Second).Offers.Offers[0]
 	exec := *c.exec
 	exec.Resources = scalars("cpus:0.1;mem:32", o)
 	nodeTask := podtask.NodeTaskID(o.AgentID.Value, time.Now())
-	tasks := []mesos.TaskInfo{{Name: "node " + c.node, TaskID: mesos.TaskID{Value: nodeTask}, AgentID: o.AgentID,
-		Executor: &exec, Resources: scalars("cpus:0.01;mem:8", o)}}
+	var tasks []mesos.TaskInfo
+	if withNode {
+		tasks = append(tasks, mesos.TaskInfo{Name: "node " + c.node, TaskID: mesos.TaskID{Value: nodeTask}, AgentID: o.AgentID,
+			Executor: &exec, Resources: scalars("cpus:0.01;mem:8", o)})
+	}
 	for _, p := range pods {
 		ref := podtask.PodRef{Namespace: p.Namespace, Name: p.Name, UID: p.UID}
 		tasks = append(tasks, mesos.TaskInfo{Name: p.Namespace + "/" + p.Name, TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)},
 			AgentID: o.AgentID, Executor: &exec, Resources: scalars("cpus:0.1;mem:16", o), Data: ref.Encode()})
 	}
-	c.sched.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)))
+	// What is left is offered again at once (no refuse filter): tests launch in several cycles.
+	c.sched.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
 	return nodeTask
 }
 
@@ -171,7 +214,7 @@ func (c *simCluster) states(timeout time.Duration, done func(map[string][]mesos.
 		if time.Now().After(deadline) {
 			c.t.Fatalf("task updates so far: %s", formatStates(got))
 		}
-		st := c.sched.Next(scheduler.Event_UPDATE, time.Until(deadline)).Update.Status
+		st := c.next(scheduler.Event_UPDATE, time.Until(deadline)).Update.Status
 		if len(st.UUID) > 0 {
 			c.sched.MustCall(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
 		}
@@ -236,7 +279,7 @@ const maxExecutorRSSMiB = 80
 // (TASK_STARTING → TASK_RUNNING with the IP in the status data); KILL
 // deletes the pod and ends in TASK_KILLED. One executor's RSS stays small.
 func TestSimulatedRuntimeRunsPods(t *testing.T) {
-	c := startSimCluster(t, "cpus:3;mem:3072;disk:1000", 5*time.Second)
+	c := startSimCluster(t, "cpus:3;mem:3072;disk:1000", 5*time.Second, nil)
 	pod := c.createPod("web", 30)
 	nodeTask := c.launch(pod)
 	podTask := podtask.TaskID(pod.UID)
@@ -334,7 +377,7 @@ func TestSimulatedRuntimeRunsPods(t *testing.T) {
 // of the agent's shutdown grace period, every task ends KILLED, and the
 // executor exits.
 func TestSimulatedShutdownDrains(t *testing.T) {
-	c := startSimCluster(t, "cpus:3;mem:3072", 10*time.Second)
+	c := startSimCluster(t, "cpus:3;mem:3072", 10*time.Second, nil)
 	short, long := c.createPod("short", 3), c.createPod("long", 1000)
 	nodeTask := c.launch(short, long)
 	tasks := []string{nodeTask, podtask.TaskID(short.UID), podtask.TaskID(long.UID)}
@@ -414,4 +457,67 @@ func TestSimulatedShutdownDrains(t *testing.T) {
 		pids := mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+c.agent.ID())
 		return len(pids) == 0, fmt.Sprint(pids)
 	})
+}
+
+// TestSimulatedExecutorKilledPodsAdopted: an executor killed with SIGKILL
+// takes its tasks with it (the agent fails them) but not its pods; when the
+// framework launches a pod's task again on the agent, the new executor
+// adopts the pod as it is: same UID, not bound again, not restarted (start
+// time, container ID and IP unchanged), TASK_RUNNING. The pod whose task
+// nobody launched again is deleted once the adoption window has passed.
+func TestSimulatedExecutorKilledPodsAdopted(t *testing.T) {
+	c := startSimCluster(t, "cpus:3;mem:3072", 5*time.Second, map[string]string{kubeletexecutor.EnvAdoptWindow: "10s"})
+	keep, drop := c.createPod("keep", 30), c.createPod("drop", 30)
+	nodeTask := c.launch(keep, drop)
+	keepTask, dropTask := podtask.TaskID(keep.UID), podtask.TaskID(drop.UID)
+	c.states(60*time.Second, func(m map[string][]mesos.TaskStatus) bool {
+		return last(m, nodeTask) == mesos.TASK_RUNNING && last(m, keepTask) == mesos.TASK_RUNNING && last(m, dropTask) == mesos.TASK_RUNNING
+	})
+	ctx := t.Context()
+	before, err := c.client.CoreV1().Pods("default").Get(ctx, "keep", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := syscall.Kill(c.executorPID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	got := c.states(30*time.Second, func(m map[string][]mesos.TaskStatus) bool {
+		return podtask.IsTerminal(last(m, keepTask)) && podtask.IsTerminal(last(m, dropTask))
+	})
+	if s := got[keepTask][len(got[keepTask])-1]; s.GetState() != mesos.TASK_FAILED || s.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
+		t.Errorf("after SIGKILL: %s, want the agent's TASK_FAILED (REASON_EXECUTOR_TERMINATED)", formatStates(got))
+	}
+
+	// A node task brings a new executor up; the pod's task comes later, as
+	// a framework relaunches pods in its next offer cycles.
+	newNode := c.launch()
+	c.states(60*time.Second, func(m map[string][]mesos.TaskStatus) bool { return last(m, newNode) == mesos.TASK_RUNNING })
+	c.launchTasks(false, before)
+	got = c.states(60*time.Second, func(m map[string][]mesos.TaskStatus) bool {
+		return last(m, keepTask) == mesos.TASK_RUNNING || podtask.IsTerminal(last(m, keepTask))
+	})
+	if last(got, keepTask) != mesos.TASK_RUNNING {
+		t.Fatalf("relaunched task: %s, want TASK_RUNNING", formatStates(got))
+	}
+	mesostest.Eventually(t, 20*time.Second, "the pod nobody relaunched deleted after the window", func() (bool, string) {
+		_, err := c.client.CoreV1().Pods("default").Get(ctx, "drop", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	after, err := c.client.CoreV1().Pods("default").Get(ctx, "keep", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("adopted pod: %v", err)
+	}
+	if after.UID != before.UID || after.DeletionTimestamp != nil || after.Spec.NodeName != c.node {
+		t.Errorf("adopted pod uid %s deleting %v node %q, want uid %s, not deleted, on %s",
+			after.UID, after.DeletionTimestamp, after.Spec.NodeName, before.UID, c.node)
+	}
+	if !after.Status.StartTime.Equal(before.Status.StartTime) || after.Status.PodIP != before.Status.PodIP {
+		t.Errorf("pod start %v IP %s, want unchanged %v %s", after.Status.StartTime, after.Status.PodIP, before.Status.StartTime, before.Status.PodIP)
+	}
+	b, a := before.Status.ContainerStatuses[0], after.Status.ContainerStatuses[0]
+	if a.ContainerID != b.ContainerID || a.State.Running == nil || !a.State.Running.StartedAt.Equal(&b.State.Running.StartedAt) || a.RestartCount != 0 {
+		t.Errorf("container %s started %v restarts %d, want unchanged %s started %v", a.ContainerID, a.State.Running, a.RestartCount,
+			b.ContainerID, b.State.Running.StartedAt)
+	}
 }
