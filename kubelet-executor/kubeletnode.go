@@ -41,11 +41,9 @@ type KubeletNode struct {
 	// Client reads the Node object to see it Ready.
 	Client kubernetes.Interface
 
-	mu      sync.Mutex
-	cfg     node.Config
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu    sync.Mutex
+	cfg   node.Config
+	procs *node.Group // nil until started
 }
 
 var _ Node = &KubeletNode{}
@@ -109,7 +107,7 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo, pods nod
 func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo, pods node.Resources) (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.started {
+	if n.procs != nil {
 		return n.cfg.NodeName, nil
 	}
 	cfg, err := NodeConfig(ctx, n.Settings, agent, pods)
@@ -123,17 +121,11 @@ func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo, pods nod
 	if err := node.Prepare(ctx, cfg, host); err != nil {
 		return "", err
 	}
-	procs := []*node.Process{node.Kubelet(cfg), node.KubeProxy(cfg)}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.cfg, n.started, n.cancel, n.done = cfg, true, cancel, make(chan struct{})
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Go(func() { _ = p.Run(runCtx) })
+	var run []func(context.Context)
+	for _, p := range []*node.Process{node.Kubelet(cfg), node.KubeProxy(cfg)} {
+		run = append(run, func(ctx context.Context) { _ = p.Run(ctx) })
 	}
-	go func() {
-		wg.Wait()
-		close(n.done)
-	}()
+	n.cfg, n.procs = cfg, node.StartGroup(ctx, run...)
 	return cfg.NodeName, nil
 }
 
@@ -180,16 +172,13 @@ func WaitNodeReady(ctx context.Context, client kubernetes.Interface, name string
 func (n *KubeletNode) Stop(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if !n.started {
+	if n.procs == nil {
 		return nil
 	}
-	n.cancel()
-	select {
-	case <-n.done:
-	case <-ctx.Done():
-		return fmt.Errorf("kubelet and kube-proxy did not stop: %w", ctx.Err())
+	if err := n.procs.Stop(ctx); err != nil {
+		return fmt.Errorf("kubelet and kube-proxy did not stop: %w", err)
 	}
-	n.started = false
+	n.procs = nil
 	return node.Teardown(ctx, n.cfg)
 }
 

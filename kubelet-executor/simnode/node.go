@@ -53,14 +53,12 @@ type Config struct {
 type Node struct {
 	cfg Config
 
-	mu      sync.Mutex
-	name    string
-	ips     *podIPs
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	synced  chan struct{}
-	lister  cache.Indexer
+	mu     sync.Mutex
+	name   string
+	ips    *podIPs
+	loops  *node.Group // nil until started
+	synced chan struct{}
+	lister cache.Indexer
 }
 
 // New returns a simulated node; it touches nothing until Start.
@@ -81,7 +79,7 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) Start(ctx context.Context, agent mesos.AgentInfo, res node.Resources) (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.started {
+	if n.loops != nil {
 		return n.name, nil
 	}
 	name := podtask.NodeName(agent.GetHostname())
@@ -97,13 +95,11 @@ func (n *Node) Start(ctx context.Context, agent mesos.AgentInfo, res node.Resour
 	if err != nil {
 		return "", fmt.Errorf("register simulated node %s: %w", name, err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.name, n.started, n.cancel, n.done, n.synced = name, true, cancel, make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { n.renewLease(runCtx, nodeObj) })
-	wg.Go(func() { n.heartbeat(runCtx, res) })
-	wg.Go(func() { n.runPods(runCtx) })
-	go func() { wg.Wait(); close(n.done) }()
+	n.name, n.synced = name, make(chan struct{})
+	n.loops = node.StartGroup(ctx,
+		func(ctx context.Context) { n.renewLease(ctx, nodeObj) },
+		func(ctx context.Context) { n.heartbeat(ctx, res) },
+		n.runPods)
 	klog.FromContext(ctx).Info("Simulated node registered", "node", name, "cpus", res.CPUs, "memMiB", res.MemMiB)
 	return name, nil
 }
@@ -201,17 +197,16 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // controller marks it NotReady.
 func (n *Node) Stop(ctx context.Context) error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if !n.started {
+	loops := n.loops
+	n.loops = nil
+	n.mu.Unlock()
+	if loops == nil {
 		return nil
 	}
-	n.cancel()
-	select {
-	case <-n.done:
-	case <-ctx.Done():
-		return fmt.Errorf("simulated node did not stop: %w", ctx.Err())
+	// Without the lock: the pod loop takes it while it finishes.
+	if err := loops.Stop(ctx); err != nil {
+		return fmt.Errorf("simulated node did not stop: %w", err)
 	}
-	n.started = false
 	return nil
 }
 
