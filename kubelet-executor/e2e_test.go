@@ -78,7 +78,7 @@ func TestEndToEndKubelet(t *testing.T) {
 			t.Skipf("needs %s: %v", tool, err)
 		}
 	}
-	binDir, err := filepath.Abs("../bin")
+	binDir, err := bindir.Default() // KUBEMESOS_BIN_DIR, else the repository's bin/
 	if err != nil {
 		t.Fatal(err)
 	}
