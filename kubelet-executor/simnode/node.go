@@ -35,6 +35,8 @@ const (
 	LeaseDurationSeconds = 40
 	LeaseRenewInterval   = 10 * time.Second
 	StatusInterval       = time.Minute
+	// RegisterTimeout is how long Start tries to register the Node.
+	RegisterTimeout = time.Minute
 )
 
 // Config is what a simulated Node needs besides the agent's info.
@@ -52,6 +54,8 @@ type Config struct {
 // calls Start, WaitReady and Stop as it does a kubelet node's.
 type Node struct {
 	cfg Config
+	// registerTimeout is RegisterTimeout (shorter in tests).
+	registerTimeout time.Duration
 
 	mu     sync.Mutex
 	name   string
@@ -70,7 +74,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulated node: %w", err)
 	}
-	return &Node{cfg: cfg, ips: ips}, nil
+	return &Node{cfg: cfg, ips: ips, registerTimeout: RegisterTimeout}, nil
 }
 
 // Start registers (or takes over) the agent's Node as Ready with the agent's
@@ -109,7 +113,7 @@ func (n *Node) Start(ctx context.Context, agent mesos.AgentInfo, res node.Resour
 func (n *Node) register(ctx context.Context, name string, labels map[string]string, res node.Resources) (*corev1.Node, error) {
 	nodes := n.cfg.Client.CoreV1().Nodes()
 	var out *corev1.Node
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, n.registerTimeout, true, func(ctx context.Context) (bool, error) {
 		cur, err := nodes.Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
