@@ -251,6 +251,28 @@ func (c *simCluster) executorPID() int {
 	return pids[0]
 }
 
+// cpuTime is the CPU time pid has used (user + system, from /proc/<pid>/stat
+// in clock ticks of 10 ms) and how long it has run.
+func cpuTime(t *testing.T, pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15, starttime 22.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ticks := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i-3], 10, 64)
+		return time.Duration(n) * 10 * time.Millisecond
+	}
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, _ := strconv.ParseFloat(strings.Fields(string(up))[0], 64)
+	ran := time.Duration(secs*float64(time.Second)) - ticks(22)
+	return fmt.Sprintf("%s in %s", ticks(14)+ticks(15), ran.Round(time.Second))
+}
+
 // memKiB is the memory of pid in /proc/<pid>/status: VmRSS, and of it
 // RssAnon (heap, stacks) and RssFile (the binary's pages).
 func memKiB(t *testing.T, pid int) (rss, anon, file int64) {
@@ -362,8 +384,9 @@ func TestSimulatedRuntimeRunsPods(t *testing.T) {
 		return l.Spec.RenewTime.After(first), l.Spec.RenewTime.String()
 	})
 
-	rss, anon, file := memKiB(t, c.executorPID())
-	t.Logf("executor RSS with one pod: %d KiB (anonymous %d KiB, file %d KiB)", rss, anon, file)
+	pid := c.executorPID()
+	rss, anon, file := memKiB(t, pid)
+	t.Logf("executor RSS with one pod: %d KiB (anonymous %d KiB, file %d KiB); CPU %s", rss, anon, file, cpuTime(t, pid))
 	if anon > maxExecutorAnonMiB*1024 {
 		t.Errorf("executor anonymous RSS %d KiB, want at most %d MiB", anon, maxExecutorAnonMiB)
 	}
