@@ -177,15 +177,33 @@ func TestEndToEndKubelet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command("nsenter", "--net="+st.NetNSPath(), os.Args[0], "-v=2")
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var (
+		cmd    *exec.Cmd
+		exited chan error
+	)
+	// startExecutor starts the executor as its agent would (again after a kill).
+	startExecutor := func() {
+		t.Helper()
+		cmd = exec.Command("nsenter", "--net="+st.NetNSPath(), os.Args[0], "-v=2")
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited = make(chan error, 1)
+		go func(c *exec.Cmd, done chan<- error) { done <- c.Wait() }(cmd, exited)
+		select {
+		case <-agent.subscribes:
+		case err := <-exited:
+			t.Fatalf("executor exited before subscribing: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("executor did not subscribe")
+		}
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
+		if cmd == nil {
+			return
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -201,13 +219,7 @@ func TestEndToEndKubelet(t *testing.T) {
 			}
 		}
 	})
-	select {
-	case <-agent.subscribes:
-	case err := <-exited:
-		t.Fatalf("executor exited before subscribing: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("executor did not subscribe")
-	}
+	startExecutor()
 
 	client := cp.Client()
 	pod := &corev1.Pod{
@@ -327,6 +339,39 @@ func TestEndToEndKubelet(t *testing.T) {
 	rules, err := exec.CommandContext(ctx, "nsenter", "--net="+st.NetNSPath(), "iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()
 	if err != nil || !strings.Contains(string(rules), "default/kubernetes:https") {
 		t.Errorf("KUBE-SERVICES in the node's namespace lacks default/kubernetes (%v):\n%s", err, rules)
+	}
+
+	// The executor killed (kill -9): its kubelet and kube-proxy die with it,
+	// the pod's containers do not. A new executor adopts the pod when its
+	// task is launched again: not bound again, the same container still
+	// running (same ID, no restart), TASK_RUNNING.
+	if len(got.Status.ContainerStatuses) != 1 || got.Status.ContainerStatuses[0].ContainerID == "" {
+		t.Fatalf("container statuses %+v, want the app's", got.Status.ContainerStatuses)
+	}
+	container := got.Status.ContainerStatuses[0].ContainerID
+	_ = cmd.Process.Kill()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("killed executor did not exit")
+	}
+	startExecutor()
+	agent.events <- launch(taskID, ref.Encode())
+	waitState(mesos.TASK_RUNNING, 3*time.Minute)
+	adopted, err := client.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("adopted pod: %v", err)
+	}
+	if adopted.UID != pod.UID || adopted.DeletionTimestamp != nil || len(adopted.Status.ContainerStatuses) != 1 {
+		t.Fatalf("pod after the new executor: uid %s deleting %v statuses %+v, want uid %s, not deleted",
+			adopted.UID, adopted.DeletionTimestamp, adopted.Status.ContainerStatuses, pod.UID)
+	}
+	if cs := adopted.Status.ContainerStatuses[0]; cs.ContainerID != container || cs.RestartCount != 0 || cs.State.Running == nil {
+		t.Errorf("container after adoption %s (restarts %d, running %v), want %s still running", cs.ContainerID,
+			cs.RestartCount, cs.State.Running != nil, container)
+	}
+	if err := WaitNodeReady(ctx, client, nodeName); err != nil {
+		t.Fatal(err)
 	}
 
 	grace := int64(time.Second)
