@@ -28,6 +28,7 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/images"
 	devnode "github.com/kubemesos/kubemesos/devcluster/node"
 	"github.com/kubemesos/kubemesos/internal/bindir"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -370,8 +371,35 @@ func TestEndToEndKubelet(t *testing.T) {
 		t.Errorf("container after adoption %s (restarts %d, running %v), want %s still running", cs.ContainerID,
 			cs.RestartCount, cs.State.Running != nil, container)
 	}
-	if err := WaitNodeReady(ctx, client, nodeName); err != nil {
+	// The pod's status may still be the old kubelet's: ask containerd once
+	// the new kubelet has reported the node (and so has synced its pods).
+	restarted := metav1.Now()
+	mesostest.Eventually(t, time.Minute, "the new kubelet reporting the node", func() (bool, string) {
+		n, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Before(&restarted), c.LastHeartbeatTime.String()
+			}
+		}
+		return false, "no Ready condition"
+	})
+	time.Sleep(3 * time.Second) // a sync period of the new kubelet's pod workers
+	criConn, err := devnode.DialCRI(st.CRIEndpoint())
+	if err != nil {
 		t.Fatal(err)
+	}
+	ctrs, err := runtimeapi.NewRuntimeServiceClient(criConn).ListContainers(ctx, &runtimeapi.ListContainersRequest{
+		Filter: &runtimeapi.ContainerFilter{LabelSelector: map[string]string{"io.kubernetes.pod.uid": string(pod.UID)}}})
+	criConn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ctrs.Containers) != 1 || "containerd://"+ctrs.Containers[0].Id != container ||
+		ctrs.Containers[0].State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("containers of the pod in containerd after the new kubelet synced: %v, want only %s, running", ctrs.Containers, container)
 	}
 
 	grace := int64(time.Second)
