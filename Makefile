@@ -48,7 +48,7 @@ UNIT_PKGS := ./podtask/... ./offermatcher/... ./cmd/... ./migrate/... ./k8sapi/.
 E2E_PKGS := ./kubelet-executor/... ./devcluster/node/... ./devcluster ./conformance
 
 .PHONY: unit
-unit: ## pure and integration tests that need no containers (race detector on)
+unit: build ## pure and integration tests that need no containers (race detector on; simnode runs bin/kubemesos)
 	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -race -count=1 $(UNIT_PKGS)
 
 .PHONY: e2e
