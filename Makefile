@@ -44,12 +44,12 @@ vet: ## gofmt and go vet
 # Packages whose tests need no root: pure logic, and integration tests against a
 # real API server and a real mesoslocal over loopback HTTP.
 UNIT_PKGS := ./podtask/... ./offermatcher/... ./cmd/... ./migrate/... ./k8sapi/... ./bridge/... ./mesoslocal/... ./manifests/... ./internal/... ./bench/... ./conformance/report/... \
-	./kubelet-executor/taskstate/... ./devcluster/pki/... ./devcluster/proc/... ./devcluster/controlplane/... ./devcluster/images/...
+	./kubelet-executor/taskstate/... ./kubelet-executor/simnode/... ./devcluster/pki/... ./devcluster/proc/... ./devcluster/controlplane/... ./devcluster/images/...
 # Packages whose tests build hosts: network namespaces, containerd, real kubelets. One at a time.
 E2E_PKGS := ./kubelet-executor/... ./devcluster/node/... ./devcluster ./conformance
 
 .PHONY: unit
-unit: ## pure and integration tests that need no containers (race detector on)
+unit: build ## pure and integration tests that need no containers (race detector on; simnode runs bin/kubemesos)
 	KUBEMESOS_REQUIRE_BINARIES=1 $(GO) test -race -count=1 $(UNIT_PKGS)
 
 .PHONY: e2e

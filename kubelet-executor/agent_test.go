@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubemesos/kubemesos/kubelet-executor/node"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	mesosexec "github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
@@ -33,6 +34,10 @@ type testAgent struct {
 	drop chan struct{}
 	// noAck stops acknowledging updates.
 	noAck bool
+	// failUpdates answers UPDATE calls with 503 (an agent that cannot take them now).
+	failUpdates bool
+	// execResources are the executor's own resources in SUBSCRIBED's executor info.
+	execResources []mesos.Resource
 }
 
 func newTestAgent(t *testing.T) *testAgent {
@@ -69,7 +74,7 @@ func (a *testAgent) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(http.StatusOK)
 		a.write(w, mesosexec.Event{Type: mesosexec.Event_SUBSCRIBED, Subscribed: &mesosexec.Event_Subscribed{
-			ExecutorInfo:  mesos.ExecutorInfo{ExecutorID: call.ExecutorID, Type: mesos.ExecutorInfo_CUSTOM},
+			ExecutorInfo:  mesos.ExecutorInfo{ExecutorID: call.ExecutorID, Type: mesos.ExecutorInfo_CUSTOM, Resources: a.execResources},
 			FrameworkInfo: a.fwInfo, AgentInfo: a.agent}})
 		for {
 			select {
@@ -83,10 +88,14 @@ func (a *testAgent) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	case mesosexec.Call_UPDATE:
 		a.updates <- call.Update.Status
-		w.WriteHeader(http.StatusAccepted)
 		a.mu.Lock()
-		noAck := a.noAck
+		noAck, fail := a.noAck, a.failUpdates
 		a.mu.Unlock()
+		if fail {
+			http.Error(w, "agent busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
 		if noAck {
 			return
 		}
@@ -136,7 +145,7 @@ type readyNode struct {
 	name             string
 }
 
-func (n *readyNode) Start(_ context.Context, agent mesos.AgentInfo) (string, error) {
+func (n *readyNode) Start(_ context.Context, agent mesos.AgentInfo, _ node.Resources) (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.started++

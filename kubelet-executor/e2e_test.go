@@ -28,6 +28,7 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/images"
 	devnode "github.com/kubemesos/kubemesos/devcluster/node"
 	"github.com/kubemesos/kubemesos/internal/bindir"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -78,7 +79,7 @@ func TestEndToEndKubelet(t *testing.T) {
 			t.Skipf("needs %s: %v", tool, err)
 		}
 	}
-	binDir, err := filepath.Abs("../bin")
+	binDir, err := bindir.Default() // KUBEMESOS_BIN_DIR, else the repository's bin/
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +145,10 @@ func TestEndToEndKubelet(t *testing.T) {
 		{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1}},
 		{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1024}},
 	}
+	agent.execResources = []mesos.Resource{
+		{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 0.25}},
+		{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 128}},
+	}
 	agent.fwInfo.Capabilities = []mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_TASK_KILLING_STATE}}
 
 	nodeKubeconfig, err := cp.NodeKubeconfig(nodeName)
@@ -173,15 +178,33 @@ func TestEndToEndKubelet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command("nsenter", "--net="+st.NetNSPath(), os.Args[0], "-v=2")
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var (
+		cmd    *exec.Cmd
+		exited chan error
+	)
+	// startExecutor starts the executor as its agent would (again after a kill).
+	startExecutor := func() {
+		t.Helper()
+		cmd = exec.Command("nsenter", "--net="+st.NetNSPath(), os.Args[0], "-v=2")
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited = make(chan error, 1)
+		go func(c *exec.Cmd, done chan<- error) { done <- c.Wait() }(cmd, exited)
+		select {
+		case <-agent.subscribes:
+		case err := <-exited:
+			t.Fatalf("executor exited before subscribing: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("executor did not subscribe")
+		}
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
+		if cmd == nil {
+			return
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -197,13 +220,7 @@ func TestEndToEndKubelet(t *testing.T) {
 			}
 		}
 	})
-	select {
-	case <-agent.subscribes:
-	case err := <-exited:
-		t.Fatalf("executor exited before subscribing: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("executor did not subscribe")
-	}
+	startExecutor()
 
 	client := cp.Client()
 	pod := &corev1.Pod{
@@ -291,8 +308,12 @@ func TestEndToEndKubelet(t *testing.T) {
 	if _, ok := n.Labels["kubernetes.io/role"]; ok {
 		t.Errorf("node carries the restricted attribute kubernetes.io/role: %v", n.Labels)
 	}
-	if cpu := n.Status.Allocatable.Cpu(); cpu.MilliValue() != 1000 {
-		t.Errorf("node allocatable cpu = %v, want the agent's 1 cpu", cpu)
+	// What Mesos gives pods here: the agent's 1 cpu and 1024 MB less the executor's 0.25 and 128.
+	if cpu := n.Status.Allocatable.Cpu(); cpu.MilliValue() != 750 {
+		t.Errorf("node allocatable cpu = %v, want 750m (the agent's 1 cpu less the executor's 0.25)", cpu)
+	}
+	if mem := n.Status.Allocatable.Memory(); mem.Value() != 896<<20 {
+		t.Errorf("node allocatable memory = %v, want 896Mi (the agent's 1024 MB less the executor's 128)", mem)
 	}
 
 	// kube-proxy runs next to the kubelet: healthy (it has synced its rules)
@@ -319,6 +340,66 @@ func TestEndToEndKubelet(t *testing.T) {
 	rules, err := exec.CommandContext(ctx, "nsenter", "--net="+st.NetNSPath(), "iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()
 	if err != nil || !strings.Contains(string(rules), "default/kubernetes:https") {
 		t.Errorf("KUBE-SERVICES in the node's namespace lacks default/kubernetes (%v):\n%s", err, rules)
+	}
+
+	// The executor killed (kill -9): its kubelet and kube-proxy die with it,
+	// the pod's containers do not. A new executor adopts the pod when its
+	// task is launched again: not bound again, the same container still
+	// running (same ID, no restart), TASK_RUNNING.
+	if len(got.Status.ContainerStatuses) != 1 || got.Status.ContainerStatuses[0].ContainerID == "" {
+		t.Fatalf("container statuses %+v, want the app's", got.Status.ContainerStatuses)
+	}
+	container := got.Status.ContainerStatuses[0].ContainerID
+	_ = cmd.Process.Kill()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("killed executor did not exit")
+	}
+	startExecutor()
+	agent.events <- launch(taskID, ref.Encode())
+	waitState(mesos.TASK_RUNNING, 3*time.Minute)
+	adopted, err := client.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("adopted pod: %v", err)
+	}
+	if adopted.UID != pod.UID || adopted.DeletionTimestamp != nil || len(adopted.Status.ContainerStatuses) != 1 {
+		t.Fatalf("pod after the new executor: uid %s deleting %v statuses %+v, want uid %s, not deleted",
+			adopted.UID, adopted.DeletionTimestamp, adopted.Status.ContainerStatuses, pod.UID)
+	}
+	if cs := adopted.Status.ContainerStatuses[0]; cs.ContainerID != container || cs.RestartCount != 0 || cs.State.Running == nil {
+		t.Errorf("container after adoption %s (restarts %d, running %v), want %s still running", cs.ContainerID,
+			cs.RestartCount, cs.State.Running != nil, container)
+	}
+	// The pod's status may still be the old kubelet's: ask containerd once
+	// the new kubelet has reported the node (and so has synced its pods).
+	restarted := metav1.Now()
+	mesostest.Eventually(t, time.Minute, "the new kubelet reporting the node", func() (bool, string) {
+		n, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Before(&restarted), c.LastHeartbeatTime.String()
+			}
+		}
+		return false, "no Ready condition"
+	})
+	time.Sleep(3 * time.Second) // a sync period of the new kubelet's pod workers
+	criConn, err := devnode.DialCRI(st.CRIEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrs, err := runtimeapi.NewRuntimeServiceClient(criConn).ListContainers(ctx, &runtimeapi.ListContainersRequest{
+		Filter: &runtimeapi.ContainerFilter{LabelSelector: map[string]string{"io.kubernetes.pod.uid": string(pod.UID)}}})
+	criConn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ctrs.Containers) != 1 || "containerd://"+ctrs.Containers[0].Id != container ||
+		ctrs.Containers[0].State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("containers of the pod in containerd after the new kubelet synced: %v, want only %s, running", ctrs.Containers, container)
 	}
 
 	grace := int64(time.Second)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 
@@ -32,6 +33,21 @@ const (
 	EnvKubeletTLSCert     = "KUBEMESOS_KUBELET_TLS_CERT_FILE"
 	EnvKubeletTLSKey      = "KUBEMESOS_KUBELET_TLS_KEY_FILE"
 	EnvPreloadedImages    = "KUBEMESOS_PRELOADED_IMAGES"
+	EnvRuntime            = "KUBEMESOS_EXECUTOR_RUNTIME"
+	EnvAdoptWindow        = "KUBEMESOS_ADOPT_WINDOW"
+)
+
+// DefaultAdoptWindow is how long a new executor keeps the pods an earlier one
+// left on its node for the framework to launch their tasks again.
+const DefaultAdoptWindow = time.Minute
+
+// Runtimes of KUBEMESOS_EXECUTOR_RUNTIME: what runs the node's pods.
+const (
+	// RuntimeKubelet runs a real kubelet and kube-proxy over containerd (the default).
+	RuntimeKubelet = "kubelet"
+	// RuntimeSimulated runs no kubelet and no containers: the executor
+	// registers the Node and reports its pods Running (package simnode).
+	RuntimeSimulated = "simulated"
 )
 
 // Settings is the executor's whole configuration: the agent's MESOS_*
@@ -39,6 +55,10 @@ const (
 // the SUBSCRIBED event knows (hostname, attributes, resources) are added then.
 type Settings struct {
 	Mesos config.Config
+	// Runtime is RuntimeKubelet or RuntimeSimulated.
+	Runtime string
+	// AdoptWindow is Executor.AdoptWindow (DefaultAdoptWindow unless set).
+	AdoptWindow time.Duration
 
 	Kubeconfig         string
 	ExecutorKubeconfig string
@@ -84,6 +104,7 @@ func SettingsFromEnv() (Settings, error) {
 	}
 	s := Settings{
 		Mesos:          mc,
+		Runtime:        def(EnvRuntime, RuntimeKubelet),
 		Kubeconfig:     getenv(EnvKubeconfig),
 		ClientCA:       getenv(EnvClientCA),
 		CRISocket:      def(EnvCRISocket, "unix:///run/containerd/containerd.sock"),
@@ -128,8 +149,26 @@ func SettingsFromEnv() (Settings, error) {
 			s.NodeIP = host
 		}
 	}
+	s.AdoptWindow = DefaultAdoptWindow
+	if v := getenv(EnvAdoptWindow); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return Settings{}, fmt.Errorf("%s=%q: want a duration of at least 0 (e.g. 60s)", EnvAdoptWindow, v)
+		}
+		s.AdoptWindow = d
+	}
+	required := map[string]string{EnvKubeconfig: s.Kubeconfig, EnvClientCA: s.ClientCA, EnvPodCIDR: s.PodCIDR}
+	switch s.Runtime {
+	case RuntimeKubelet:
+	case RuntimeSimulated:
+		// No kubelet to trust a client CA, no CNI to hand out addresses
+		// (pods get no IP without a pod CIDR).
+		required = map[string]string{EnvKubeconfig: s.Kubeconfig}
+	default:
+		return Settings{}, fmt.Errorf("%s=%q: want %q or %q", EnvRuntime, s.Runtime, RuntimeKubelet, RuntimeSimulated)
+	}
 	var missing []string
-	for name, v := range map[string]string{EnvKubeconfig: s.Kubeconfig, EnvClientCA: s.ClientCA, EnvPodCIDR: s.PodCIDR} {
+	for name, v := range required {
 		if v == "" {
 			missing = append(missing, name)
 		}

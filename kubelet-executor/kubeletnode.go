@@ -26,8 +26,9 @@ import (
 // pod, and Stop once on shutdown after every pod is gone. Stop may be called
 // without a prior Start (an executor shut down before it subscribed).
 type Node interface {
-	// Start brings the node up for the agent and returns the node's name.
-	Start(ctx context.Context, agent mesos.AgentInfo) (string, error)
+	// Start brings the node up for the agent, its allocatable sized to pods
+	// (PodResources), and returns the node's name.
+	Start(ctx context.Context, agent mesos.AgentInfo, pods node.Resources) (string, error)
 	// WaitReady blocks until the Node object reports Ready, or ctx ends.
 	WaitReady(ctx context.Context) error
 	// Stop stops the node's processes and cleans up what they left on the host.
@@ -40,11 +41,9 @@ type KubeletNode struct {
 	// Client reads the Node object to see it Ready.
 	Client kubernetes.Interface
 
-	mu      sync.Mutex
-	cfg     node.Config
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu    sync.Mutex
+	cfg   node.Config
+	procs *node.Group // nil until started
 }
 
 var _ Node = &KubeletNode{}
@@ -60,14 +59,14 @@ func NodeName(agent mesos.AgentInfo) (string, error) {
 }
 
 // NodeConfig derives the node's configuration from the settings and the
-// agent's info: its hostname names the node, its cpus and mem size the
+// agent's info: its hostname names the node, pods (PodResources) sizes the
 // allocatable, and the node gets the labels of the pod↔task contract
 // (podtask.NodeLabels, the ones the bridge matched pods against). The
 // kubelet sets hostname, os and arch itself; the rest are its --node-labels.
 // An agent whose declared (or default) platform is not this host's is
 // refused (podtask.ErrPlatformMismatch): its Node would not have the labels
 // pods were placed by.
-func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Config, error) {
+func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo, pods node.Resources) (node.Config, error) {
 	name, err := NodeName(agent)
 	if err != nil {
 		return node.Config{}, err
@@ -92,18 +91,6 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 	if cgroupRoot == "" {
 		cgroupRoot = "/kubemesos/" + name
 	}
-	var res node.Resources
-	for _, r := range agent.Resources {
-		if r.GetType() != mesos.SCALAR || r.Scalar == nil {
-			continue
-		}
-		switch r.Name {
-		case "cpus":
-			res.CPUs += r.Scalar.GetValue()
-		case "mem":
-			res.MemMiB += r.Scalar.GetValue()
-		}
-	}
 	c := node.Config{
 		NodeName: name, NodeIP: ip, PodCIDR: s.PodCIDR, StateDir: s.StateDir,
 		CNIConfDir: s.CNIConfDir, CNIBinDir: s.CNIBinDir, BinDir: s.BinDir,
@@ -111,19 +98,19 @@ func NodeConfig(ctx context.Context, s Settings, agent mesos.AgentInfo) (node.Co
 		ClusterDNS: s.ClusterDNS, ClusterDomain: s.ClusterDomain,
 		TLSCertFile: s.KubeletTLSCert, TLSKeyFile: s.KubeletTLSKey,
 		PreloadedImages: s.PreloadedImages,
-		Labels:          labels, Resources: res, LogDir: s.Mesos.Sandbox,
+		Labels:          labels, Resources: pods, LogDir: s.Mesos.Sandbox,
 	}
 	return c, c.Validate()
 }
 
 // Start prepares the host and starts the supervised kubelet and kube-proxy.
-func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo) (string, error) {
+func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo, pods node.Resources) (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.started {
+	if n.procs != nil {
 		return n.cfg.NodeName, nil
 	}
-	cfg, err := NodeConfig(ctx, n.Settings, agent)
+	cfg, err := NodeConfig(ctx, n.Settings, agent, pods)
 	if err != nil {
 		return "", err
 	}
@@ -134,17 +121,11 @@ func (n *KubeletNode) Start(ctx context.Context, agent mesos.AgentInfo) (string,
 	if err := node.Prepare(ctx, cfg, host); err != nil {
 		return "", err
 	}
-	procs := []*node.Process{node.Kubelet(cfg), node.KubeProxy(cfg)}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.cfg, n.started, n.cancel, n.done = cfg, true, cancel, make(chan struct{})
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Go(func() { _ = p.Run(runCtx) })
+	var run []func(context.Context)
+	for _, p := range []*node.Process{node.Kubelet(cfg), node.KubeProxy(cfg)} {
+		run = append(run, func(ctx context.Context) { _ = p.Run(ctx) })
 	}
-	go func() {
-		wg.Wait()
-		close(n.done)
-	}()
+	n.cfg, n.procs = cfg, node.StartGroup(ctx, run...)
 	return cfg.NodeName, nil
 }
 
@@ -191,16 +172,13 @@ func WaitNodeReady(ctx context.Context, client kubernetes.Interface, name string
 func (n *KubeletNode) Stop(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if !n.started {
+	if n.procs == nil {
 		return nil
 	}
-	n.cancel()
-	select {
-	case <-n.done:
-	case <-ctx.Done():
-		return fmt.Errorf("kubelet and kube-proxy did not stop: %w", ctx.Err())
+	if err := n.procs.Stop(ctx); err != nil {
+		return fmt.Errorf("kubelet and kube-proxy did not stop: %w", err)
 	}
-	n.started = false
+	n.procs = nil
 	return node.Teardown(ctx, n.cfg)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"github.com/kubemesos/kubemesos/kubelet-executor/node"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -49,7 +50,7 @@ func TestNodeConfigRegistersTheLabelsTheBridgeMatched(t *testing.T) {
 		Kubeconfig: "/k", ProxyKubeconfig: "/k", ClientCA: "/ca", PodCIDR: "10.244.1.0/24",
 		CNIConfDir: "/etc/cni/net.d", StateDir: "/var/lib/kubemesos", NodeIP: "10.0.0.2",
 	}
-	cfg, err := NodeConfig(t.Context(), s, info)
+	cfg, err := NodeConfig(t.Context(), s, info, node.Resources{CPUs: 1, MemMiB: 512})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,8 @@
 // otherwise. The bridge may assume an executor never runs a pod under a task
 // ID that is not the pod's.
 //
-// Executor. Every agent's kubelet-executor has the executor ID ExecutorID.
+// Executor. Every agent's kubelet-executor has the executor ID ExecutorID,
+// or ExecutorIDOf its configuration (IsExecutorID accepts both).
 //
 // Status data. A status of a pod with IPs carries StatusData (JSON podIP,
 // podIPs). Readers must accept statuses without data.

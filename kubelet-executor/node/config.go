@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"net"
 	"path/filepath"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
 
 // Config is everything that makes one node distinct on a shared host.
@@ -58,6 +60,24 @@ type Config struct {
 type Resources struct {
 	CPUs   float64 // cpus
 	MemMiB float64 // mem, in MiB as Mesos counts it
+}
+
+// ResourcesOf sums the scalar cpus and mem among Mesos resources (an agent's,
+// or an executor's own).
+func ResourcesOf(rs []mesos.Resource) Resources {
+	var res Resources
+	for _, r := range rs {
+		if r.GetType() != mesos.SCALAR || r.Scalar == nil {
+			continue
+		}
+		switch r.Name {
+		case "cpus":
+			res.CPUs += r.Scalar.GetValue()
+		case "mem":
+			res.MemMiB += r.Scalar.GetValue()
+		}
+	}
+	return res
 }
 
 // NodeDir is the per-node state directory.

@@ -13,17 +13,21 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// EvictionHard is relaxed so a node on a busy dev host does not evict pods
-// (the host's disk and memory are shared with everything else on it).
+// EvictionHard keeps only the kubelet evictions that do not fight Mesos'
+// accounting. Memory is Mesos': the agent's host is shared with other
+// frameworks' tasks, so host memory pressure says nothing about this node's
+// pods, which Mesos granted their memory; "0%" turns the memory.available
+// signal off (the kubelet ignores 0% and 100%), the pods' cgroups (limits,
+// and the node-allocatable pods cgroup) bound them instead. The disk signals
+// are kept at 1%: a full host disk stops the kubelet and containerd
+// themselves. No other signal is set, so none has a threshold
+// (mergeDefaultEvictionSettings is off), and there are no soft evictions.
 var EvictionHard = map[string]string{
-	"memory.available":  "50Mi",
+	"memory.available":  "0%",
 	"nodefs.available":  "1%",
 	"imagefs.available": "1%",
 	"nodefs.inodesFree": "1%",
 }
-
-// evictionMemMiB is EvictionHard's memory.available in MiB.
-const evictionMemMiB = 50
 
 // Host is the machine's capacity as the kubelet measures it.
 type Host struct {
@@ -32,8 +36,8 @@ type Host struct {
 }
 
 // Reserved returns the kubelet's systemReserved so that its allocatable
-// (capacity − systemReserved − evictionHard) equals the agent's Mesos
-// resources: every kubelet sees the whole host, but only the agent's share is
+// (capacity − systemReserved; no memory eviction threshold) equals agent, the
+// resources Mesos gives the framework's pods there: every kubelet sees the whole host, but only the agent's share is
 // for pods. Where the agent has more than the host (an over-declared agent)
 // nothing is reserved and allocatable is the host's capacity. A resource the
 // agent does not declare (zero) is not reserved.
@@ -45,8 +49,14 @@ func Reserved(host Host, agent Resources) map[string]string {
 		}
 	}
 	if agent.MemMiB > 0 {
-		if mib := int64(math.Floor(host.MemMiB - agent.MemMiB - evictionMemMiB)); mib > 0 {
-			out["memory"] = strconv.FormatInt(mib, 10) + "Mi"
+		// In KiB, /proc/meminfo's unit, so allocatable is the agent's
+		// memory exactly (rounded up to a KiB), not up to a MiB more.
+		if kib := int64(math.Floor((host.MemMiB - agent.MemMiB) * 1024)); kib > 0 {
+			if kib%1024 == 0 {
+				out["memory"] = strconv.FormatInt(kib/1024, 10) + "Mi"
+			} else {
+				out["memory"] = strconv.FormatInt(kib, 10) + "Ki"
+			}
 		}
 	}
 	if len(out) == 0 {

@@ -102,7 +102,7 @@ func TestKubeletConfiguration(t *testing.T) {
 		{"webhook authn", *kc.Authentication.Webhook.Enabled, true},
 		{"clientCAFile", kc.Authentication.X509.ClientCAFile, "/etc/km/ca.crt"},
 		{"authz", kc.Authorization.Mode, kubeletv1beta1.KubeletAuthorizationModeWebhook},
-		{"evictionHard", kc.EvictionHard["memory.available"], "50Mi"},
+		{"evictionHard", kc.EvictionHard, map[string]string{"memory.available": "0%", "nodefs.available": "1%", "imagefs.available": "1%", "nodefs.inodesFree": "1%"}},
 		{"imageGC high", *kc.ImageGCHighThresholdPercent, int32(100)},
 		{"imageGC low", *kc.ImageGCLowThresholdPercent, int32(99)},
 		{"runtime", kc.ContainerRuntimeEndpoint, c.CRISocket},
@@ -112,8 +112,8 @@ func TestKubeletConfiguration(t *testing.T) {
 		{"tlsPrivateKeyFile", kc.TLSPrivateKeyFile, "/etc/km/kubelet.key"},
 		{"clusterDNS", kc.ClusterDNS, []string{"10.96.0.10"}},
 		{"clusterDomain", kc.ClusterDomain, "cluster.local"},
-		// 2 CPUs − 1.5 = 500m; 24000 MiB − 2048 − 50 (eviction) = 21902Mi.
-		{"systemReserved", kc.SystemReserved, map[string]string{"cpu": "500m", "memory": "21902Mi"}},
+		// 2 CPUs − 1.5 = 500m; 24000 MiB − 2048 = 21952Mi (no memory eviction threshold).
+		{"systemReserved", kc.SystemReserved, map[string]string{"cpu": "500m", "memory": "21952Mi"}},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -130,8 +130,11 @@ func TestReserved(t *testing.T) {
 		want  map[string]string
 	}{
 		{"agent smaller than host", Host{CPUs: 4, MemMiB: 8192}, Resources{CPUs: 2, MemMiB: 4096},
-			map[string]string{"cpu": "2000m", "memory": "4046Mi"}},
+			map[string]string{"cpu": "2000m", "memory": "4096Mi"}},
 		{"fractional cpus", Host{CPUs: 2, MemMiB: 1024}, Resources{CPUs: 0.25}, map[string]string{"cpu": "1750m"}},
+		// MemTotal 24683584 kB: the host is 24105.0625 MiB; 1024 MiB for pods leaves 23081.0625 MiB reserved.
+		{"host memory not a whole MiB", Host{CPUs: 2, MemMiB: 24683584.0 / 1024}, Resources{MemMiB: 1024},
+			map[string]string{"memory": "23635008Ki"}},
 		{"agent equal to host reserves nothing", Host{CPUs: 2, MemMiB: 4096}, Resources{CPUs: 2, MemMiB: 4096}, nil},
 		{"over-declared agent reserves nothing", Host{CPUs: 2, MemMiB: 1024}, Resources{CPUs: 8, MemMiB: 65536}, nil},
 		{"undeclared resources are not reserved", Host{CPUs: 2, MemMiB: 1024}, Resources{}, nil},

@@ -98,10 +98,11 @@ func TestKubeProxyArgs(t *testing.T) {
 // validate the generated config (--write-config-to writes the result and exits
 // before touching any rule or the API server).
 func TestKubeProxyAcceptsConfig(t *testing.T) {
-	bin, err := filepath.Abs("../../bin/kube-proxy")
+	dir, err := bindir.Default() // KUBEMESOS_BIN_DIR, else the repository's bin/
 	if err != nil {
 		t.Fatal(err)
 	}
+	bin := filepath.Join(dir, "kube-proxy")
 	if _, err := os.Stat(bin); err != nil {
 		if os.Getenv(bindir.RequireEnv) == "1" {
 			t.Fatalf("kube-proxy binary: %v", err)

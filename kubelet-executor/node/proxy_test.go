@@ -30,7 +30,7 @@ func TestCleanupProxyRules(t *testing.T) {
 			t.Skipf("needs %s: %v", tool, err)
 		}
 	}
-	bin, err := filepath.Abs("../../bin")
+	bin, err := bindir.Default() // KUBEMESOS_BIN_DIR, else the repository's bin/
 	if err != nil {
 		t.Fatal(err)
 	}
