@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubemesos/kubemesos/offermatcher"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // webPod is a replica labelled app=<app>.
@@ -92,7 +91,7 @@ func TestRequiredAntiAffinitySpreadsReplicas(t *testing.T) {
 	}
 	c.waitFailedScheduling(t, pending.Name, string(offermatcher.PodAntiAffinityMismatch))
 	time.Sleep(2 * time.Second) // offers of both agents come and go meanwhile
-	if _, launched := c.tasks(t)[podtask.TaskID(pending.UID)]; launched {
+	if _, launched := c.tasks(t)[string(pending.UID)]; launched {
 		t.Fatalf("%s was launched next to a replica", pending.Name)
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/k8sapi"
 	kubeletexecutor "github.com/kubemesos/kubemesos/kubelet-executor"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // brokenNodeEnv runs the real kubelet-executor on an agent whose node cannot
@@ -34,19 +34,34 @@ func (c *testCluster) brokenNodeEnv(t *testing.T) map[string]string {
 	}
 }
 
-// attempts counts the tasks with taskID the master knows, by state.
-func (c *testCluster) attempts(t *testing.T, taskID string) map[string]int {
+// attempts counts the tasks of the pod with this UID that the master knows
+// (completed_tasks and tasks), by state. It fails the test if a task ID
+// appears twice: every launch must have its own.
+func (c *testCluster) attempts(t *testing.T, uid types.UID) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, tk := range c.launchesOf(t, uid) {
+		out[tk.State]++
+	}
+	return out
+}
+
+// launchesOf are the tasks of the pod with this UID that the master knows,
+// completed first; the test fails if two share a task ID.
+func (c *testCluster) launchesOf(t *testing.T, uid types.UID) []bridge.StateTask {
+	t.Helper()
 	st, err := bridge.FetchMasterState(t.Context(), c.master)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int{}
-	if fw, ok := st.Framework("kubemesos"); ok {
-		for _, tk := range append(fw.CompletedTasks, fw.Tasks...) {
-			if tk.ID == taskID {
-				out[tk.State]++
-			}
+	fw, _ := st.Framework("kubemesos")
+	out := fw.PodTasks()[uid]
+	seen := map[string]bool{}
+	for _, tk := range out {
+		if seen[tk.ID] {
+			t.Fatalf("task ID %s used twice by the framework", tk.ID)
 		}
+		seen[tk.ID] = true
 	}
 	return out
 }
@@ -95,21 +110,20 @@ func TestNodeThatCannotStartHoldsItsAgentBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	taskID := podtask.TaskID(p.UID)
 	cause := "node IP 127.0.0.1 cannot be a loopback"
 	eventually(t, 30*time.Second, "the cause in a FailedScheduling event", func() (bool, string) {
 		return c.failedSchedulingWith(t, "stuck", "TASK_FAILED", "REASON_EXECUTOR_TERMINATED", kubeletexecutor.MessageNodeFailed, cause)
 	})
 	first := time.Now()
-	if a := c.attempts(t, taskID); a["TASK_KILLED"] != 0 || a["TASK_FAILED"] == 0 {
+	if a := c.attempts(t, p.UID); a["TASK_KILLED"] != 0 || a["TASK_FAILED"] == 0 {
 		t.Fatalf("attempts by state %v: want TASK_FAILED, no TASK_KILLED", a)
 	}
 	// Holds of 2 s, 4 s, 8 s after the 1st, 2nd, 3rd failure: relaunches at
 	// about +2 s and +6 s, the next not before +14 s.
 	time.Sleep(time.Until(first.Add(9 * time.Second)))
-	mid := c.attempts(t, taskID)["TASK_FAILED"]
+	mid := c.attempts(t, p.UID)["TASK_FAILED"]
 	time.Sleep(time.Until(first.Add(13 * time.Second)))
-	end := c.attempts(t, taskID)["TASK_FAILED"]
+	end := c.attempts(t, p.UID)["TASK_FAILED"]
 	if end > 3 || end != mid {
 		t.Fatalf("%d failed launches on the broken agent within 13 s of the first (%d at 9 s): want at most 3, none after 9 s", end, mid)
 	}
@@ -124,7 +138,12 @@ func TestNodeThatCannotStartHoldsItsAgentBack(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		running := c.attempts(t, taskID)["TASK_RUNNING"]
-		return got.Spec.NodeName == "agent-2" && running == 1, fmt.Sprintf("node %q, phase %s, attempts %v", got.Spec.NodeName, got.Status.Phase, c.attempts(t, taskID))
+		running := c.attempts(t, p.UID)["TASK_RUNNING"]
+		return got.Spec.NodeName == "agent-2" && running == 1, fmt.Sprintf("node %q, phase %s, attempts %v", got.Spec.NodeName, got.Status.Phase, c.attempts(t, p.UID))
 	})
+	// Every launch had its own task ID (launchesOf checks that none
+	// repeats): the failed ones, then the one that runs.
+	if launches := c.launchesOf(t, p.UID); len(launches) < 3 {
+		t.Fatalf("tasks of the pod %+v: want its failed launches (at least 2) and the running one, each with its own ID", launches)
+	}
 }

@@ -247,16 +247,43 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool
 	mesostest.Eventually(t, timeout, what, f)
 }
 
-// tasks returns the kubemesos framework's pod tasks by ID, with their
-// states (node tasks left out: see allTasks).
+// tasks returns the state of each pod's last task at the master, by pod
+// UID (its live task, else the last that ended; node tasks left out).
 func (c *testCluster) tasks(t *testing.T) map[string]string {
-	out := c.allTasks(t)
-	for id := range out {
-		if podtask.IsNodeTask(id) {
-			delete(out, id)
+	out := map[string]string{}
+	for uid, states := range c.podTasks(t) {
+		out[uid] = states[len(states)-1]
+	}
+	return out
+}
+
+// podTasks returns the states of every task of each pod at the master, by
+// pod UID: the ended ones first, the live one last. Every launch of a pod
+// has its own task ID, so a pod launched twice has two entries.
+func (c *testCluster) podTasks(t *testing.T) map[string][]string {
+	st, err := bridge.FetchMasterState(t.Context(), c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	if fw, ok := st.Framework("kubemesos"); ok {
+		for uid, tasks := range fw.PodTasks() {
+			for _, tk := range tasks {
+				out[string(uid)] = append(out[string(uid)], tk.State)
+			}
 		}
 	}
 	return out
+}
+
+// oncePerPod fails the test if a pod has more than one task at the master.
+func (c *testCluster) oncePerPod(t *testing.T) {
+	t.Helper()
+	for uid, states := range c.podTasks(t) {
+		if len(states) != 1 {
+			t.Fatalf("pod %s has %d tasks (%v): launched twice", uid, len(states), states)
+		}
+	}
 }
 
 // allTasks returns every task of the kubemesos framework by ID, with its state.
@@ -281,7 +308,7 @@ func (c *testCluster) allRunning(t *testing.T, uids *[]string) func() (bool, str
 		tasks := c.tasks(t)
 		n := 0
 		for _, u := range *uids {
-			if tasks[podtask.TaskIDPrefix+u] == "TASK_RUNNING" {
+			if tasks[u] == "TASK_RUNNING" {
 				n++
 			}
 		}
@@ -308,15 +335,16 @@ func TestPodsBecomeTasksAndDeletionKillsThem(t *testing.T) {
 		}
 		bound := 0
 		for _, p := range pods.Items {
-			if p.Spec.NodeName != "" && tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING" {
+			if p.Spec.NodeName != "" && tasks[string(p.UID)] == "TASK_RUNNING" {
 				bound++
 			}
 		}
 		return bound == 3, fmt.Sprintf("tasks %v", tasks)
 	})
 	if n := len(c.tasks(t)); n != 3 {
-		t.Fatalf("want exactly 3 tasks (never a pod twice), got %d", n)
+		t.Fatalf("want exactly 3 pods with tasks, got %d", n)
 	}
+	c.oncePerPod(t)
 	// Spread: least-allocated placement puts the pods on both agents.
 	pods, _ := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 	nodes := map[string]int{}
@@ -332,7 +360,7 @@ func TestPodsBecomeTasksAndDeletionKillsThem(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "web-0's task KILLED", func() (bool, string) {
 		tasks := c.tasks(t)
-		return tasks[podtask.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprintf("tasks %v", tasks)
+		return tasks[uids[0]] == "TASK_KILLED", fmt.Sprintf("tasks %v", tasks)
 	})
 }
 
@@ -421,14 +449,15 @@ func TestRestartedBridgeResumesItsFramework(t *testing.T) {
 	})
 	eventually(t, 5*time.Second, "2 tasks still RUNNING", running)
 	if n := len(c.tasks(t)); n != 2 {
-		t.Fatalf("want 2 tasks after the restart, got %d: a pod was launched twice", n)
+		t.Fatalf("want 2 pods with tasks after the restart, got %d", n)
 	}
+	c.oncePerPod(t)
 	if err := c.client.CoreV1().Pods("default").Delete(ctx, "p-0", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 15*time.Second, "p-0's task KILLED by the restarted bridge", func() (bool, string) {
 		tasks := c.tasks(t)
-		return tasks[podtask.TaskIDPrefix+uids[0]] == "TASK_KILLED", fmt.Sprint(tasks)
+		return tasks[uids[0]] == "TASK_KILLED", fmt.Sprint(tasks)
 	})
 }
 
@@ -541,8 +570,9 @@ func TestMasterFailover(t *testing.T) {
 	create("after")
 	eventually(t, 20*time.Second, "a new pod launched through the new leader", allRunning)
 	if n := len(c.tasks(t)); n != 3 {
-		t.Fatalf("want 3 tasks, got %d", n)
+		t.Fatalf("want 3 pods with tasks, got %d", n)
 	}
+	c.oncePerPod(t)
 }
 
 // boundPod creates a pod and waits until its task runs; it returns the pod
@@ -562,7 +592,7 @@ func (c *testCluster) boundPod(t *testing.T, name string) (*corev1.Pod, string) 
 	}
 	fw, _ := st.Framework("kubemesos")
 	for _, tk := range fw.Tasks {
-		if tk.ID == podtask.TaskID(p.UID) {
+		if uid, _ := podtask.UIDFromTaskID(tk.ID); uid == p.UID {
 			p, err = c.client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -616,8 +646,8 @@ func TestAgentGoneDeletesItsPods(t *testing.T) {
 		}
 		return got.UID != p.UID, fmt.Sprintf("still there: %s", got.Status.Phase)
 	})
-	if tasks := c.tasks(t); tasks[podtask.TaskID(p.UID)] != "TASK_GONE_BY_OPERATOR" {
-		t.Fatalf("task state %q, want TASK_GONE_BY_OPERATOR", tasks[podtask.TaskID(p.UID)])
+	if tasks := c.tasks(t); tasks[string(p.UID)] != "TASK_GONE_BY_OPERATOR" {
+		t.Fatalf("task state %q, want TASK_GONE_BY_OPERATOR", tasks[string(p.UID)])
 	}
 }
 

@@ -23,7 +23,8 @@ const maxTxnOps = 100
 // EtcdStore keeps the framework state in etcd under a prefix:
 //
 //	<prefix>/framework        {"frameworkID": "..."}
-//	<prefix>/intents/<uid>    a LaunchIntent (JSON)
+//	<prefix>/intents/<task>   a LaunchIntent (JSON) of the task with that ID
+//	                          (an older bridge's, of task "pod.<uid>": intents/<uid>)
 //	<prefix>/leader/...       the leader election (see Election)
 //
 // It is both the FrameworkStore and the IntentStore of the HA bridge. A store
@@ -36,11 +37,13 @@ type EtcdStore struct {
 	prefix string
 	fence  []clientv3.Cmp
 	term   string // says which leadership fences the writes, for errors
+	rev    int64  // the fencing leadership's create revision
 }
 
 var (
 	_ FrameworkStore = (*EtcdStore)(nil)
 	_ IntentStore    = (*EtcdStore)(nil)
+	_ EpochSource    = (*EtcdStore)(nil)
 )
 
 // NewEtcdStore is the store under prefix (DefaultEtcdPrefix when empty).
@@ -66,12 +69,44 @@ func (s *EtcdStore) Fenced(leaderKey string, rev int64) *EtcdStore {
 	f := *s
 	f.fence = []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(leaderKey), "=", rev)}
 	f.term = fmt.Sprintf("%s@%d", leaderKey, rev)
+	f.rev = rev
 	return &f
 }
 
-func (s *EtcdStore) frameworkKey() string         { return s.prefix + "/framework" }
-func (s *EtcdStore) intentsPrefix() string        { return s.prefix + "/intents/" }
-func (s *EtcdStore) intentKey(u types.UID) string { return s.intentsPrefix() + string(u) }
+// LaunchEpoch is the create revision of the fencing leadership's election
+// key (0 unfenced): a later leader's is greater, as its key was created
+// after the earlier leader's (the oldest key leads).
+func (s *EtcdStore) LaunchEpoch() uint64 { return uint64(max(s.rev, 0)) }
+
+func (s *EtcdStore) frameworkKey() string  { return s.prefix + "/framework" }
+func (s *EtcdStore) intentsPrefix() string { return s.prefix + "/intents/" }
+
+// intentKey is where the intent of a pod task is stored: under its task ID,
+// or, for the older per-pod ID "pod.<uid>", under the pod UID as an older
+// bridge stored it (so that its records are found and removed).
+func (s *EtcdStore) intentKey(taskID string) string {
+	if uid, a, ok := podtask.ParseTaskID(taskID); ok && a.IsZero() {
+		return s.intentsPrefix() + string(uid)
+	}
+	return s.intentsPrefix() + taskID
+}
+
+// taskOfIntentKey is the task ID an intent key names (intentKey inverted),
+// false for a key that names none.
+func (s *EtcdStore) taskOfIntentKey(key string) (string, bool) {
+	name := strings.TrimPrefix(key, s.intentsPrefix())
+	if name == "" || strings.Contains(name, "/") {
+		return "", false
+	}
+	if _, ok := podtask.UIDFromTaskID(name); ok {
+		return name, true
+	}
+	legacy := podtask.TaskID(types.UID(name), podtask.Attempt{})
+	if _, ok := podtask.UIDFromTaskID(legacy); !ok {
+		return "", false
+	}
+	return legacy, true
+}
 
 // ElectionPrefix is the etcd prefix the bridges campaign under.
 func (s *EtcdStore) ElectionPrefix() string { return s.prefix + "/leader" }
@@ -112,8 +147,8 @@ func (s *EtcdStore) Save(ctx context.Context, id string) error {
 }
 
 // Intents returns every stored intent. A record that cannot be read is
-// returned as a Malformed intent of the pod its key names, so that pod is
-// still held back, with an error saying which key is wrong.
+// returned as a Malformed intent of the task its key names, so that task's
+// pod is still held back, with an error saying which key is wrong.
 func (s *EtcdStore) Intents(ctx context.Context) ([]LaunchIntent, error) {
 	resp, err := s.cli.Get(ctx, s.intentsPrefix(), clientv3.WithPrefix())
 	if err != nil {
@@ -123,34 +158,36 @@ func (s *EtcdStore) Intents(ctx context.Context) ([]LaunchIntent, error) {
 	var errs []error
 	for _, kv := range resp.Kvs {
 		key := string(kv.Key)
-		uid := types.UID(strings.TrimPrefix(key, s.intentsPrefix()))
-		in, err := DecodeIntent(uid, kv.Value)
+		taskID, named := s.taskOfIntentKey(key)
+		if !named {
+			errs = append(errs, &MalformedRecordError{Key: key, Err: errors.New("the key names no pod task")})
+			continue
+		}
+		in, err := DecodeIntent(taskID, kv.Value)
 		if err != nil {
 			errs = append(errs, &MalformedRecordError{Key: key, Err: err})
-			if uid == "" || strings.Contains(string(uid), "/") {
-				continue // names no pod
-			}
-			in = LaunchIntent{Pod: podtask.PodRef{UID: uid}, TaskID: podtask.TaskID(uid), Malformed: true}
+			uid, _ := podtask.UIDFromTaskID(taskID)
+			in = LaunchIntent{Pod: podtask.PodRef{UID: uid}, TaskID: taskID, Malformed: true}
 		}
 		out = append(out, in)
 	}
 	return out, errors.Join(errs...)
 }
 
-// ApplyIntents stores put and deletes the intents of remove, fenced, in
+// ApplyIntents stores put and deletes the intents of the tasks in remove, fenced, in
 // transactions of at most maxTxnOps operations (all of a launch's intents
 // fit in one: an offer never carries that many pods on this path).
-func (s *EtcdStore) ApplyIntents(ctx context.Context, put []LaunchIntent, remove []types.UID) error {
+func (s *EtcdStore) ApplyIntents(ctx context.Context, put []LaunchIntent, remove []string) error {
 	ops := make([]clientv3.Op, 0, len(put)+len(remove))
 	for _, in := range put {
 		b, err := EncodeIntent(in)
 		if err != nil {
 			return fmt.Errorf("store launch intent: %w", err)
 		}
-		ops = append(ops, clientv3.OpPut(s.intentKey(in.Pod.UID), string(b)))
+		ops = append(ops, clientv3.OpPut(s.intentKey(in.TaskID), string(b)))
 	}
-	for _, uid := range remove {
-		ops = append(ops, clientv3.OpDelete(s.intentKey(uid)))
+	for _, id := range remove {
+		ops = append(ops, clientv3.OpDelete(s.intentKey(id)))
 	}
 	for len(ops) > 0 {
 		n := min(len(ops), maxTxnOps)

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func campaign(t *testing.T, cli *clientv3.Client, store *bridge.EtcdStore, who s
 func intentOf(uid, agent string) bridge.LaunchIntent {
 	u := types.UID(uid)
 	return bridge.LaunchIntent{
-		Pod: podtask.PodRef{Namespace: "default", Name: "p-" + uid, UID: u}, TaskID: podtask.TaskID(u),
+		Pod: podtask.PodRef{Namespace: "default", Name: "p-" + uid, UID: u}, TaskID: podtask.TaskID(u, podtask.Attempt{Epoch: 1, Seq: 1}),
 		AgentID: agent, Hostname: "host-" + agent, OfferID: "o-1", Written: time.Now().UTC().Truncate(time.Second),
 	}
 }
@@ -89,7 +90,7 @@ func TestEtcdStoreFrameworkIDAndIntents(t *testing.T) {
 		t.Fatalf("Intents = %+v, want %+v and %+v", got, a, b)
 	}
 	b.Confirmed = true
-	if err := leader.ApplyIntents(ctx, []bridge.LaunchIntent{b}, []types.UID{a.Pod.UID}); err != nil {
+	if err := leader.ApplyIntents(ctx, []bridge.LaunchIntent{b}, []string{a.TaskID}); err != nil {
 		t.Fatal(err)
 	}
 	got, err = store.Intents(ctx)
@@ -110,6 +111,28 @@ func TestEtcdStoreFrameworkIDAndIntents(t *testing.T) {
 	bad := intentOf("u-c", "")
 	if err := leader.ApplyIntents(ctx, []bridge.LaunchIntent{bad}, nil); err == nil {
 		t.Fatal("an intent without an agent was stored")
+	}
+
+	// An older bridge stored its intents under the pod UID, with the
+	// per-pod task ID: they are read as such and removed by that ID.
+	legacy := intentOf("u-old", "agent-1")
+	legacy.TaskID = podtask.TaskID(legacy.Pod.UID, podtask.Attempt{})
+	rec, err := bridge.EncodeIntent(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, "/test/intents/u-old", string(rec)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = store.Intents(ctx)
+	if err != nil || !slices.Contains(got, legacy) {
+		t.Fatalf("an older bridge's intent not read back: %v", err)
+	}
+	if err := leader.ApplyIntents(ctx, nil, []string{legacy.TaskID}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := cli.Get(ctx, "/test/intents/u-old"); err != nil || len(resp.Kvs) != 0 {
+		t.Fatalf("an older bridge's intent not removed: %v %v", resp, err)
 	}
 }
 
@@ -136,7 +159,7 @@ func TestEtcdStoreFencing(t *testing.T) {
 	if !errors.Is(err, bridge.ErrDeposed) {
 		t.Fatalf("deposed leader's intent write: %v, want ErrDeposed", err)
 	}
-	if err := old.ApplyIntents(ctx, nil, []types.UID{"u-1"}); !errors.Is(err, bridge.ErrDeposed) {
+	if err := old.ApplyIntents(ctx, nil, []string{intentOf("u-1", "agent-1").TaskID}); !errors.Is(err, bridge.ErrDeposed) {
 		t.Fatalf("deposed leader's intent removal: %v, want ErrDeposed", err)
 	}
 	if err := old.Save(ctx, "fw-other"); !errors.Is(err, bridge.ErrDeposed) {
@@ -148,6 +171,13 @@ func TestEtcdStoreFencing(t *testing.T) {
 	}
 	if err := next.ApplyIntents(ctx, []bridge.LaunchIntent{intentOf("u-3", "agent-2")}, nil); err != nil {
 		t.Fatalf("the new leader's write: %v", err)
+	}
+	// The next leader's launch epoch is greater: its task IDs are new.
+	if old.LaunchEpoch() == 0 || next.LaunchEpoch() <= old.LaunchEpoch() {
+		t.Fatalf("launch epochs: old leader %d, next %d; want the next greater", old.LaunchEpoch(), next.LaunchEpoch())
+	}
+	if store.LaunchEpoch() != 0 {
+		t.Fatalf("an unfenced store has launch epoch %d", store.LaunchEpoch())
 	}
 }
 
@@ -164,10 +194,12 @@ func TestEtcdStoreMalformedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, val := range map[string]string{
-		"/kubemesos/intents/u-garbage": "{not json",
-		"/kubemesos/intents/u-other":   `{"pod":{"uid":"u-else"},"taskID":"pod.u-else","agentID":"a"}`,
-		"/kubemesos/intents/u-task":    `{"pod":{"uid":"u-task"},"taskID":"pod.u-wrong","agentID":"a"}`,
-		"/kubemesos/intents/a/b":       `{}`,
+		"/kubemesos/intents/u-garbage":     "{not json",
+		"/kubemesos/intents/u-other":       `{"pod":{"uid":"u-else"},"taskID":"pod.u-else","agentID":"a"}`,
+		"/kubemesos/intents/u-task":        `{"pod":{"uid":"u-task"},"taskID":"pod.u-wrong","agentID":"a"}`,
+		"/kubemesos/intents/a/b":           `{}`,
+		"/kubemesos/intents/pod.u-new.4.2": "{not json",
+		"/kubemesos/intents/pod.u-new.x":   `{}`,
 	} {
 		if _, err := cli.Put(ctx, key, val); err != nil {
 			t.Fatal(err)
@@ -178,7 +210,7 @@ func TestEtcdStoreMalformedRecords(t *testing.T) {
 	if !errors.Is(err, bridge.ErrMalformedRecord) || !errors.As(err, &me) {
 		t.Fatalf("Intents error = %v, want a MalformedRecordError", err)
 	}
-	for _, key := range []string{"u-garbage", "u-other", "u-task", "intents/a/b"} {
+	for _, key := range []string{"u-garbage", "u-other", "u-task", "intents/a/b", "pod.u-new.4.2", "pod.u-new.x"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error %q does not name key %s", err, key)
 		}
@@ -186,12 +218,18 @@ func TestEtcdStoreMalformedRecords(t *testing.T) {
 	held := map[types.UID]bool{}
 	for _, in := range got {
 		held[in.Pod.UID] = true
-		if in.Pod.UID != good.Pod.UID && (!in.Malformed || in.TaskID != podtask.TaskID(in.Pod.UID)) {
+		// An unreadable record keyed by a pod UID is an older bridge's,
+		// of the per-pod task ID; one keyed by a task ID is of that task.
+		want := podtask.TaskID(in.Pod.UID, podtask.Attempt{})
+		if in.Pod.UID == "u-new" {
+			want = "pod.u-new.4.2"
+		}
+		if in.Pod.UID != good.Pod.UID && (!in.Malformed || in.TaskID != want) {
 			t.Errorf("unreadable intent returned as %+v", in)
 		}
 	}
-	if len(got) != 4 || !held["u-good"] || !held["u-garbage"] || !held["u-other"] || !held["u-task"] {
-		t.Fatalf("intents %+v: want u-good and the three unreadable ones of single pods", got)
+	if len(got) != 5 || !held["u-good"] || !held["u-garbage"] || !held["u-other"] || !held["u-task"] || !held["u-new"] {
+		t.Fatalf("intents %+v: want u-good and the four unreadable ones of single pod tasks", got)
 	}
 
 	for _, val := range []string{"", "garbage", `{"frameworkID":""}`, `{"frameworkID":"a b"}`} {

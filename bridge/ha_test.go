@@ -30,12 +30,22 @@ import (
 // haLeaseTTL is the leader lease of the HA bridges in tests.
 const haLeaseTTL = 2 * time.Second
 
-// launchLog counts the LAUNCH operations every bridge sends, by task ID,
-// whatever the master answers: a pod launched twice shows as a count of 2.
+// launchLog counts the LAUNCH operations every bridge sends, by pod UID
+// for pod tasks (every launch has its own task ID) and by task ID for node
+// tasks, whatever the master answers: a pod launched twice shows as a
+// count of 2.
 type launchLog struct {
 	mu    sync.Mutex
 	count map[string]int
-	by    map[string]string // task ID → the bridge that first launched it
+	by    map[string]string // pod UID (or node task ID) → the bridge that first launched it
+}
+
+// launchKey is what launchLog counts a task under.
+func launchKey(taskID string) string {
+	if uid, ok := podtask.UIDFromTaskID(taskID); ok {
+		return string(uid)
+	}
+	return taskID
 }
 
 func newLaunchLog() *launchLog { return &launchLog{count: map[string]int{}, by: map[string]string{}} }
@@ -48,8 +58,9 @@ func (l *launchLog) wrap(name string) func(calls.Caller) calls.Caller {
 				l.mu.Lock()
 				for _, op := range call.GetAccept().GetOperations() {
 					for _, ti := range op.GetLaunch().GetTaskInfos() {
-						if l.count[ti.TaskID.Value]++; l.by[ti.TaskID.Value] == "" {
-							l.by[ti.TaskID.Value] = name
+						k := launchKey(ti.TaskID.Value)
+						if l.count[k]++; l.by[k] == "" {
+							l.by[k] = name
 						}
 					}
 				}
@@ -60,19 +71,19 @@ func (l *launchLog) wrap(name string) func(calls.Caller) calls.Caller {
 	}
 }
 
-// launchedBy is a task ID the bridge named name launched ("" if none).
+// launchedBy is the UID of a pod the bridge named name launched ("" if none).
 func (l *launchLog) launchedBy(name string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for id, b := range l.by {
-		if b == name && strings.HasPrefix(id, podtask.TaskIDPrefix) {
-			return id
+	for k, b := range l.by {
+		if b == name && !podtask.IsNodeTask(k) {
+			return k
 		}
 	}
 	return ""
 }
 
-// twice returns the task IDs launched more than once.
+// twice returns the pods (and node tasks) launched more than once.
 func (l *launchLog) twice() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -90,8 +101,8 @@ func (l *launchLog) total() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
-	for id := range l.count {
-		if strings.HasPrefix(id, podtask.TaskIDPrefix) {
+	for k := range l.count {
+		if !podtask.IsNodeTask(k) {
 			n++
 		}
 	}
@@ -213,9 +224,9 @@ func (c *testCluster) startHABridge(t *testing.T, name, endpoint, prefix string,
 	return b
 }
 
-// taskCounts counts the kubemesos pod tasks in /master/state by ID (live
-// and completed, so a task launched again after it ended counts twice) and
-// returns them with their last states.
+// taskCounts counts the kubemesos pod tasks in /master/state by pod UID
+// (live and completed, so a pod launched again after its task ended counts
+// twice) and returns them with the states of the pods' last tasks.
 func (c *testCluster) taskCounts(t *testing.T) (map[string]int, map[string]string) {
 	t.Helper()
 	st, err := bridge.FetchMasterState(t.Context(), c.master)
@@ -228,11 +239,12 @@ func (c *testCluster) taskCounts(t *testing.T) (map[string]int, map[string]strin
 			continue
 		}
 		for _, tk := range append(fw.CompletedTasks, fw.Tasks...) {
-			if !strings.HasPrefix(tk.ID, podtask.TaskIDPrefix) {
+			uid, ok := podtask.UIDFromTaskID(tk.ID)
+			if !ok {
 				continue // a node task
 			}
-			n[tk.ID]++
-			states[tk.ID] = tk.State
+			n[string(uid)]++
+			states[string(uid)] = tk.State
 		}
 	}
 	return n, states
@@ -364,12 +376,12 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range podList.Items {
-		if podtask.TaskID(p.UID) == byA {
+		if string(p.UID) == byA {
 			first = p
 		}
 	}
 	if first.Name == "" {
-		t.Fatalf("no pod of bridge-a's task %q", byA)
+		t.Fatalf("no pod %q of bridge-a's", byA)
 	}
 	if err := c.client.CoreV1().Pods("default").Delete(ctx, first.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
 		t.Fatal(err)
@@ -379,10 +391,10 @@ func TestLeaderKilledMidLaunch(t *testing.T) {
 		ins := storedIntents(t, cli, "/kubemesos")
 		for _, in := range ins {
 			if in.Pod.UID == first.UID {
-				return false, "intent still there; task " + states[podtask.TaskID(first.UID)]
+				return false, "intent still there; task " + states[string(first.UID)]
 			}
 		}
-		return states[podtask.TaskID(first.UID)] == "TASK_KILLED", states[podtask.TaskID(first.UID)]
+		return states[string(first.UID)] == "TASK_KILLED", states[string(first.UID)]
 	})
 }
 
@@ -413,7 +425,7 @@ func TestNewLeaderReconcilesIntents(t *testing.T) {
 	}
 	agentID := st.Agents[0].ID
 	ns := podtask.PodRef{Namespace: "default", Name: "never-sent", UID: types.UID(uids["never-sent"])}
-	rec, err := bridge.EncodeIntent(bridge.LaunchIntent{Pod: ns, TaskID: podtask.TaskID(ns.UID), AgentID: agentID, OfferID: "gone", Written: time.Now()})
+	rec, err := bridge.EncodeIntent(bridge.LaunchIntent{Pod: ns, TaskID: podtask.TaskID(ns.UID, podtask.Attempt{}), AgentID: agentID, OfferID: "gone", Written: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +444,7 @@ func TestNewLeaderReconcilesIntents(t *testing.T) {
 		_, states := c.taskCounts(t)
 		running := 0
 		for _, n := range names {
-			if states[podtask.TaskIDPrefix+uids[n]] == "TASK_RUNNING" {
+			if states[uids[n]] == "TASK_RUNNING" {
 				running++
 			}
 		}
@@ -442,9 +454,9 @@ func TestNewLeaderReconcilesIntents(t *testing.T) {
 		t.Fatalf("pods launched twice: %v", dup)
 	}
 	n, _ := c.taskCounts(t)
-	for id, k := range n {
+	for uid, k := range n {
 		if k != 1 {
-			t.Errorf("task %s appears %d times", id, k)
+			t.Errorf("pod %s has %d tasks", uid, k)
 		}
 	}
 	eventually(t, 10*time.Second, "the intents of the three pods, rewritten whole", func() (bool, string) {
@@ -490,11 +502,11 @@ func (c *testCluster) everyPodOnce(t *testing.T, pods int) {
 	t.Helper()
 	n, states := c.taskCounts(t)
 	if len(n) != pods {
-		t.Fatalf("want %d tasks at the master, got %d: %v", pods, len(n), states)
+		t.Fatalf("want tasks of %d pods at the master, got %d: %v", pods, len(n), states)
 	}
-	for id, k := range n {
+	for uid, k := range n {
 		if k != 1 {
-			t.Errorf("task %s appears %d times in the master's state", id, k)
+			t.Errorf("pod %s has %d tasks in the master's state", uid, k)
 		}
 	}
 	podList, err := c.client.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{})
@@ -542,7 +554,7 @@ func (b *podBurst) running(states map[string]string) int {
 	defer b.mu.Unlock()
 	n := 0
 	for _, u := range b.uids {
-		if states[podtask.TaskIDPrefix+u] == "TASK_RUNNING" {
+		if states[u] == "TASK_RUNNING" {
 			n++
 		}
 	}

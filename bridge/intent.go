@@ -42,9 +42,9 @@ type IntentStore interface {
 	// back as Malformed intents (rebuilt from their key) together with an
 	// error wrapping ErrMalformedRecord for each one.
 	Intents(ctx context.Context) ([]LaunchIntent, error)
-	// ApplyIntents stores put and removes the intents of the pods in remove,
-	// all or nothing.
-	ApplyIntents(ctx context.Context, put []LaunchIntent, remove []types.UID) error
+	// ApplyIntents stores put and removes the intents of the tasks (IDs)
+	// in remove, all or nothing.
+	ApplyIntents(ctx context.Context, put []LaunchIntent, remove []string) error
 }
 
 var (
@@ -70,35 +70,36 @@ func (e *MalformedRecordError) Unwrap() []error { return []error{ErrMalformedRec
 
 // EncodeIntent is an intent's stored form.
 func EncodeIntent(in LaunchIntent) ([]byte, error) {
-	if err := in.validate(in.Pod.UID); err != nil {
+	if err := in.validate(in.TaskID); err != nil {
 		return nil, err
 	}
 	return json.Marshal(in)
 }
 
-// DecodeIntent reads the stored intent of the pod with UID uid, checking that
-// it is whole and names that pod's task.
-func DecodeIntent(uid types.UID, data []byte) (LaunchIntent, error) {
+// DecodeIntent reads the stored intent of the task taskID (which its key
+// names), checking that it is whole, of that task and of the task's pod.
+func DecodeIntent(taskID string, data []byte) (LaunchIntent, error) {
 	var in LaunchIntent
 	if err := json.Unmarshal(data, &in); err != nil {
 		return LaunchIntent{}, fmt.Errorf("decode launch intent: %w", err)
 	}
-	if err := in.validate(uid); err != nil {
+	if err := in.validate(taskID); err != nil {
 		return LaunchIntent{}, err
 	}
 	return in, nil
 }
 
-func (in LaunchIntent) validate(uid types.UID) error {
+func (in LaunchIntent) validate(taskID string) error {
+	uid, ok := podtask.UIDFromTaskID(taskID)
 	switch {
-	case uid == "":
-		return errors.New("launch intent without a pod UID")
+	case !ok:
+		return fmt.Errorf("launch intent of %q, which is no pod task", taskID)
+	case in.TaskID != taskID:
+		return fmt.Errorf("launch intent of task %q stored as that of %q", in.TaskID, taskID)
 	case in.Pod.UID != uid:
-		return fmt.Errorf("launch intent of pod %q stored as that of %q", in.Pod.UID, uid)
-	case in.TaskID != podtask.TaskID(uid):
-		return fmt.Errorf("launch intent of pod %q names task %q, not %q", uid, in.TaskID, podtask.TaskID(uid))
+		return fmt.Errorf("launch intent of task %q names pod %q, not %q", taskID, in.Pod.UID, uid)
 	case in.AgentID == "":
-		return fmt.Errorf("launch intent of pod %q names no agent", uid)
+		return fmt.Errorf("launch intent of task %q names no agent", taskID)
 	}
 	return nil
 }
@@ -118,11 +119,14 @@ const (
 type IntentTable struct {
 	stored map[types.UID]LaunchIntent
 	ops    map[types.UID]intentOp
+	// replaced are stored records of earlier launches, by pod, that the
+	// record of an adopted task replaces (Adopted), still to delete.
+	replaced map[types.UID]string
 }
 
 // NewIntentTable is the table of the intents a store holds.
 func NewIntentTable(stored []LaunchIntent) *IntentTable {
-	t := &IntentTable{stored: map[types.UID]LaunchIntent{}, ops: map[types.UID]intentOp{}}
+	t := &IntentTable{stored: map[types.UID]LaunchIntent{}, ops: map[types.UID]intentOp{}, replaced: map[types.UID]string{}}
 	for _, in := range stored {
 		t.stored[in.Pod.UID] = in
 	}
@@ -157,21 +161,58 @@ func (t *IntentTable) Each(f func(LaunchIntent)) {
 	}
 }
 
-// Written records intents committed before an ACCEPT; they replace any
-// change of the same pods still to commit (a pod launched again after its
-// earlier task ended).
+// Replaced are the task IDs of the stored intents that intents of new
+// launches of the same pods replace: they are removed in the transaction
+// that writes the new ones.
+func (t *IntentTable) Replaced(ins []LaunchIntent) []string {
+	var ids []string
+	for _, in := range ins {
+		if old, ok := t.stored[in.Pod.UID]; ok && old.TaskID != in.TaskID {
+			ids = append(ids, old.TaskID)
+		}
+		if id, ok := t.replaced[in.Pod.UID]; ok && id != in.TaskID {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Adopted replaces the intent of a pod by that of another launch of the pod
+// that Mesos reports live (the registry adopted it): the new record is
+// written and the old one deleted with the next commit. A pod without an
+// intent gets none.
+func (t *IntentTable) Adopted(in LaunchIntent) {
+	uid := in.Pod.UID
+	old, ok := t.stored[uid]
+	if !ok || old.TaskID == in.TaskID {
+		return
+	}
+	if _, pending := t.replaced[uid]; !pending {
+		t.replaced[uid] = old.TaskID
+	}
+	in.Confirmed, in.Malformed = false, false
+	t.stored[uid] = in
+	t.ops[uid] = opConfirm
+}
+
+// Written records intents committed before an ACCEPT (with the removal of
+// the ones they replace); they replace any change of the same pods still to
+// commit (a pod launched again after its earlier task ended).
 func (t *IntentTable) Written(ins ...LaunchIntent) {
 	for _, in := range ins {
 		t.stored[in.Pod.UID] = in
 		delete(t.ops, in.Pod.UID)
+		delete(t.replaced, in.Pod.UID)
 	}
 }
 
 // Status notes a status of a pod's task from agentID (may be empty): the
-// first one confirms its intent, a terminal one removes it.
-func (t *IntentTable) Status(uid types.UID, state mesos.TaskState, agentID string) {
+// first one confirms its intent, a terminal one removes it. A status of
+// another launch of the pod than the stored one changes nothing.
+func (t *IntentTable) Status(taskID string, state mesos.TaskState, agentID string) {
+	uid, _ := podtask.UIDFromTaskID(taskID)
 	in, ok := t.stored[uid]
-	if !ok {
+	if !ok || in.TaskID != taskID {
 		return
 	}
 	switch {
@@ -188,8 +229,8 @@ func (t *IntentTable) Status(uid types.UID, state mesos.TaskState, agentID strin
 }
 
 // Changes are the writes to commit: intents to rewrite as confirmed and
-// pods whose intents go.
-func (t *IntentTable) Changes() (put []LaunchIntent, remove []types.UID) {
+// the task IDs of intents that go.
+func (t *IntentTable) Changes() (put []LaunchIntent, remove []string) {
 	for uid, op := range t.ops {
 		switch op {
 		case opConfirm:
@@ -197,22 +238,30 @@ func (t *IntentTable) Changes() (put []LaunchIntent, remove []types.UID) {
 			in.Confirmed = true
 			put = append(put, in)
 		case opRemove:
-			remove = append(remove, uid)
+			remove = append(remove, t.stored[uid].TaskID)
 		}
+	}
+	for _, id := range t.replaced {
+		remove = append(remove, id)
 	}
 	return put, remove
 }
 
-// Committed records that the changes put and remove (from Changes) are stored.
-func (t *IntentTable) Committed(put []LaunchIntent, remove []types.UID) {
+// Committed records that the changes put and remove (from Changes) are
+// stored. A change made meanwhile (a newer launch written) stays.
+func (t *IntentTable) Committed(put []LaunchIntent, remove []string) {
 	for _, in := range put {
-		if t.ops[in.Pod.UID] == opConfirm {
+		if t.ops[in.Pod.UID] == opConfirm && t.stored[in.Pod.UID].TaskID == in.TaskID {
 			t.stored[in.Pod.UID] = in
 			delete(t.ops, in.Pod.UID)
 		}
 	}
-	for _, uid := range remove {
-		if t.ops[uid] == opRemove {
+	for _, id := range remove {
+		uid, _ := podtask.UIDFromTaskID(id)
+		if t.replaced[uid] == id {
+			delete(t.replaced, uid)
+		}
+		if t.ops[uid] == opRemove && t.stored[uid].TaskID == id {
 			delete(t.stored, uid)
 			delete(t.ops, uid)
 		}

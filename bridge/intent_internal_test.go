@@ -11,7 +11,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
@@ -65,9 +64,9 @@ func reconciledTasks(cs []*scheduler.Call) []string {
 	return out
 }
 
-func masterStatus(uid types.UID, state mesos.TaskState) mesos.TaskStatus {
+func masterStatus(taskID string, state mesos.TaskState) mesos.TaskStatus {
 	return mesos.TaskStatus{
-		TaskID: mesos.TaskID{Value: podtask.TaskID(uid)}, AgentID: &mesos.AgentID{Value: "a1"},
+		TaskID: mesos.TaskID{Value: taskID}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: state.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
 	}
 }
@@ -82,7 +81,7 @@ func TestTakeoverReconcilesIntentsBeforeLaunching(t *testing.T) {
 	store, _, _ := leaderStore(t)
 	ctx := t.Context()
 	old, fresh := testPod("launched-by-dead-leader"), testPod("new")
-	in := LaunchIntent{Pod: podtask.RefOf(old), TaskID: podtask.TaskID(old.UID), AgentID: "a1", Hostname: "a1", OfferID: "o-old", Written: time.Now()}
+	in := LaunchIntent{Pod: podtask.RefOf(old), TaskID: earlierTask(old.UID), AgentID: "a1", Hostname: "a1", OfferID: "o-old", Written: time.Now()}
 	if err := store.ApplyIntents(ctx, []LaunchIntent{in}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +90,12 @@ func TestTakeoverReconcilesIntentsBeforeLaunching(t *testing.T) {
 	l.s.subscribed = false
 	l.withStore(t, store)
 	l.subscribed(t)
-	if got, want := reconciledTasks(l.master.take(scheduler.Call_RECONCILE)), podtask.TaskID(old.UID)+"@a1"; len(got) != 1 || got[0] != want {
+	if got, want := reconciledTasks(l.master.take(scheduler.Call_RECONCILE)), in.TaskID+"@a1"; len(got) != 1 || got[0] != want {
 		t.Fatalf("explicit reconciliation on SUBSCRIBED: %v, want [%s]", got, want)
 	}
 	l.offer(t)
 	l.cycle(t)
-	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || got[0] != podtask.TaskID(fresh.UID) {
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || podOf(got[0]) != fresh.UID {
 		t.Fatalf("launched %v, want only the pod without an intent", got)
 	}
 	ins, err := store.Intents(ctx)
@@ -105,7 +104,7 @@ func TestTakeoverReconcilesIntentsBeforeLaunching(t *testing.T) {
 	}
 
 	// Mesos reports the dead leader's task live: it is kept, never relaunched.
-	l.update(t, masterStatus(old.UID, mesos.TASK_STAGING))
+	l.update(t, masterStatus(in.TaskID, mesos.TASK_STAGING))
 	l.offer(t)
 	l.cycle(t)
 	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 0 {
@@ -116,16 +115,26 @@ func TestTakeoverReconcilesIntentsBeforeLaunching(t *testing.T) {
 	}
 
 	// The task ended before its pod was bound (the master lost it): its
-	// intent goes and the pod is launched again, with a new intent.
-	l.update(t, masterStatus(old.UID, mesos.TASK_GONE))
+	// intent goes and the pod is launched again, under a new task ID, with
+	// a new intent; the old record is gone from the store.
+	l.update(t, masterStatus(in.TaskID, mesos.TASK_GONE))
 	l.offer(t)
 	l.cycle(t)
-	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || got[0] != podtask.TaskID(old.UID) {
-		t.Fatalf("launched %v after the task was gone, want %s", got, podtask.TaskID(old.UID))
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || podOf(got[0]) != old.UID || got[0] == in.TaskID {
+		t.Fatalf("launched %v after the task was gone, want a new task of %s", got, old.UID)
 	}
 	got, ok := l.s.intents.Get(old.UID)
-	if !ok || got.Confirmed || got.OfferID == "o-old" {
+	if !ok || got.Confirmed || got.OfferID == "o-old" || got.TaskID == in.TaskID {
 		t.Fatalf("intent after the relaunch: %+v, %v; want a new unconfirmed one", got, ok)
+	}
+	stored, err := store.Intents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stored {
+		if s.TaskID == in.TaskID {
+			t.Fatalf("the ended launch's intent is still stored: %+v", stored)
+		}
 	}
 }
 
@@ -156,12 +165,12 @@ func TestDeposedLeaderSendsNoAccept(t *testing.T) {
 	}
 }
 
-// TestStaleReconciliationAnswerIgnored: the bridge asked twice about a task
+// TestAnswerAboutEarlierLaunchIgnored: the bridge asked twice about a task
 // whose launch it could not confirm; the first answer says the task is gone
-// and the pod is launched again. The second answer, about the earlier
-// launch, must not make the bridge forget the new one (and launch the pod a
-// third time while the second runs).
-func TestStaleReconciliationAnswerIgnored(t *testing.T) {
+// and the pod is launched again, under a new task ID. The second answer,
+// about the earlier launch (its ID), must not make the bridge forget the
+// new one (and launch the pod a third time while the second runs).
+func TestAnswerAboutEarlierLaunchIgnored(t *testing.T) {
 	store, _, _ := leaderStore(t)
 	p := testPod("web")
 	l := newLoopTest(t, p)
@@ -173,18 +182,18 @@ func TestStaleReconciliationAnswerIgnored(t *testing.T) {
 	later := time.Now().Add(reconcileRetry)
 	l.s.now = func() time.Time { return later }
 	l.cycle(t) // no answer yet: asked again
-	l.master.take(0)
-	if due := l.s.answersDue[p.UID]; due != 2 {
-		t.Fatalf("answers due %d, want 2", due)
+	if got := reconciledTasks(l.master.take(scheduler.Call_RECONCILE)); len(got) != 2 {
+		t.Fatalf("reconciled %v, want the unconfirmed task twice", got)
 	}
+	first := l.taskOf(p.UID)
 
-	l.update(t, masterStatus(p.UID, mesos.TASK_GONE)) // answer to the first question
+	l.update(t, masterStatus(first, mesos.TASK_GONE)) // answer to the first question
 	l.offer(t)
 	l.cycle(t)
-	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 {
-		t.Fatalf("pod not launched again once its task was gone: %v", got)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || got[0] == first || podOf(got[0]) != p.UID {
+		t.Fatalf("pod not launched again under a new task ID once its task was gone: %v (first %s)", got, first)
 	}
-	l.update(t, masterStatus(p.UID, mesos.TASK_GONE)) // answer to the second, about the first launch
+	l.update(t, masterStatus(first, mesos.TASK_GONE)) // answer to the second, about the first launch
 	if _, ok := l.s.tasks.Get(p.UID); !ok {
 		t.Fatal("a stale reconciliation answer made the bridge forget the new launch")
 	}
@@ -197,7 +206,7 @@ func TestStaleReconciliationAnswerIgnored(t *testing.T) {
 		t.Fatal("the new launch's intent was removed")
 	}
 	// News of the new launch itself applies.
-	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: l.taskOf(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: mesos.TASK_RUNNING.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum()})
 	if got, _ := l.s.tasks.Get(p.UID); got.State != mesos.TASK_RUNNING {
 		t.Fatalf("task state %v, want TASK_RUNNING", got.State)

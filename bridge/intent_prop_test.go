@@ -30,10 +30,10 @@ import (
 // bound, so only the registry and the intents keep a pod from being
 // launched again.
 
-// modelEtcd is the framework store of every term: one intent map, writes
-// fenced by the term that made them.
+// modelEtcd is the framework store of every term: one intent map (by task
+// ID, as EtcdStore keys them), writes fenced by the term that made them.
 type modelEtcd struct {
-	intents map[types.UID]LaunchIntent
+	intents map[string]LaunchIntent
 	epoch   int // the current leadership
 	id      string
 }
@@ -45,6 +45,7 @@ type termStore struct {
 }
 
 func (s *termStore) Load(context.Context) (string, error) { return s.etcd.id, nil }
+func (s *termStore) LaunchEpoch() uint64                  { return uint64(s.epoch) }
 func (s *termStore) Save(_ context.Context, id string) error {
 	if s.epoch != s.etcd.epoch {
 		return ErrDeposed
@@ -55,7 +56,7 @@ func (s *termStore) Save(_ context.Context, id string) error {
 func (s *termStore) Intents(context.Context) ([]LaunchIntent, error) {
 	return slices.Collect(maps.Values(s.etcd.intents)), nil
 }
-func (s *termStore) ApplyIntents(_ context.Context, put []LaunchIntent, remove []types.UID) error {
+func (s *termStore) ApplyIntents(_ context.Context, put []LaunchIntent, remove []string) error {
 	if s.epoch != s.etcd.epoch {
 		return fmt.Errorf("term %d: %w", s.epoch, ErrDeposed)
 	}
@@ -63,21 +64,22 @@ func (s *termStore) ApplyIntents(_ context.Context, put []LaunchIntent, remove [
 		if _, err := EncodeIntent(in); err != nil {
 			return err
 		}
-		s.etcd.intents[in.Pod.UID] = in
+		s.etcd.intents[in.TaskID] = in
 	}
-	for _, uid := range remove {
-		delete(s.etcd.intents, uid)
+	for _, id := range remove {
+		delete(s.etcd.intents, id)
 	}
 	return nil
 }
 
-// modelMesos is the master: live tasks, ACCEPTs in flight and the status
-// updates queued on the current subscription.
+// modelMesos is the master: live tasks (by ID), every task ID it ever
+// launched, ACCEPTs in flight and the status updates queued on the current
+// subscription.
 type modelMesos struct {
 	t        *rapid.T
 	stream   int // the term whose subscription is current
-	live     map[types.UID]bool
-	ended    map[types.UID]bool
+	live     map[string]bool
+	used     map[string]bool
 	inflight []acceptCall
 	statuses []mesos.TaskStatus // on the current stream
 	launches map[types.UID]int
@@ -111,36 +113,35 @@ func (c *termCaller) Call(_ context.Context, call *scheduler.Call) (mesos.Respon
 		}
 		tasks := call.GetReconcile().GetTasks()
 		if len(tasks) == 0 { // implicit: every live task
-			for uid := range m.live {
-				m.queue(uid, mesos.TASK_RUNNING)
+			for _, id := range slices.Sorted(maps.Keys(m.live)) {
+				m.queue(id, mesos.TASK_RUNNING)
 			}
 		}
 		for _, rt := range tasks {
-			uid, ok := podtask.UIDFromTaskID(rt.TaskID.Value)
-			if !ok {
+			id := rt.TaskID.Value
+			if _, ok := podtask.UIDFromTaskID(id); !ok {
 				continue
 			}
-			if m.live[uid] {
-				m.queue(uid, mesos.TASK_RUNNING)
+			if m.live[id] {
+				m.queue(id, mesos.TASK_RUNNING)
 			} else {
-				m.queue(uid, mesos.TASK_GONE)
+				m.queue(id, mesos.TASK_GONE)
 			}
 		}
 	case scheduler.Call_KILL:
 		if c.epoch != m.stream {
 			return nil, errors.New("400: stream ID of another subscription")
 		}
-		uid, _ := podtask.UIDFromTaskID(call.GetKill().TaskID.Value)
-		if m.live[uid] {
-			m.end(uid, mesos.TASK_KILLED)
+		if id := call.GetKill().TaskID.Value; m.live[id] {
+			m.end(id, mesos.TASK_KILLED)
 		}
 	}
 	return nil, nil
 }
 
-func (m *modelMesos) queue(uid types.UID, state mesos.TaskState) {
+func (m *modelMesos) queue(taskID string, state mesos.TaskState) {
 	m.statuses = append(m.statuses, mesos.TaskStatus{
-		TaskID: mesos.TaskID{Value: podtask.TaskID(uid)}, AgentID: &mesos.AgentID{Value: "a1"},
+		TaskID: mesos.TaskID{Value: taskID}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: state.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
 	})
 }
@@ -160,15 +161,25 @@ func (m *modelMesos) nextStatus(rt *rapid.T, label string) int {
 	return slices.IndexFunc(m.statuses, func(st mesos.TaskStatus) bool { return st.TaskID.Value == id })
 }
 
-func (m *modelMesos) end(uid types.UID, state mesos.TaskState) {
-	delete(m.live, uid)
-	m.ended[uid] = true
-	m.queue(uid, state)
+func (m *modelMesos) end(taskID string, state mesos.TaskState) {
+	delete(m.live, taskID)
+	m.queue(taskID, state)
+}
+
+// liveOf is the live task of a pod ("" if none).
+func (m *modelMesos) liveOf(uid types.UID) string {
+	for id := range m.live {
+		if u, _ := podtask.UIDFromTaskID(id); u == uid {
+			return id
+		}
+	}
+	return ""
 }
 
 // deliver processes the ACCEPT at i: a call of an earlier subscription is
 // refused (Mesos-Stream-Id), one of the current launches its tasks. A
-// launch of a pod whose task is live is the violation.
+// launch of a pod whose task is live, and a task ID launched twice, are
+// the violations.
 func (m *modelMesos) deliver(i int) {
 	a := m.inflight[i]
 	m.inflight = slices.Delete(m.inflight, i, i+1)
@@ -181,12 +192,14 @@ func (m *modelMesos) deliver(i int) {
 			continue // a node task: not a pod's
 		}
 		m.launches[uid]++
-		if m.live[uid] {
-			m.t.Fatalf("pod %s launched while its task is live (launch #%d)", uid, m.launches[uid])
+		if other := m.liveOf(uid); other != "" {
+			m.t.Fatalf("pod %s launched (task %s) while its task %s is live (launch #%d)", uid, id, other, m.launches[uid])
 		}
-		m.live[uid] = true
-		delete(m.ended, uid)
-		m.queue(uid, mesos.TASK_RUNNING)
+		if m.used[id] {
+			m.t.Fatalf("task ID %s launched a second time", id)
+		}
+		m.live[id], m.used[id] = true, true
+		m.queue(id, mesos.TASK_RUNNING)
 	}
 }
 
@@ -200,8 +213,8 @@ type term struct {
 func TestPropertyNoPodLaunchedTwiceAcrossLeaders(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := klog.NewContext(context.Background(), logr.Discard())
-		etcd := &modelEtcd{intents: map[types.UID]LaunchIntent{}}
-		master := &modelMesos{t: rt, live: map[types.UID]bool{}, ended: map[types.UID]bool{}, launches: map[types.UID]int{}}
+		etcd := &modelEtcd{intents: map[string]LaunchIntent{}}
+		master := &modelMesos{t: rt, live: map[string]bool{}, used: map[string]bool{}, launches: map[types.UID]int{}}
 		pods := &fakePods{pods: map[types.UID]*corev1.Pod{}}
 		var terms []*term // terms[len-1] leads; the others were deposed and may not know it
 		nextPod := 0
@@ -301,18 +314,19 @@ func TestPropertyNoPodLaunchedTwiceAcrossLeaders(t *testing.T) {
 				if len(master.live) == 0 {
 					rt.Skip("no live task")
 				}
-				uid := rapid.SampledFrom(slices.Sorted(maps.Keys(master.live))).Draw(rt, "task")
-				master.end(uid, rapid.SampledFrom([]mesos.TaskState{mesos.TASK_FAILED, mesos.TASK_LOST, mesos.TASK_FINISHED}).Draw(rt, "state"))
+				id := rapid.SampledFrom(slices.Sorted(maps.Keys(master.live))).Draw(rt, "task")
+				master.end(id, rapid.SampledFrom([]mesos.TaskState{mesos.TASK_FAILED, mesos.TASK_LOST, mesos.TASK_FINISHED}).Draw(rt, "state"))
 			},
 			"": func(rt *rapid.T) {
 				// Every live task that the leader does not know is in etcd:
 				// the next leader will ask about it.
 				leader := terms[len(terms)-1].s
-				for uid := range master.live {
-					_, known := leader.tasks.Get(uid)
-					_, stored := etcd.intents[uid]
-					if !known && !stored {
-						rt.Fatalf("task of pod %s is live but neither in the leader's registry nor in an intent", uid)
+				for id := range master.live {
+					uid, _ := podtask.UIDFromTaskID(id)
+					t, known := leader.tasks.Get(uid)
+					_, stored := etcd.intents[id]
+					if !(known && t.TaskID == id) && !stored {
+						rt.Fatalf("task %s is live but neither in the leader's registry nor in an intent", id)
 					}
 				}
 			},

@@ -7,7 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // MasterState is the part of a Mesos master's /master/state that kubemesos
@@ -109,6 +114,20 @@ func (s *MasterState) Framework(name string) (StateFramework, bool) {
 		}
 	}
 	return found, ok
+}
+
+// PodTasks are the framework's pod tasks by pod UID, each pod's in the order
+// the master lists them: the ended ones (completed_tasks) first, the live
+// one last. Every launch of a pod has its own task ID, so a pod launched
+// again has several; node tasks and tasks of no pod are left out.
+func (f StateFramework) PodTasks() map[types.UID][]StateTask {
+	out := map[types.UID][]StateTask{}
+	for _, t := range append(slices.Clone(f.CompletedTasks), f.Tasks...) {
+		if uid, ok := podtask.UIDFromTaskID(t.ID); ok {
+			out[uid] = append(out[uid], t)
+		}
+	}
+	return out
 }
 
 // AgentHostname is the hostname of an agent ID ("" if unknown).

@@ -10,7 +10,6 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // Metrics are the bridge's Prometheus metrics (namespace kubemesos). They are
@@ -176,11 +175,19 @@ type instrumentedStore struct {
 	m       *Metrics
 }
 
+// LaunchEpoch is the wrapped store's (EpochSource), 0 if it has none.
+func (s *instrumentedStore) LaunchEpoch() uint64 {
+	if es, ok := s.FrameworkStore.(EpochSource); ok {
+		return es.LaunchEpoch()
+	}
+	return 0
+}
+
 func (s *instrumentedStore) Intents(ctx context.Context) ([]LaunchIntent, error) {
 	return s.intents.Intents(ctx)
 }
 
-func (s *instrumentedStore) ApplyIntents(ctx context.Context, put []LaunchIntent, remove []types.UID) error {
+func (s *instrumentedStore) ApplyIntents(ctx context.Context, put []LaunchIntent, remove []string) error {
 	err := s.intents.ApplyIntents(ctx, put, remove)
 	switch {
 	case err == nil:

@@ -104,7 +104,7 @@ func TestNodeTaskOfABrokenNode(t *testing.T) {
 	eventually(t, 30*time.Second, "a FailedScheduling naming the held agent and the cause", func() (bool, string) {
 		return c.failedSchedulingWith(t, "waits", "agent-1", "held back", "node IP 127.0.0.1 cannot be a loopback")
 	})
-	if a := c.attempts(t, podtask.TaskID(p.UID)); len(a) != 0 {
+	if a := c.attempts(t, p.UID); len(a) != 0 {
 		t.Fatalf("the pod was launched on the broken agent: %v", a)
 	}
 	c.startAgent("cpus:2;mem:2048", c.execEnv)

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubemesos/kubemesos/offermatcher"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // listedPods is a PodSource that lists all its pods (a PodLister), as
@@ -127,11 +126,11 @@ func TestAntiAffinityCountsLaunchedAndBoundPods(t *testing.T) {
 	}
 
 	// Once the first replica's task ended before binding, its agent is free.
-	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(first.UID)}, State: mesos.TASK_FAILED.Enum(),
+	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: l.taskOf(first.UID)}, State: mesos.TASK_FAILED.Enum(),
 		AgentID: &mesos.AgentID{Value: "a1"}, Source: mesos.SOURCE_MASTER.Enum()})
 	delete(l.pods.pods, first.UID)
 	l.cycle(t)
-	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || got[0] != podtask.TaskID(second.UID) {
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || podOf(got[0]) != second.UID {
 		t.Fatalf("launched %v, want %s on a1", got, second.Name)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/podtask"
@@ -38,7 +37,7 @@ func (s *Scheduler) recoverIntents(ctx context.Context) error {
 		if pod, ok := s.pods.Get(ref.UID); ok {
 			ref = podtask.RefOf(pod)
 		}
-		t := s.tasks.Launched(ref, in.AgentID)
+		t := s.tasks.Launched(ref, in.TaskID, in.AgentID)
 		t.Hostname, t.Unconfirmed = in.Hostname, true
 	}
 	if len(ins) > 0 {
@@ -48,14 +47,10 @@ func (s *Scheduler) recoverIntents(ctx context.Context) error {
 }
 
 // reconcileKnown asks the master of a new subscription about every task in
-// the registry. Answers owed on an earlier stream never come.
+// the registry.
 func (s *Scheduler) reconcileKnown(ctx context.Context) {
-	clear(s.answersDue)
 	var all []*PodTask
-	s.tasks.Each(func(t *PodTask) {
-		t.asks = 0
-		all = append(all, t)
-	})
+	s.tasks.Each(func(t *PodTask) { all = append(all, t) })
 	if len(all) > 0 {
 		s.reconcile(ctx, all)
 	}
@@ -77,7 +72,7 @@ func (s *Scheduler) writeIntents(ctx context.Context, o mesos.Offer, tasks []*Po
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
 	defer cancel()
-	if err := s.intentStore.ApplyIntents(wctx, ins, nil); err != nil {
+	if err := s.intentStore.ApplyIntents(wctx, ins, s.intents.Replaced(ins)); err != nil {
 		return fmt.Errorf("write-ahead launch intents for offer %s: %w", o.ID.Value, err)
 	}
 	s.intents.Written(ins...)
@@ -102,45 +97,4 @@ func (s *Scheduler) commitIntents(ctx context.Context) error {
 	}
 	s.intents.Committed(put, remove)
 	return nil
-}
-
-// answersExpected notes that the master owes an answer about each of tasks.
-func (s *Scheduler) answersExpected(tasks []*PodTask) {
-	for _, t := range tasks {
-		s.answersDue[t.Pod.UID]++
-		t.asks++
-	}
-}
-
-// staleAnswer reports whether st answers an explicit reconciliation of an
-// earlier launch of the pod's task, and takes the answer off the count.
-//
-// Every launch of a pod has the same task ID, and the master answers
-// reconciliations in the order it got them, on the stream. An answer "the
-// task is gone" to a question asked before the pod was launched again may
-// arrive after that launch: taken for news of the new launch, it would make
-// the bridge forget a live task and launch the pod a third time while the
-// second runs. The answers still owed beyond those asked about the current
-// launch are for earlier ones, and are ignored. Answers to implicit
-// reconciliation (sent after the explicit one on SUBSCRIBED) are not
-// counted and apply as they come.
-func (s *Scheduler) staleAnswer(uid types.UID, st mesos.TaskStatus) bool {
-	if reason, ok := reasonOf(st); !ok || reason != mesos.REASON_RECONCILIATION || st.GetSource() != mesos.SOURCE_MASTER {
-		return false
-	}
-	due := s.answersDue[uid]
-	if due == 0 {
-		return false
-	}
-	if due == 1 {
-		delete(s.answersDue, uid)
-	} else {
-		s.answersDue[uid] = due - 1
-	}
-	t, known := s.tasks.Get(uid)
-	if known && t.asks >= due {
-		t.asks--
-		return false // about the current launch
-	}
-	return known
 }

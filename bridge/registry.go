@@ -24,9 +24,6 @@ type PodTask struct {
 	// ACCEPT failed; the bridge asks about it until it does.
 	Unconfirmed bool
 	asked       time.Time
-	// asks is how many explicit reconciliations of this launch of the task
-	// the master has yet to answer.
-	asks int
 }
 
 // Terminal reports whether the task reached a terminal state.
@@ -42,9 +39,10 @@ type TaskRegistry struct {
 // NewTaskRegistry returns an empty registry.
 func NewTaskRegistry() *TaskRegistry { return &TaskRegistry{tasks: map[types.UID]*PodTask{}} }
 
-// Launched records a task the bridge is about to launch.
-func (r *TaskRegistry) Launched(pod podtask.PodRef, agentID string) *PodTask {
-	t := &PodTask{Pod: pod, TaskID: podtask.TaskID(pod.UID), AgentID: agentID, State: mesos.TASK_STAGING}
+// Launched records the task taskID of a pod that the bridge is about to
+// launch (or learnt of), replacing any earlier one of the pod.
+func (r *TaskRegistry) Launched(pod podtask.PodRef, taskID, agentID string) *PodTask {
+	t := &PodTask{Pod: pod, TaskID: taskID, AgentID: agentID, State: mesos.TASK_STAGING}
 	r.tasks[pod.UID] = t
 	return t
 }

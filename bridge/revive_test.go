@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubemesos/kubemesos/bridge"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // masterCounters reads the REVIVE and DECLINE calls the master has had
@@ -61,7 +60,7 @@ func TestUnplaceablePodDoesNotUndoDeclines(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the new pod's task RUNNING", func() (bool, string) {
 		tasks := c.tasks(t)
-		return tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING", fmt.Sprint(tasks)
+		return tasks[string(p.UID)] == "TASK_RUNNING", fmt.Sprint(tasks)
 	})
 	if r, _ := c.masterCounters(t); r == revives {
 		t.Errorf("no REVIVE for the new pod")

@@ -135,9 +135,8 @@ type Scheduler struct {
 	// not); intents is its table, loaded when Run starts.
 	intentStore IntentStore
 	intents     *IntentTable
-	// answersDue counts, per pod, the answers to explicit reconciliations
-	// not received yet (see staleAnswer).
-	answersDue map[types.UID]int
+	// epoch and launched make the task ID of each launch (taskid.go).
+	epoch, launched uint64
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -169,7 +168,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
-		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{}, answersDue: map[types.UID]int{},
+		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
 	}
 	if is, ok := store.(IntentStore); ok {
 		s.intentStore, s.intents = is, NewIntentTable(nil)
@@ -288,14 +287,13 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	log := klog.FromContext(ctx)
 	taskID := st.TaskID.Value
 	uid, ok := podtask.UIDFromTaskID(taskID)
-	stale := ok && s.staleAnswer(uid, st)
+	t, known := s.tasks.Get(uid)
 	if agentID, isNode := podtask.AgentOfNodeTask(taskID); isNode {
 		log.V(1).Info("Node task update", statusLogValues(st)...)
 		s.nodeTaskUpdate(ctx, agentID, st)
-	} else if stale {
-		log.V(1).Info("Ignoring a reconciliation answer about an earlier launch of the task", statusLogValues(st)...)
+	} else if ok && known && t.TaskID != taskID {
+		s.otherLaunch(ctx, t, st)
 	} else if ok {
-		t, known := s.tasks.Get(uid)
 		if known {
 			s.agentOutcome(ctx, t, st)
 		}
@@ -315,7 +313,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			if pod != nil {
 				ref = podtask.RefOf(pod)
 			}
-			t = s.tasks.Launched(ref, st.AgentID.Value)
+			t = s.tasks.Launched(ref, taskID, st.AgentID.Value)
 			t.State = st.GetState()
 		}
 		log.V(1).Info("Task update", statusLogValues(st)...)
@@ -334,8 +332,8 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			s.backOffRelaunch(ctx, uid, st)
 		}
 	}
-	if ok && !stale && s.intents != nil {
-		s.intents.Status(uid, st.GetState(), st.GetAgentID().GetValue())
+	if ok && s.intents != nil {
+		s.intents.Status(taskID, st.GetState(), st.GetAgentID().GetValue())
 	}
 	if len(st.UUID) > 0 && st.AgentID != nil {
 		if err := s.fw.call(ctx, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID)); err != nil {
@@ -687,9 +685,7 @@ func (s *Scheduler) reconcile(ctx context.Context, tasks []*PodTask) {
 	}
 	if err := s.fw.call(ctx, calls.Reconcile(calls.ReconcileTasks(ids))); err != nil {
 		klog.FromContext(ctx).Error(err, "Explicit reconciliation", "tasks", len(ids))
-		return
 	}
-	s.answersExpected(tasks)
 }
 
 // reconcileUnconfirmed asks again about the tasks whose ACCEPT failed and of
@@ -739,8 +735,9 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 		for _, a := range as {
 			pod := byUID[a.Pod.UID]
 			ref := podtask.RefOf(pod)
-			tasks = append(tasks, podTaskInfo(a, ref, o, exec))
-			t := s.tasks.Launched(ref, o.AgentID.Value) // write-ahead: never launched twice
+			at := s.nextAttempt()
+			tasks = append(tasks, podTaskInfo(a, ref, at, o, exec))
+			t := s.tasks.Launched(ref, podtask.TaskID(ref.UID, at), o.AgentID.Value) // write-ahead: never launched twice
 			t.Hostname = o.Hostname
 			recorded = append(recorded, t)
 			s.report.Forget(pod.UID)

@@ -168,6 +168,25 @@ func (l *loopTest) cycle(t *testing.T) {
 	_ = l.s.cycle(t.Context())
 }
 
+// taskOf is the task ID of the pod's launch the scheduler holds ("" if none).
+func (l *loopTest) taskOf(uid types.UID) string {
+	if t, ok := l.s.tasks.Get(uid); ok {
+		return t.TaskID
+	}
+	return ""
+}
+
+// podOf is the pod UID of a pod task ID.
+func podOf(taskID string) types.UID {
+	uid, _ := podtask.UIDFromTaskID(taskID)
+	return uid
+}
+
+// earlierTask is the ID of a launch of the pod by an earlier bridge.
+func earlierTask(uid types.UID) string {
+	return podtask.TaskID(uid, podtask.Attempt{Epoch: 1, Seq: 1})
+}
+
 func launchedTasks(accepts []*scheduler.Call) []string {
 	var ids []string
 	for _, a := range accepts {
@@ -203,7 +222,7 @@ func TestAcceptFailureNeverLaunchesTwice(t *testing.T) {
 			declined = append(declined, id.Value)
 		}
 	}
-	if want := podtask.TaskID(p.UID) + "@a1"; len(reconciled) != 1 || reconciled[0] != want {
+	if want := l.taskOf(p.UID) + "@a1"; len(reconciled) != 1 || reconciled[0] != want {
 		t.Errorf("after a failed ACCEPT, explicit reconciliation of %s expected, got %v", want, reconciled)
 	}
 	if len(declined) != 1 || declined[0] != first {
@@ -227,7 +246,7 @@ func TestAcceptFailureNeverLaunchesTwice(t *testing.T) {
 
 	// The master does not know the task: the pod may be launched again.
 	l.update(t, mesos.TaskStatus{
-		TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+		TaskID: mesos.TaskID{Value: l.taskOf(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: mesos.TASK_GONE.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
 	})
 	l.offer(t)
@@ -272,7 +291,7 @@ func TestKillIsSentAgainAfterNews(t *testing.T) {
 	p := testPod("gone")
 	l := newLoopTest(t)
 	running := mesos.TaskStatus{
-		TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+		TaskID: mesos.TaskID{Value: earlierTask(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: mesos.TASK_RUNNING.Enum(), Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(),
 	}
 	l.update(t, running) // adopted; its pod does not exist
@@ -341,8 +360,8 @@ func TestUnknownTaskOfBoundPodIsKept(t *testing.T) {
 	bound.Spec.NodeName = "agent-1"
 	l := newLoopTest(t, bound, unbound)
 	for _, p := range []*corev1.Pod{bound, unbound} {
-		l.s.tasks.Launched(podtask.RefOf(p), "a1")
-		l.s.update(t.Context(), mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)},
+		l.s.tasks.Launched(podtask.RefOf(p), earlierTask(p.UID), "a1")
+		l.s.update(t.Context(), mesos.TaskStatus{TaskID: mesos.TaskID{Value: earlierTask(p.UID)},
 			State: mesos.TASK_UNKNOWN.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
 	}
 	if _, ok := l.s.tasks.Get(bound.UID); !ok {
@@ -366,7 +385,7 @@ func TestFailedLaunchBacksOff(t *testing.T) {
 	l.s.now = func() time.Time { return now }
 	fail := func() {
 		l.update(t, mesos.TaskStatus{
-			TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
+			TaskID: mesos.TaskID{Value: l.taskOf(p.UID)}, AgentID: &mesos.AgentID{Value: "a1"},
 			State: mesos.TASK_FAILED.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(), Message: proto("bind refused"),
 		})
 	}
@@ -500,7 +519,7 @@ func TestAgentHold(t *testing.T) {
 	l := newLoopTest(t, pods...)
 	l.s.now = func() time.Time { return now }
 	failed := func(p *corev1.Pod) mesos.TaskStatus {
-		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)}, State: mesos.TASK_FAILED.Enum(),
+		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: l.taskOf(p.UID)}, State: mesos.TASK_FAILED.Enum(),
 			Source: mesos.SOURCE_EXECUTOR.Enum(), Reason: mesos.REASON_EXECUTOR_TERMINATED.Enum(),
 			AgentID: &mesos.AgentID{Value: "a1"}, Message: proto("node could not start: no cgroup hierarchy is mounted")}
 	}
@@ -548,7 +567,7 @@ func TestAgentHold(t *testing.T) {
 		t.Fatalf("hold after a second failure = %+v, want 2 failures, %v", h, 2*DefaultPolicy.AgentBackoff)
 	}
 	// A task the executor starts there ends it.
-	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: podtask.TaskID(pods[1].UID)}, State: mesos.TASK_STARTING.Enum(),
+	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: l.taskOf(pods[1].UID)}, State: mesos.TASK_STARTING.Enum(),
 		Source: mesos.SOURCE_EXECUTOR.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
 	if _, held := l.s.agents["a1"]; held {
 		t.Fatal("agent still held after its executor started a task")

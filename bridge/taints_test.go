@@ -8,8 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // TestTaintedNodesKeepUntoleratingPodsOff: a cordoned agent-1 whose Node
@@ -69,7 +67,7 @@ func TestTaintedNodesKeepUntoleratingPodsOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitFailedScheduling(t, late.Name, "untolerated taint")
-	if _, launched := c.tasks(t)[podtask.TaskID(late.UID)]; launched {
+	if _, launched := c.tasks(t)[string(late.UID)]; launched {
 		t.Fatal("a pod tolerating no taint was launched on a cordoned agent")
 	}
 }

@@ -61,11 +61,11 @@ func hasExecutor(o mesos.Offer) bool {
 	return false
 }
 
-// podTaskInfo is the TaskInfo of one assignment on offer o.
-func podTaskInfo(a offermatcher.Assignment, pod podtask.PodRef, o mesos.Offer, exec mesos.ExecutorInfo) mesos.TaskInfo {
+// podTaskInfo is the TaskInfo of one assignment on offer o, launch attempt at.
+func podTaskInfo(a offermatcher.Assignment, pod podtask.PodRef, at podtask.Attempt, o mesos.Offer, exec mesos.ExecutorInfo) mesos.TaskInfo {
 	res := a.Pod.Resources
 	res.Ports = nil
-	ti := pod.TaskInfo()
+	ti := pod.TaskInfo(at)
 	ti.AgentID = o.AgentID
 	ti.Resources = toMesos(res, a.Ports, offerRole(o))
 	ti.Executor = &exec

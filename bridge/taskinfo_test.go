@@ -70,8 +70,8 @@ func TestPodTaskInfoCarriesOnlyThePodReference(t *testing.T) {
 		Pod:     offermatcher.PodRequest{Key: "ns/web-0", UID: "u-1", Resources: offermatcher.Resources{MilliCPU: 500, MemoryMB: 256}},
 		OfferID: "O1", AgentID: "S1", Ports: []uint32{8080},
 	}
-	ti := podTaskInfo(a, ref, offer, exec)
-	if ti.TaskID.Value != "pod.u-1" || ti.Name != "ns/web-0" || ti.AgentID.Value != "S1" {
+	ti := podTaskInfo(a, ref, podtask.Attempt{Epoch: 5, Seq: 3}, offer, exec)
+	if ti.TaskID.Value != "pod.u-1.5.3" || ti.Name != "ns/web-0" || ti.AgentID.Value != "S1" {
 		t.Fatalf("identity wrong: %+v", ti)
 	}
 	back, err := podtask.DecodePodRef(ti.Data)

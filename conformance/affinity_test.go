@@ -111,7 +111,7 @@ func TestRequiredAntiAffinitySpreadsReplicasOverAgents(t *testing.T) {
 	}
 	last := unbound[0]
 	waitFailedScheduling(t, ns, last.Name, string(offermatcher.PodAntiAffinityMismatch))
-	if _, launched := frameworkTasks(t)[podtask.TaskID(last.UID)]; launched {
+	if _, launched := frameworkTasks(t)[last.UID]; launched {
 		t.Fatalf("%s got a task next to a replica", last.Name)
 	}
 	if !cluster.local {

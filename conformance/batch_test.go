@@ -8,8 +8,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // jobCondition is the status of the job's condition of type ct ("" if none).
@@ -48,7 +46,7 @@ func jobPods(t *testing.T, ns, name string) ([]corev1.Pod, map[string]string) {
 	tasks := frameworkTasks(t)
 	states := map[string]string{}
 	for _, p := range list.Items {
-		states[p.Name] = tasks[podtask.TaskID(p.UID)]
+		states[p.Name] = tasks[p.UID]
 	}
 	return list.Items, states
 }

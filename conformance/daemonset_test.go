@@ -7,8 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // TestDaemonSetReachesEveryAgent: every agent is a Ready node before its
@@ -61,7 +59,7 @@ spec:
 	eventually(t, 30*time.Second, "their tasks TASK_RUNNING", func() (bool, string) {
 		tasks := frameworkTasks(t)
 		for _, p := range pods {
-			if tasks[podtask.TaskID(p.UID)] != "TASK_RUNNING" {
+			if tasks[p.UID] != "TASK_RUNNING" {
 				return false, fmt.Sprint(tasks)
 			}
 		}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // TestDrainWaitsForPodDisruptionBudget: two replicas on one node under a
@@ -83,7 +81,7 @@ spec:
 	})
 	tasks := frameworkTasks(t)
 	for _, p := range before {
-		if st := tasks[podtask.TaskID(p.UID)]; st == "TASK_RUNNING" || st == "" {
+		if st := tasks[p.UID]; st == "TASK_RUNNING" || st == "" {
 			t.Errorf("evicted %s: task %q, want it ended", p.Name, st)
 		}
 	}

@@ -13,32 +13,28 @@ import (
 
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/conformance/report"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
-// How fault scenarios count. A pod is launched as one Mesos task whose ID
-// is derived from its UID (podtask.TaskID), so:
-//   - a pod run twice is one whose task ID the master knows more than once
+// How fault scenarios count. Every launch of a pod is a Mesos task with its
+// own ID, which names the pod's UID (podtask.TaskID), so:
+//   - a pod run twice is one the master knows more than one task of
 //     (running and completed, on any agent), or a pod the API has replaced
 //     (deleted, Failed) whose task still runs once the workload recovered;
 //   - a pod lost is a replica the workload wants that is not Running and
 //     Ready with a TASK_RUNNING task when the recovery deadline passes.
 
-// taskRecords are the kubemesos framework's Mesos tasks by ID, every record
-// the master has (running, unreachable and completed).
-func taskRecords(t *testing.T) map[string][]bridge.StateTask {
+// taskRecords are the kubemesos framework's pod tasks by pod UID, every
+// record the master has (completed first, then running and unreachable).
+func taskRecords(t *testing.T) map[types.UID][]bridge.StateTask {
 	t.Helper()
 	st, err := bridge.FetchMasterState(t.Context(), cluster.mesosMaster)
 	if err != nil {
 		t.Fatalf("mesos state: %v", err)
 	}
-	out := map[string][]bridge.StateTask{}
 	if fw, ok := st.Framework("kubemesos"); ok {
-		for _, tk := range append(append([]bridge.StateTask(nil), fw.Tasks...), fw.CompletedTasks...) {
-			out[tk.ID] = append(out[tk.ID], tk)
-		}
+		return fw.PodTasks()
 	}
-	return out
+	return map[types.UID][]bridge.StateTask{}
 }
 
 // readyPods are the pods in ns matching selector that are Running, Ready
@@ -88,7 +84,7 @@ func recovery(t *testing.T, ns, selector, avoid string, want int, timeout time.D
 		}
 		ok := 0
 		for _, p := range ready {
-			if tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING" && (avoid == "" || p.Spec.NodeName != avoid) {
+			if tasks[p.UID] == "TASK_RUNNING" && (avoid == "" || p.Spec.NodeName != avoid) {
 				ok++
 			}
 		}
@@ -113,7 +109,7 @@ func runTwice(t *testing.T, w watchedPods, current []corev1.Pod) (n int, which [
 		now[p.UID] = true
 	}
 	for uid, p := range w {
-		recs := records[podtask.TaskID(uid)]
+		recs := records[uid]
 		running := 0
 		for _, r := range recs {
 			if r.State == "TASK_RUNNING" {

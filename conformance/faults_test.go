@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/podtask"
@@ -42,14 +43,16 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	fw, _ := st.Framework("kubemesos")
-	agentOf := map[string]string{}
+	agentOf := map[types.UID]string{}
 	for _, tk := range fw.Tasks {
-		agentOf[tk.ID] = tk.AgentID
+		if uid, ok := podtask.UIDFromTaskID(tk.ID); ok {
+			agentOf[uid] = tk.AgentID
+		}
 	}
-	victimAgent := agentOf[podtask.TaskID(before[0].UID)]
+	victimAgent := agentOf[before[0].UID]
 	var victims []corev1.Pod
 	for _, p := range before {
-		if agentOf[podtask.TaskID(p.UID)] == victimAgent {
+		if agentOf[p.UID] == victimAgent {
 			victims = append(victims, p)
 		}
 	}
@@ -93,7 +96,7 @@ func TestExecutorKilledPodsAreReplacedAndNeverRunTwice(t *testing.T) {
 	}
 	tasks := frameworkTasks(t)
 	for _, v := range victims {
-		if state := tasks[podtask.TaskID(v.UID)]; state == "TASK_RUNNING" {
+		if state := tasks[v.UID]; state == "TASK_RUNNING" {
 			t.Errorf("the task of killed pod %s is still %s", v.Name, state)
 		}
 	}

@@ -100,7 +100,7 @@ func TestNodeSelectorOnOSRunsAndNodesCarryTheContractsLabels(t *testing.T) {
 		return p.Status.Phase == corev1.PodRunning, fmt.Sprintf("%s on %q", p.Status.Phase, p.Spec.NodeName)
 	})
 	eventually(t, 30*time.Second, "its task TASK_RUNNING", func() (bool, string) {
-		state := frameworkTasks(t)[podtask.TaskID(created.UID)]
+		state := frameworkTasks(t)[created.UID]
 		return state == "TASK_RUNNING", state
 	})
 

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	opv1 "github.com/mesos/mesos-go/api/v1/lib/master"
 
@@ -44,7 +45,7 @@ func TestHostPortConflictNeverSharesAnAgent(t *testing.T) {
 		}
 	}
 	waitFailedScheduling(t, ns, unbound[0].Name, string(offermatcher.HostPortConflict))
-	if _, launched := frameworkTasks(t)[podtask.TaskID(unbound[0].UID)]; launched {
+	if _, launched := frameworkTasks(t)[unbound[0].UID]; launched {
 		t.Fatalf("%s got a task though every agent's port 31555 is taken", unbound[0].Name)
 	}
 	// The Mesos side: each running replica's task holds port 31555.
@@ -57,25 +58,26 @@ func TestHostPortConflictNeverSharesAnAgent(t *testing.T) {
 		if p.Spec.NodeName == "" {
 			continue
 		}
-		if got := ports[podtask.TaskID(p.UID)]; !containsPort(got, 31555) {
+		if got := ports[p.UID]; !containsPort(got, 31555) {
 			t.Errorf("%s's task holds ports %v, want 31555", p.Name, got)
 		}
 	}
 }
 
-// taskPorts are the port ranges of the bridge's running tasks (operator
-// API GET_TASKS), by task ID.
-func taskPorts(t *testing.T) map[string][][2]uint64 {
+// taskPorts are the port ranges of the bridge's running pod tasks
+// (operator API GET_TASKS), by pod UID.
+func taskPorts(t *testing.T) map[types.UID][][2]uint64 {
 	t.Helper()
 	resp := operatorCall(t, &opv1.Call{Type: opv1.Call_GET_TASKS})
-	out := map[string][][2]uint64{}
+	out := map[types.UID][][2]uint64{}
 	for _, tk := range resp.GetGetTasks().GetTasks() {
 		for _, r := range tk.GetResources() {
 			if r.GetName() != "ports" {
 				continue
 			}
 			for _, rg := range r.GetRanges().GetRange() {
-				out[tk.GetTaskID().Value] = append(out[tk.GetTaskID().Value], [2]uint64{rg.GetBegin(), rg.GetEnd()})
+				uid, _ := podtask.UIDFromTaskID(tk.GetTaskID().Value)
+				out[uid] = append(out[uid], [2]uint64{rg.GetBegin(), rg.GetEnd()})
 			}
 		}
 	}
@@ -129,7 +131,7 @@ func TestNodeSelectorOnAgentAttribute(t *testing.T) {
 	if got.Spec.NodeName != node {
 		t.Errorf("pod selecting rack %s runs on %s, want %s (racks %v)", rack, got.Spec.NodeName, node, racks)
 	}
-	if st := frameworkTasks(t)[podtask.TaskID(got.UID)]; st != "TASK_RUNNING" {
+	if st := frameworkTasks(t)[got.UID]; st != "TASK_RUNNING" {
 		t.Errorf("in-rack task %q, want TASK_RUNNING", st)
 	}
 	waitFailedScheduling(t, ns, "no-such-rack", string(offermatcher.NodeSelectorMismatch))
@@ -140,7 +142,7 @@ func TestNodeSelectorOnAgentAttribute(t *testing.T) {
 	if p.Spec.NodeName != "" || p.Status.Phase != corev1.PodPending {
 		t.Errorf("no-such-rack is %s on %q, want Pending and unbound", p.Status.Phase, p.Spec.NodeName)
 	}
-	if _, launched := frameworkTasks(t)[podtask.TaskID(p.UID)]; launched {
+	if _, launched := frameworkTasks(t)[p.UID]; launched {
 		t.Errorf("no-such-rack got a task")
 	}
 }

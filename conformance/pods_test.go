@@ -20,6 +20,7 @@ import (
 	opv1 "github.com/mesos/mesos-go/api/v1/lib/master"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubemesos/kubemesos/podtask"
 )
@@ -251,19 +252,19 @@ spec:
 	}
 	// The pod's task stays RUNNING: a container restart is not a task end.
 	tasks := frameworkTasks(t)
-	if st := tasks[podtask.TaskID(restarted.UID)]; st != "TASK_RUNNING" {
+	if st := tasks[restarted.UID]; st != "TASK_RUNNING" {
 		t.Errorf("task of the restarted pod is %q, want TASK_RUNNING", st)
 	}
 }
 
-// masterTaskMessages returns the state of a task (running or completed) as
+// masterTaskMessages returns the state of a pod's task (its live one, else an ended one) as
 // the master's operator API (GET_TASKS) has it, and the state and message of
 // each of its statuses; /master/state carries no status messages.
-func masterTaskMessages(t *testing.T, taskID string) (state string, messages []string) {
+func masterTaskMessages(t *testing.T, uid types.UID) (state string, messages []string) {
 	t.Helper()
 	tasks := operatorCall(t, &opv1.Call{Type: opv1.Call_GET_TASKS}).GetGetTasks()
 	for _, tk := range append(append([]mesos.Task(nil), tasks.GetTasks()...), tasks.GetCompletedTasks()...) {
-		if tk.TaskID.Value != taskID {
+		if u, ok := podtask.UIDFromTaskID(tk.TaskID.Value); !ok || u != uid {
 			continue
 		}
 		for _, s := range tk.GetStatuses() {
@@ -307,11 +308,10 @@ spec:
 	if len(cs) != 1 || cs[0].State.Terminated == nil || cs[0].State.Terminated.Reason != "OOMKilled" {
 		t.Fatalf("container status %+v: want terminated OOMKilled", cs)
 	}
-	id := podtask.TaskID(pod.UID)
 	var state string
 	var msgs []string
 	eventually(t, 30*time.Second, "the task to end TASK_FAILED", func() (bool, string) {
-		state, msgs = masterTaskMessages(t, id)
+		state, msgs = masterTaskMessages(t, pod.UID)
 		return state == "TASK_FAILED", fmt.Sprint(state, msgs)
 	})
 	if last := msgs[len(msgs)-1]; !strings.Contains(last, "OOMKilled") {
@@ -369,7 +369,7 @@ spec:
 	if a.ContainerID != b.ContainerID || a.RestartCount != b.RestartCount || after.UID != before.UID {
 		t.Errorf("container %s (restarts %d) became %s (restarts %d): want the same container", b.ContainerID, b.RestartCount, a.ContainerID, a.RestartCount)
 	}
-	if st := frameworkTasks(t)[podtask.TaskID(after.UID)]; st != "TASK_RUNNING" {
+	if st := frameworkTasks(t)[after.UID]; st != "TASK_RUNNING" {
 		t.Errorf("task is %q after the kubelet restart, want TASK_RUNNING", st)
 	}
 	w := watchedPods{}

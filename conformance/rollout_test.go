@@ -9,8 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // webDeployment is a Deployment of busybox httpd replicas serving
@@ -201,13 +199,13 @@ func TestDeploymentScaleRollingUpdateAndRollbackWithoutFailedRequests(t *testing
 	live := map[string]bool{}
 	for _, p := range final {
 		live[string(p.UID)] = true
-		if st := tasks[podtask.TaskID(p.UID)]; st != "TASK_RUNNING" {
+		if st := tasks[p.UID]; st != "TASK_RUNNING" {
 			t.Errorf("replica %s: task %q, want TASK_RUNNING", p.Name, st)
 		}
 	}
 	for _, p := range scaledUp {
 		if !live[string(p.UID)] {
-			if st := tasks[podtask.TaskID(p.UID)]; st == "TASK_RUNNING" || st == "" {
+			if st := tasks[p.UID]; st == "TASK_RUNNING" || st == "" {
 				t.Errorf("replaced replica %s: task %q, want it ended", p.Name, st)
 			}
 		}

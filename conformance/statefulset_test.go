@@ -8,8 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // readyAt is when pod p last became Ready (zero if it is not).
@@ -72,7 +70,7 @@ spec:
 		if p == nil {
 			t.Fatalf("no %s among the ready pods", name)
 		}
-		if st := tasks[podtask.TaskID(p.UID)]; st != "TASK_RUNNING" {
+		if st := tasks[p.UID]; st != "TASK_RUNNING" {
 			t.Errorf("%s: task %q, want TASK_RUNNING", name, st)
 		}
 		if i > 0 {
@@ -97,15 +95,15 @@ spec:
 	eventually(t, 2*time.Minute, "web-1 back as a new pod with a running task, the old task ended", func() (bool, string) {
 		p, err := pods.Get(t.Context(), "web-1", metav1.GetOptions{})
 		tasks := frameworkTasks(t)
-		oldState := tasks[podtask.TaskID(old.UID)]
+		oldState := tasks[old.UID]
 		if err != nil {
 			return false, err.Error()
 		}
-		if p.UID != old.UID && tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING" && oldState == "TASK_RUNNING" {
-			t.Fatalf("two web-1 run at once: old task %s and new task %s both TASK_RUNNING", podtask.TaskID(old.UID), podtask.TaskID(p.UID))
+		if p.UID != old.UID && tasks[p.UID] == "TASK_RUNNING" && oldState == "TASK_RUNNING" {
+			t.Fatalf("two web-1 run at once: the tasks of the old pod %s and the new %s both TASK_RUNNING", old.UID, p.UID)
 		}
 		fresh = p
-		return p.UID != old.UID && podReady(p) && tasks[podtask.TaskID(p.UID)] == "TASK_RUNNING" && oldState != "TASK_RUNNING",
+		return p.UID != old.UID && podReady(p) && tasks[p.UID] == "TASK_RUNNING" && oldState != "TASK_RUNNING",
 			fmt.Sprintf("uid %s (old %s) ready %v, old task %q", p.UID, old.UID, podReady(p), oldState)
 	})
 	if fresh.CreationTimestamp.Time.Before(old.CreationTimestamp.Time) {
@@ -126,7 +124,7 @@ spec:
 	})
 	tasks = frameworkTasks(t)
 	for _, p := range []*corev1.Pod{fresh, byName["web-2"]} {
-		if st := tasks[podtask.TaskID(p.UID)]; st == "TASK_RUNNING" || st == "" {
+		if st := tasks[p.UID]; st == "TASK_RUNNING" || st == "" {
 			t.Errorf("%s scaled away: task %q, want it ended", p.Name, st)
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // undo runs kubectl from a cleanup (t.Context is over by then), reporting
@@ -110,7 +108,7 @@ func TestTaintKeepsUntoleratingPodsOffANode(t *testing.T) {
 	if p.Spec.NodeName != "" {
 		t.Fatalf("late was placed on %s although every node is tainted or cordoned", p.Spec.NodeName)
 	}
-	if _, launched := frameworkTasks(t)[podtask.TaskID(late.UID)]; launched {
+	if _, launched := frameworkTasks(t)[late.UID]; launched {
 		t.Fatal("late got a task")
 	}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/k8sapi"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // namespace creates a namespace for one test and deletes it afterwards.
@@ -65,8 +64,9 @@ func waitFailedScheduling(t *testing.T, ns, pod, want string) {
 	})
 }
 
-// frameworkTasks are the bridge's Mesos tasks (running and completed) by ID.
-func frameworkTasks(t *testing.T) map[string]string {
+// frameworkTasks are the states of the bridge's pods' last Mesos tasks
+// (running, else completed) by pod UID.
+func frameworkTasks(t *testing.T) map[types.UID]string {
 	t.Helper()
 	out, err := taskStates(t.Context())
 	if err != nil {
@@ -75,19 +75,18 @@ func frameworkTasks(t *testing.T) map[string]string {
 	return out
 }
 
-// taskStates are the bridge's Mesos tasks (running and completed) by ID.
-func taskStates(ctx context.Context) (map[string]string, error) {
+// taskStates are the states of the bridge's pods' last Mesos tasks (every
+// launch has its own task ID: the live one, else the last that ended) by
+// pod UID.
+func taskStates(ctx context.Context) (map[types.UID]string, error) {
 	st, err := bridge.FetchMasterState(ctx, cluster.mesosMaster)
 	if err != nil {
 		return nil, fmt.Errorf("mesos state: %w", err)
 	}
-	out := map[string]string{}
+	out := map[types.UID]string{}
 	if fw, ok := st.Framework("kubemesos"); ok {
-		for _, tk := range fw.CompletedTasks {
-			out[tk.ID] = tk.State
-		}
-		for _, tk := range fw.Tasks {
-			out[tk.ID] = tk.State
+		for uid, tasks := range fw.PodTasks() {
+			out[uid] = tasks[len(tasks)-1].State // its last launch
 		}
 	}
 	return out, nil
@@ -135,7 +134,7 @@ func TestDeploymentRunsAsMesosTasks(t *testing.T) {
 		tasks := frameworkTasks(t)
 		n := 0
 		for uid := range uids {
-			if tasks[podtask.TaskID(uid)] == "TASK_RUNNING" {
+			if tasks[uid] == "TASK_RUNNING" {
 				n++
 			}
 		}
@@ -151,7 +150,7 @@ func TestDeploymentRunsAsMesosTasks(t *testing.T) {
 		tasks := frameworkTasks(t)
 		killed := 0
 		for uid := range uids {
-			if tasks[podtask.TaskID(uid)] == "TASK_KILLED" {
+			if tasks[uid] == "TASK_KILLED" {
 				killed++
 			}
 		}
@@ -180,7 +179,7 @@ func TestPodLargerThanAnyAgentStaysPending(t *testing.T) {
 	if p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" {
 		t.Fatalf("want Pending and unbound, got %s on %q", p.Status.Phase, p.Spec.NodeName)
 	}
-	if _, launched := frameworkTasks(t)[podtask.TaskID(p.UID)]; launched {
+	if _, launched := frameworkTasks(t)[p.UID]; launched {
 		t.Fatal("a pod that fits no agent was launched")
 	}
 }

@@ -24,8 +24,8 @@ func (e *Executor) onLaunch(ctx context.Context, info mesos.TaskInfo) {
 		logger.Info("Duplicate LAUNCH ignored")
 		return
 	}
-	// A task ID launched again is a new attempt (the framework reuses the
-	// pod's task ID when it relaunches a pod).
+	// A task ID launched again is a new attempt (an older bridge reused the
+	// pod's task ID for every launch of the pod).
 	e.ended.forget(id)
 	e.unackedTasks[id] = info
 	if podtask.IsNodeTask(id) {

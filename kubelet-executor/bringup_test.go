@@ -38,7 +38,7 @@ func TestNodeFailureFailsTasks(t *testing.T) {
 	node := &failingNode{release: make(chan struct{}), err: cause}
 	ex := New(a.mesosConfig(), boundPodClient(""), node)
 	done, runErr := runExecutor(t, a, ex)
-	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
+	a.events <- launch(podtask.TaskID(podU1.UID, podtask.Attempt{Epoch: 1, Seq: 1}), podU1.Encode())
 	for deadline := time.Now().Add(10 * time.Second); ex.openTasks() == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("LAUNCH not taken")

@@ -79,7 +79,7 @@ func drainActions(t *testing.T, client *fake.Clientset) ([]k8stesting.Action, *s
 	node := &stopCheckNode{client: client}
 	done, _ := runExecutor(t, a, New(cfg, client, node))
 	for _, p := range []podtask.PodRef{{Namespace: "ns", Name: "p", UID: "u1"}, {Namespace: "ns", Name: "q", UID: "u2"}} {
-		a.events <- launch(podtask.TaskID(p.UID), p.Encode())
+		a.events <- launch(podtask.TaskID(p.UID, podtask.Attempt{Epoch: 1, Seq: 1}), p.Encode())
 	}
 	starting := map[string]bool{}
 	for len(starting) < 2 {
@@ -187,7 +187,7 @@ func TestBringUpLiftsOnlyTheExecutorsCordon(t *testing.T) {
 			}
 			a := newTestAgent(t)
 			runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
-			a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
+			a.events <- launch(podtask.TaskID(podU1.UID, podtask.Attempt{Epoch: 1, Seq: 1}), podU1.Encode())
 			// Pods are admitted only once the node is up, cordon lifted or not.
 			if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
 				t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())

@@ -243,7 +243,7 @@ func TestEndToEndKubelet(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	taskID := podtask.TaskID(pod.UID)
+	taskID := podtask.TaskID(pod.UID, podtask.Attempt{Epoch: 1, Seq: 1})
 	ref := podtask.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
 	agent.events <- launch(taskID, ref.Encode())
 

@@ -42,11 +42,11 @@ func TestKillRetriesDeleteUntilTheAPIServerAnswers(t *testing.T) {
 	node := &readyNode{}
 	runExecutor(t, a, New(a.mesosConfig(), client, node))
 	bindAfterBringUp(t, client, node)
-	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
+	a.events <- launch(podtask.TaskID(podU1.UID, podtask.Attempt{Epoch: 1, Seq: 1}), podU1.Encode())
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
 		t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())
 	}
-	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: podtask.TaskID(podU1.UID)}}}
+	a.events <- mesosexec.Event{Type: mesosexec.Event_KILL, Kill: &mesosexec.Event_Kill{TaskID: mesos.TaskID{Value: podtask.TaskID(podU1.UID, podtask.Attempt{Epoch: 1, Seq: 1})}}}
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_KILLED {
 		t.Fatalf("update = %v %q, want TASK_KILLED", u.GetState(), u.GetMessage())
 	}
@@ -85,7 +85,7 @@ func TestEndedTaskGetsOneTerminalUpdate(t *testing.T) {
 			// its LAUNCH is an orphan the executor's bring-up may delete.
 			client := boundPodClient("")
 			runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
-			id := podtask.TaskID(podU1.UID)
+			id := podtask.TaskID(podU1.UID, podtask.Attempt{Epoch: 1, Seq: 1})
 			a.events <- launch(id, podU1.Encode())
 			if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
 				t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())

@@ -104,7 +104,7 @@ func TestOrphansAdoptedWithinTheWindow(t *testing.T) {
 	node.mu.Unlock()
 
 	ref := podtask.PodRef{Namespace: "ns", Name: "adopt", UID: "a1"}
-	a.events <- launch(podtask.TaskID(ref.UID), ref.Encode())
+	a.events <- launch(podtask.TaskID(ref.UID, podtask.Attempt{Epoch: 1, Seq: 1}), ref.Encode())
 	for {
 		u := a.nextUpdate(t)
 		if u.GetState() == mesos.TASK_RUNNING {

@@ -27,7 +27,7 @@ func TestPodReplacedUnderSameNameEndsTask(t *testing.T) {
 		return true, nil, apierrors.NewServiceUnavailable("no deletes in this test")
 	})
 	runExecutor(t, a, New(a.mesosConfig(), client, &readyNode{}))
-	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
+	a.events <- launch(podtask.TaskID(podU1.UID, podtask.Attempt{Epoch: 1, Seq: 1}), podU1.Encode())
 	if u := a.nextUpdate(t); u.GetState() != mesos.TASK_STARTING {
 		t.Fatalf("update = %v %q, want TASK_STARTING", u.GetState(), u.GetMessage())
 	}

@@ -84,7 +84,7 @@ func TestShutdownDuringAdmissionLeavesNoBoundPod(t *testing.T) {
 	})
 	node := &stopCheckNode{client: client}
 	done, _ := runExecutor(t, a, New(a.mesosConfig(), client, node))
-	a.events <- launch(podtask.TaskID(podU1.UID), podU1.Encode())
+	a.events <- launch(podtask.TaskID(podU1.UID, podtask.Attempt{Epoch: 1, Seq: 1}), podU1.Encode())
 	select {
 	case <-inGet:
 	case <-time.After(10 * time.Second):

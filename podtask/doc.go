@@ -6,10 +6,16 @@
 //
 // What each side may assume:
 //
-// Identity. A pod's task ID is TaskID(pod UID), "pod.<uid>"; UIDFromTaskID
-// inverts it and rejects every other task ID. The task name is
-// "<namespace>/<name>". One pod has one task ID for its whole life, so a pod
-// launched twice would collide in Mesos instead of running twice.
+// Identity. Every launch of a pod has its own task ID, TaskID(pod UID,
+// Attempt), "pod.<uid>.<epoch>.<seq>": Mesos requires task IDs to be unique
+// for a framework's life. The bridge never builds one twice: the epoch is
+// its term's (the etcd election revision, which grows from leader to
+// leader, or the term's start time in nanoseconds without election) and seq
+// counts within the term. ParseTaskID and UIDFromTaskID invert it, accept
+// the older per-pod form "pod.<uid>" (the zero Attempt) so that tasks of an
+// older bridge are adopted, and reject every other task ID. The task name is
+// "<namespace>/<name>". Two tasks of one pod may both be known to Mesos (a
+// relaunch while an ended one is listed); the bridge keeps at most one live.
 //
 // Task data. PodRef.TaskInfo fills in ID, name, data and labels; the data is
 // PodRef.Encode (JSON namespace, name, uid) and nothing else: TaskInfo is

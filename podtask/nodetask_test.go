@@ -17,7 +17,7 @@ func TestNodeTaskID(t *testing.T) {
 	if NodeTaskID("a", at) == NodeTaskID("a", at.Add(time.Nanosecond)) {
 		t.Error("two launches share a task ID")
 	}
-	for _, bad := range []string{"pod.x", "node.", "node.agent", "node..1", "node.agent.x", TaskID("u")} {
+	for _, bad := range []string{"pod.x", "node.", "node.agent", "node..1", "node.agent.x", TaskID("u", Attempt{Epoch: 1, Seq: 1})} {
 		if IsNodeTask(bad) {
 			t.Errorf("IsNodeTask(%q) = true", bad)
 		}

@@ -18,20 +18,12 @@ func TestPodRefRoundTripAndBadData(t *testing.T) {
 			t.Errorf("%q: got %v, want ErrBadTaskData", bad, err)
 		}
 	}
-	if uid, ok := UIDFromTaskID(TaskID("x-1")); !ok || uid != "x-1" {
-		t.Fatalf("UIDFromTaskID: %v %v", uid, ok)
-	}
-	for _, other := range []string{"spark.1", "pod.", "", "Pod.x"} {
-		if _, ok := UIDFromTaskID(other); ok {
-			t.Errorf("%q is not a pod task", other)
-		}
-	}
 }
 
 func TestDecodeTaskChecksIDAgainstUID(t *testing.T) {
 	ref := PodRef{Namespace: "ns", Name: "web-0", UID: "u-1"}
-	info := ref.TaskInfo()
-	if info.TaskID.Value != "pod.u-1" || info.Name != "ns/web-0" {
+	info := ref.TaskInfo(Attempt{Epoch: 7, Seq: 2})
+	if info.TaskID.Value != "pod.u-1.7.2" || info.Name != "ns/web-0" {
 		t.Fatalf("TaskInfo ID %q name %q", info.TaskID.Value, info.Name)
 	}
 	labels := map[string]string{}
@@ -54,12 +46,20 @@ func TestDecodeTaskChecksIDAgainstUID(t *testing.T) {
 	}{
 		{"task ID of another pod", "pod.other", ref.Encode(), ErrTaskIDMismatch},
 		{"task ID of no pod", "spark.1", ref.Encode(), ErrTaskIDMismatch},
+		{"another attempt's ID, same pod", "pod.u-1.9.9", ref.Encode(), nil},
+		{"an older bridge's ID, same pod", "pod.u-1", ref.Encode(), nil},
 		{"garbage", "pod.u-1", []byte("\x00"), ErrBadTaskData},
 		{"no data", "pod.u-1", nil, ErrBadTaskData},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeTask(mesos.TaskInfo{TaskID: mesos.TaskID{Value: tc.taskID}, Data: tc.data})
+			got, err := DecodeTask(mesos.TaskInfo{TaskID: mesos.TaskID{Value: tc.taskID}, Data: tc.data})
+			if tc.want == nil {
+				if err != nil || got != ref {
+					t.Fatalf("DecodeTask = %v, %v", got, err)
+				}
+				return
+			}
 			if !errors.Is(err, tc.want) || !errors.Is(err, ErrBadTaskData) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}

@@ -17,12 +17,12 @@ const (
 // data names. It wraps ErrBadTaskData.
 var ErrTaskIDMismatch = fmt.Errorf("%w: task ID does not match the pod UID in its data", ErrBadTaskData)
 
-// TaskInfo fills in the pod's part of a TaskInfo: ID, name, data and labels.
-// Agent, resources and executor are the launcher's.
-func (r PodRef) TaskInfo() mesos.TaskInfo {
+// TaskInfo fills in the pod's part of the TaskInfo of launch attempt a: ID,
+// name, data and labels. Agent, resources and executor are the launcher's.
+func (r PodRef) TaskInfo(a Attempt) mesos.TaskInfo {
 	return mesos.TaskInfo{
 		Name:   r.TaskName(),
-		TaskID: mesos.TaskID{Value: TaskID(r.UID)},
+		TaskID: mesos.TaskID{Value: TaskID(r.UID, a)},
 		Data:   r.Encode(),
 		Labels: &mesos.Labels{Labels: []mesos.Label{
 			{Key: LabelNamespace, Value: ptr(r.Namespace)},
@@ -34,7 +34,7 @@ func (r PodRef) TaskInfo() mesos.TaskInfo {
 
 // DecodeTask returns the pod a launched task stands for. The data must be a
 // complete PodRef (ErrBadTaskData otherwise) and the task ID must be that
-// pod's TaskID (ErrTaskIDMismatch otherwise): an executor must not run a pod
+// pod's task ID, of any attempt (ErrTaskIDMismatch otherwise): an executor must not run a pod
 // under a task that Mesos tracks for another one.
 func DecodeTask(info mesos.TaskInfo) (PodRef, error) {
 	ref, err := DecodePodRef(info.GetData())

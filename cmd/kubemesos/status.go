@@ -10,11 +10,11 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubemesos/kubemesos/bridge"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 func init() {
@@ -48,14 +48,9 @@ func runStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	tasks := map[string]bridge.StateTask{}
+	tasks := map[types.UID][]bridge.StateTask{}
 	if fw, ok := state.Framework(*fwName); ok {
-		for _, t := range fw.CompletedTasks {
-			tasks[t.ID] = t
-		}
-		for _, t := range fw.Tasks {
-			tasks[t.ID] = t
-		}
+		tasks = fw.PodTasks()
 	}
 	sort.Slice(pods.Items, func(i, j int) bool {
 		a, b := pods.Items[i], pods.Items[j]
@@ -64,13 +59,10 @@ func runStatus(args []string) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAMESPACE\tPOD\tPHASE\tPOD IP\tNODE\tMESOS TASK\tTASK STATE\tAGENT")
 	for _, p := range pods.Items {
-		id := podtask.TaskID(p.UID)
-		t, ok := tasks[id]
-		taskState, agent := "-", "-"
-		if ok {
-			taskState, agent = t.State, state.AgentHostname(t.AgentID)
-		} else {
-			id = "-"
+		id, taskState, agent := "-", "-", "-"
+		if ts := tasks[p.UID]; len(ts) > 0 { // its last launch
+			t := ts[len(ts)-1]
+			id, taskState, agent = t.ID, t.State, state.AgentHostname(t.AgentID)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Namespace, p.Name, p.Status.Phase,
 			orDash(p.Status.PodIP), orDash(p.Spec.NodeName), id, taskState, agent)

@@ -198,7 +198,7 @@ func (c *simCluster) launchTasks(withNode bool, pods ...*corev1.Pod) string {
 	}
 	for _, p := range pods {
 		ref := podtask.PodRef{Namespace: p.Namespace, Name: p.Name, UID: p.UID}
-		tasks = append(tasks, mesos.TaskInfo{Name: p.Namespace + "/" + p.Name, TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID)},
+		tasks = append(tasks, mesos.TaskInfo{Name: p.Namespace + "/" + p.Name, TaskID: mesos.TaskID{Value: podtask.TaskID(p.UID, podtask.Attempt{Epoch: 1, Seq: 1})},
 			AgentID: o.AgentID, Executor: &exec, Resources: scalars("cpus:0.1;mem:16", o), Data: ref.Encode()})
 	}
 	// What is left is offered again at once (no refuse filter): tests launch in several cycles.
@@ -314,7 +314,7 @@ func TestSimulatedRuntimeRunsPods(t *testing.T) {
 	c := startSimCluster(t, "cpus:3;mem:3072;disk:1000", 5*time.Second, nil)
 	pod := c.createPod("web", 30)
 	nodeTask := c.launch(pod)
-	podTask := podtask.TaskID(pod.UID)
+	podTask := podtask.TaskID(pod.UID, podtask.Attempt{Epoch: 1, Seq: 1})
 	got := c.states(60*time.Second, func(m map[string][]mesos.TaskStatus) bool {
 		return last(m, nodeTask) == mesos.TASK_RUNNING && last(m, podTask) == mesos.TASK_RUNNING
 	})
@@ -413,7 +413,7 @@ func TestSimulatedShutdownDrains(t *testing.T) {
 	c := startSimCluster(t, "cpus:3;mem:3072", 10*time.Second, nil)
 	short, long := c.createPod("short", 3), c.createPod("long", 1000)
 	nodeTask := c.launch(short, long)
-	tasks := []string{nodeTask, podtask.TaskID(short.UID), podtask.TaskID(long.UID)}
+	tasks := []string{nodeTask, podtask.TaskID(short.UID, podtask.Attempt{Epoch: 1, Seq: 1}), podtask.TaskID(long.UID, podtask.Attempt{Epoch: 1, Seq: 1})}
 	c.states(60*time.Second, func(m map[string][]mesos.TaskStatus) bool {
 		return !slices.ContainsFunc(tasks, func(id string) bool { return last(m, id) != mesos.TASK_RUNNING })
 	})
@@ -502,7 +502,7 @@ func TestSimulatedExecutorKilledPodsAdopted(t *testing.T) {
 	c := startSimCluster(t, "cpus:3;mem:3072", 5*time.Second, map[string]string{kubeletexecutor.EnvAdoptWindow: "10s"})
 	keep, drop := c.createPod("keep", 30), c.createPod("drop", 30)
 	nodeTask := c.launch(keep, drop)
-	keepTask, dropTask := podtask.TaskID(keep.UID), podtask.TaskID(drop.UID)
+	keepTask, dropTask := podtask.TaskID(keep.UID, podtask.Attempt{Epoch: 1, Seq: 1}), podtask.TaskID(drop.UID, podtask.Attempt{Epoch: 1, Seq: 1})
 	c.states(60*time.Second, func(m map[string][]mesos.TaskStatus) bool {
 		return last(m, nodeTask) == mesos.TASK_RUNNING && last(m, keepTask) == mesos.TASK_RUNNING && last(m, dropTask) == mesos.TASK_RUNNING
 	})

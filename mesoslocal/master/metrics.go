@@ -47,7 +47,12 @@ var messageCounters = []string{
 	"master/messages_register_slave", "master/messages_reregister_slave", "master/messages_status_update",
 	"master/messages_exited_executor", "master/messages_resource_request", "master/messages_update_framework",
 	"master/messages_authenticate_failed", "master/invalid_status_updates",
+	metricTaskIDReuses,
 }
+
+// metricTaskIDReuses counts launches of a task whose ID a terminal task of
+// the same framework had (mesoslocal's own counter: Mesos has none).
+const metricTaskIDReuses = "master/task_id_reuses"
 
 // schedulerCallCounter maps scheduler calls to Mesos' message counters.
 var schedulerCallCounter = map[scheduler.Call_Type]string{

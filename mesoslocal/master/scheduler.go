@@ -421,7 +421,25 @@ func (m *Master) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo,
 	return needed, nil
 }
 
+// warnTaskIDReuseLocked logs and counts (master/task_id_reuses) the launch
+// of a task whose ID a terminal task of the framework had. Mesos requires
+// task IDs to be unique for a framework's life and calls reuse undefined
+// behaviour, but its validation refuses only the IDs of live and unreachable
+// tasks (validateUniqueTaskID): the launch goes ahead, as in Mesos.
+func (m *Master) warnTaskIDReuseLocked(fw *framework, id string) {
+	reused := fw.tasks[id] != nil && fw.tasks[id].terminal
+	for _, t := range fw.completed {
+		reused = reused || t.task.TaskID.Value == id
+	}
+	if !reused {
+		return
+	}
+	m.metrics.inc(metricTaskIDReuses)
+	klog.Warningf("Framework %s launches task %s with the ID of a terminal task: task IDs must be unique for a framework's life", fw.id, id)
+}
+
 func (m *Master) addTaskLocked(fw *framework, a *agent, ti mesos.TaskInfo, role string) {
+	m.warnTaskIDReuseLocked(fw, ti.TaskID.Value)
 	t := &task{resources: resourcesSum(ti.Resources)}
 	t.task = mesos.Task{
 		Name:        ti.Name,
