@@ -140,7 +140,7 @@ func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos
 		delete(s.nodeTasks, agentID)
 		log.Info("Node task ended", statusLogValues(st)...)
 		if gone := st.GetState() == mesos.TASK_GONE || st.GetState() == mesos.TASK_GONE_BY_OPERATOR; gone && nt.Hostname != "" {
-			s.removeNode(ctx, podtask.NodeName(nt.Hostname), st)
+			s.removeNode(podtask.NodeName(nt.Hostname), st)
 		}
 		// A node that was up and whose executor died later is not a
 		// bring-up failure: the agent gets a new node task at once.
@@ -155,20 +155,10 @@ func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos
 	}
 }
 
-// removeNode deletes the Node of an agent that is gone, if the reporter can.
-func (s *Scheduler) removeNode(ctx context.Context, name string, st mesos.TaskStatus) {
-	r, ok := s.report.(NodeRemover)
-	if !ok {
-		return
-	}
-	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
-	defer cancel()
-	msg := fmt.Sprintf("Mesos reports the agent gone (%s)", st.GetState())
-	if err := r.RemoveNode(rctx, name, msg); err != nil {
-		klog.FromContext(ctx).Error(err, "Remove the Node of an agent that is gone", "node", name)
-		return
-	}
-	klog.FromContext(ctx).Info("Removed the Node of an agent that is gone", "node", name, "state", st.GetState())
+// removeNode queues deleting the Node of an agent that is gone, if the
+// reporter can.
+func (s *Scheduler) removeNode(name string, st mesos.TaskStatus) {
+	s.report.RemoveNode(name, fmt.Sprintf("Mesos reports the agent gone (%s)", st.GetState()))
 }
 
 // plus adds b's scalars to a.

@@ -88,7 +88,8 @@ type NodeSource interface {
 }
 
 // PodReporter is how the bridge writes to pods: why one was not placed, and
-// what became of one whose task Mesos ended under it.
+// what became of one whose task Mesos ended under it. The scheduler calls
+// it only through its PodWriter, from one goroutine, never from its loop.
 type PodReporter interface {
 	Unschedulable(ctx context.Context, pod *corev1.Pod, msg string)
 	Forget(uid types.UID)
@@ -101,11 +102,13 @@ type PodReporter interface {
 // Scheduler is the bridge's loop: it owns the OfferBook and the TaskRegistry and
 // runs a cycle whenever pods, offers or task states change.
 type Scheduler struct {
-	fw       *Framework
-	store    FrameworkStore
-	pods     PodSource
-	nodes    NodeSource // may be nil: no taints known
-	report   PodReporter
+	fw    *Framework
+	store FrameworkStore
+	pods  PodSource
+	nodes NodeSource // may be nil: no taints known
+	// report queues the writes to pods and Nodes (podwriter.go): the loop
+	// never waits for the API server.
+	report   *PodWriter
 	executor ExecutorSpec
 	policy   Policy
 
@@ -121,7 +124,8 @@ type Scheduler struct {
 	reviveFor   map[types.UID]bool
 	subscribed  bool
 	now         func() time.Time
-	// apiTimeout bounds the API server writes of one step of the loop.
+	// apiTimeout bounds the etcd writes of one step of the loop (and each
+	// write of the PodWriter).
 	apiTimeout time.Duration
 	// backoff holds back pods whose last launch failed before they were bound.
 	backoff map[types.UID]relaunch
@@ -165,7 +169,7 @@ const defaultAPITimeout = 10 * time.Second
 // gets a launch intent before every ACCEPT (see RecoverIntents).
 func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes NodeSource, report PodReporter, exec ExecutorSpec, p Policy) *Scheduler {
 	s := &Scheduler{
-		fw: fw, store: store, pods: pods, nodes: nodes, report: report, executor: exec, policy: p,
+		fw: fw, store: store, pods: pods, nodes: nodes, report: NewPodWriter(report, defaultAPITimeout), executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
 		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
@@ -195,6 +199,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go s.report.Run(ctx)
 	events := make(chan *scheduler.Event, 64)
 	go s.fw.Stream(ctx, events)
 	tick := time.NewTicker(time.Second)
@@ -328,7 +333,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			// The pod becomes pending again only if the executor never bound it
 			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
 			s.tasks.Forget(uid)
-			s.podAfterTask(ctx, uid, st)
+			s.podAfterTask(uid, st)
 			s.backOffRelaunch(ctx, uid, st)
 		}
 	}
@@ -471,21 +476,13 @@ func (h *agentHold) describe(agentID string, now time.Time, cause bool) string {
 }
 
 // podAfterTask applies to a bound pod what its ended task means for it (Action).
-func (s *Scheduler) podAfterTask(ctx context.Context, uid types.UID, st mesos.TaskStatus) {
+func (s *Scheduler) podAfterTask(uid types.UID, st mesos.TaskStatus) {
 	pod, _ := s.pods.Get(uid)
-	ctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
-	defer cancel()
-	var err error
 	switch Action(st, pod) {
 	case FailPod:
-		err = s.report.Fail(ctx, pod, FailureReason(st), FailureMessage(st))
+		s.report.Fail(pod, FailureReason(st), FailureMessage(st))
 	case DeletePod:
-		err = s.report.ForceDelete(ctx, pod, FailureMessage(st))
-	default:
-		return
-	}
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "Update pod after its task ended", "pod", klog.KObj(pod), "task", st.TaskID.Value)
+		s.report.ForceDelete(pod, FailureMessage(st))
 	}
 }
 
@@ -526,7 +523,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	if s.offers.Len() == 0 {
 		s.placementState().pending.recordNoOffers(now, pending)
 		s.reviveIfNew(ctx, now, pending)
-		s.reportNoOffers(ctx, pending, now, heldNote)
+		s.reportNoOffers(pending, now, heldNote)
 		return nil
 	}
 	unplaced, err := s.place(ctx, pending, heldNote)
@@ -586,12 +583,10 @@ const MessageNoOffers = "0/0 offers: Mesos offers this framework no resources (t
 
 // reportNoOffers explains the wait of pods pending longer than the offer TTL
 // while no offer is held.
-func (s *Scheduler) reportNoOffers(ctx context.Context, pending []*corev1.Pod, now time.Time, heldNote string) {
-	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
-	defer cancel()
+func (s *Scheduler) reportNoOffers(pending []*corev1.Pod, now time.Time, heldNote string) {
 	for _, p := range pending {
 		if now.Sub(p.CreationTimestamp.Time) >= s.policy.OfferTTL {
-			s.report.Unschedulable(rctx, p, MessageNoOffers+heldNote)
+			s.report.Unschedulable(p, MessageNoOffers+heldNote)
 		}
 	}
 }
@@ -648,9 +643,7 @@ func (s *Scheduler) backOffRelaunch(ctx context.Context, uid types.UID, st mesos
 			msg += ", not on " + h.describe(agentID, now, false)
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout)
-	defer cancel()
-	s.report.Unschedulable(rctx, pod, msg)
+	s.report.Unschedulable(pod, msg)
 }
 
 // killOrphans kills the tasks whose pod no longer exists.
@@ -778,13 +771,11 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			log.Info("Launched pod", "pod", t.Name, "task", t.TaskID.Value, "agent", o.Hostname, "offer", o.ID.Value)
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.apiTimeout) // for all reports of this cycle
-	defer cancel()
 	for _, u := range plan.Unplaced {
 		if pod, ok := byUID[u.Pod.UID]; ok {
 			msg := u.Reasons.String() + heldNote
 			log.V(1).Info("Pod fits no offer", "pod", klog.KObj(pod), "reasons", msg)
-			s.report.Unschedulable(rctx, pod, msg)
+			s.report.Unschedulable(pod, msg)
 			unplaced = append(unplaced, pod)
 		}
 	}

@@ -1,0 +1,155 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
+)
+
+// recordingReporter records the writes it gets; Fail fails while failFor > 0.
+type recordingReporter struct {
+	mu      sync.Mutex
+	writes  []string
+	failFor int
+}
+
+func (r *recordingReporter) record(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes = append(r.writes, s)
+}
+
+func (r *recordingReporter) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.writes...)
+}
+
+func (r *recordingReporter) Unschedulable(_ context.Context, pod *corev1.Pod, msg string) {
+	r.record("unschedulable " + pod.Name + ": " + msg)
+}
+func (r *recordingReporter) Forget(uid types.UID) { r.record("forget " + string(uid)) }
+func (r *recordingReporter) Fail(_ context.Context, pod *corev1.Pod, reason, _ string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failFor > 0 {
+		r.failFor--
+		r.writes = append(r.writes, "fail refused "+pod.Name)
+		return errors.New("503: the API server is overloaded")
+	}
+	r.writes = append(r.writes, "fail "+pod.Name+": "+reason)
+	return nil
+}
+func (r *recordingReporter) ForceDelete(_ context.Context, pod *corev1.Pod, _ string) error {
+	r.record("delete " + pod.Name)
+	return nil
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPodWriterKeepsTheLatestReport: reports queued for one pod before the
+// writer gets to them collapse into the latest; a pod placed meanwhile
+// (Forget) gets none; other writes are kept, in order.
+func TestPodWriterKeepsTheLatestReport(t *testing.T) {
+	r := &recordingReporter{}
+	w := NewPodWriter(r, time.Second)
+	a, b, c := testPod("a"), testPod("b"), testPod("c")
+	w.Unschedulable(a, "0/1 offers: cpu")
+	w.Unschedulable(b, "0/1 offers: cpu")
+	w.Unschedulable(a, "0/2 offers: cpu, memory")
+	w.Unschedulable(c, "0/1 offers: cpu")
+	w.Forget(c.UID)
+	w.Fail(b, "MesosTaskLost", "lost")
+	if n := w.Len(); n != 4 {
+		t.Fatalf("%d writes queued, want 4 (a, b, forget c, fail b)", n)
+	}
+	w.Drain(t.Context())
+	want := []string{"unschedulable a: 0/2 offers: cpu, memory", "unschedulable b: 0/1 offers: cpu", "forget uid-c", "fail b: MesosTaskLost"}
+	if got := r.got(); !equal(got, want) {
+		t.Fatalf("writes %q, want %q", got, want)
+	}
+}
+
+// TestPodWriterRetriesFailedWrites: a refused write is tried again with
+// backoff until it succeeds, and given up after podWriteRetries.
+func TestPodWriterRetriesFailedWrites(t *testing.T) {
+	r := &recordingReporter{failFor: 2}
+	w := NewPodWriter(r, time.Second)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go w.Run(ctx)
+	w.Fail(testPod("p"), "MesosTaskFailed", "")
+	want := []string{"fail refused p", "fail refused p", "fail p: MesosTaskFailed"}
+	mesostest.Eventually(t, 5*time.Second, "the write retried until it succeeds", func() (bool, string) {
+		got := r.got()
+		return equal(got, want), fmt.Sprint(got)
+	})
+
+	r2 := &recordingReporter{failFor: 100}
+	w2 := NewPodWriter(r2, time.Second)
+	w2.queue = workqueueFast()
+	go w2.Run(ctx)
+	w2.Fail(testPod("q"), "MesosTaskFailed", "")
+	mesostest.Eventually(t, 5*time.Second, "the write given up", func() (bool, string) {
+		n := len(r2.got())
+		return n == podWriteRetries+1 && w2.Len() == 0, fmt.Sprint(n, " attempts")
+	})
+	time.Sleep(100 * time.Millisecond)
+	if n := len(r2.got()); n != podWriteRetries+1 {
+		t.Fatalf("%d attempts, want %d", n, podWriteRetries+1)
+	}
+}
+
+// TestPodWriterIsRateLimited: the writer performs at most its rate of
+// writes per second beyond its burst.
+func TestPodWriterIsRateLimited(t *testing.T) {
+	r := &recordingReporter{}
+	w := NewPodWriter(r, time.Second)
+	w.limit = flowcontrol.NewTokenBucketRateLimiter(20, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := time.Now()
+	for i := range 11 {
+		w.Unschedulable(testPod(fmt.Sprint("p", i)), "no room")
+	}
+	go w.Run(ctx)
+	mesostest.Eventually(t, 5*time.Second, "all written", func() (bool, string) { return len(r.got()) == 11, fmt.Sprint(len(r.got())) })
+	if d := time.Since(start); d < 450*time.Millisecond {
+		t.Fatalf("11 writes at 20/s (burst 1) took %v, want at least 500 ms", d)
+	}
+}
+
+// TestPodWriterWithoutReporter: a scheduler without a reporter queues nothing.
+func TestPodWriterWithoutReporter(t *testing.T) {
+	w := NewPodWriter(nil, time.Second)
+	w.Unschedulable(testPod("a"), "x")
+	w.RemoveNode("n", "gone")
+	if w.Len() != 0 {
+		t.Fatalf("%d writes queued without a reporter", w.Len())
+	}
+}
+
+// workqueueFast retries within milliseconds.
+func workqueueFast() workqueue.TypedRateLimitingInterface[writeKey] {
+	return workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[writeKey](time.Millisecond, 10*time.Millisecond))
+}
