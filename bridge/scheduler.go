@@ -241,6 +241,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // handle applies one Mesos event to the scheduler's state.
 func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 	log := klog.FromContext(ctx)
+	if err := eventError(e); err != nil {
+		log.Error(err, "Ignoring a malformed Mesos event", "type", e.GetType())
+		return nil
+	}
 	switch e.GetType() {
 	case scheduler.Event_SUBSCRIBED:
 		sub := e.GetSubscribed()
@@ -270,7 +274,11 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 			log.Error(err, "Implicit reconciliation")
 		}
 	case scheduler.Event_OFFERS:
-		s.offers.Add(s.now(), e.GetOffers().GetOffers()...)
+		offers, err := usableOffers(e.GetOffers().GetOffers())
+		if err != nil {
+			log.Error(err, "Ignoring malformed offers")
+		}
+		s.offers.Add(s.now(), offers...)
 	case scheduler.Event_RESCIND:
 		s.offers.Remove(e.GetRescind().OfferID.Value)
 	case scheduler.Event_UPDATE:
