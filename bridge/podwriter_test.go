@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -55,18 +56,6 @@ func (r *recordingReporter) ForceDelete(_ context.Context, pod *corev1.Pod, _ st
 	return nil
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestPodWriterKeepsTheLatestReport: reports queued for one pod before the
 // writer gets to them collapse into the latest; a pod placed meanwhile
 // (Forget) gets none; other writes are kept, in order.
@@ -85,7 +74,7 @@ func TestPodWriterKeepsTheLatestReport(t *testing.T) {
 	}
 	w.Drain(t.Context())
 	want := []string{"unschedulable a: 0/2 offers: cpu, memory", "unschedulable b: 0/1 offers: cpu", "forget uid-c", "fail b: MesosTaskLost"}
-	if got := r.got(); !equal(got, want) {
+	if got := r.got(); !slices.Equal(got, want) {
 		t.Fatalf("writes %q, want %q", got, want)
 	}
 }
@@ -102,7 +91,7 @@ func TestPodWriterRetriesFailedWrites(t *testing.T) {
 	want := []string{"fail refused p", "fail refused p", "fail p: MesosTaskFailed"}
 	mesostest.Eventually(t, 5*time.Second, "the write retried until it succeeds", func() (bool, string) {
 		got := r.got()
-		return equal(got, want), fmt.Sprint(got)
+		return slices.Equal(got, want), fmt.Sprint(got)
 	})
 
 	r2 := &recordingReporter{failFor: 100}
