@@ -6,6 +6,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	"k8s.io/klog/v2"
 
@@ -103,8 +104,9 @@ func (s *Scheduler) reconcileNodeTask(ctx context.Context, nt *nodeTask, now tim
 // nodeTaskUpdate records a status of a node task. A terminal one forgets
 // the task (the agent gets a new one from its next offer); one the executor
 // failed holds the agent back first. A live node task the bridge does not
-// know (launched before a restart) is adopted.
-func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos.TaskStatus) {
+// know (launched before a restart) is adopted. It returns the calls to
+// make: a KILL of a second live node task on the agent.
+func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos.TaskStatus, now time.Time) []*scheduler.Call {
 	log := klog.FromContext(ctx)
 	id := st.TaskID.Value
 	nt := s.nodeTasks[agentID]
@@ -116,16 +118,14 @@ func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos
 		} else {
 			if !podtask.IsTerminal(st.GetState()) {
 				log.Info("Killing a second node task on an agent", "task", id, "keeping", nt.TaskID)
-				if err := s.fw.call(ctx, calls.Kill(id, agentID)); err != nil {
-					log.Error(err, "Kill node task", "task", id)
-				}
+				return []*scheduler.Call{calls.Kill(id, agentID)}
 			}
-			return
+			return nil
 		}
 	}
 	if nt == nil {
 		if podtask.IsTerminal(st.GetState()) || st.GetState() == mesos.TASK_UNKNOWN {
-			return
+			return nil
 		}
 		nt = &nodeTask{TaskID: id, AgentID: agentID}
 		s.nodeTasks[agentID] = nt
@@ -145,7 +145,7 @@ func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos
 		// A node that was up and whose executor died later is not a
 		// bring-up failure: the agent gets a new node task at once.
 		if executorFailed(st) && !wasUp {
-			s.holdAgent(ctx, agentID, nt.Hostname, st.GetMessage())
+			s.holdAgent(ctx, agentID, nt.Hostname, st.GetMessage(), now)
 		}
 	case st.GetState() == mesos.TASK_RUNNING && st.GetSource() == mesos.SOURCE_EXECUTOR:
 		if h := s.agents[agentID]; h != nil {
@@ -153,6 +153,7 @@ func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos
 			delete(s.agents, agentID)
 		}
 	}
+	return nil
 }
 
 // removeNode queues deleting the Node of an agent that is gone, if the

@@ -282,7 +282,7 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 	case scheduler.Event_RESCIND:
 		s.offers.Remove(e.GetRescind().OfferID.Value)
 	case scheduler.Event_UPDATE:
-		s.update(ctx, e.GetUpdate().GetStatus())
+		s.perform(ctx, s.update(ctx, e.GetUpdate().GetStatus(), s.now()))
 	case scheduler.Event_FAILURE:
 		f := e.GetFailure()
 		log.Info("Mesos failure", "agent", f.GetAgentID().GetValue(), "executor", f.GetExecutorID().GetValue(), "status", f.GetStatus())
@@ -295,20 +295,23 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 	return nil
 }
 
-// update records a task status and acknowledges it.
-func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
+// update decides what a task status, received at now, means: it changes the
+// scheduler's state (registry, intents, holds, backoffs), queues pod
+// writes, and returns the Mesos calls to make (the acknowledgement, a KILL
+// of a task that must not run). It makes no call itself.
+func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus, now time.Time) (out []*scheduler.Call) {
 	log := klog.FromContext(ctx)
 	taskID := st.TaskID.Value
 	uid, ok := podtask.UIDFromTaskID(taskID)
 	t, known := s.tasks.Get(uid)
 	if agentID, isNode := podtask.AgentOfNodeTask(taskID); isNode {
 		log.V(1).Info("Node task update", statusLogValues(st)...)
-		s.nodeTaskUpdate(ctx, agentID, st)
+		out = s.nodeTaskUpdate(ctx, agentID, st, now)
 	} else if ok && known && t.TaskID != taskID {
-		s.otherLaunch(ctx, t, st)
+		out = s.otherLaunch(ctx, t, st, now)
 	} else if ok {
 		if known {
-			s.agentOutcome(ctx, t, st)
+			s.agentOutcome(ctx, t, st, now)
 		}
 		switch {
 		case known:
@@ -342,17 +345,38 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
 			s.tasks.Forget(uid)
 			s.podAfterTask(uid, st)
-			s.backOffRelaunch(ctx, uid, st)
+			s.backOffRelaunch(uid, st, now)
 		}
 	}
 	if ok && s.intents != nil {
 		s.intents.Status(taskID, st.GetState(), st.GetAgentID().GetValue())
 	}
 	if len(st.UUID) > 0 && st.AgentID != nil {
-		if err := s.fw.call(ctx, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID)); err != nil {
-			log.Error(err, "Acknowledge", "task", taskID)
+		out = append(out, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID))
+	}
+	return out
+}
+
+// perform makes the calls a decision returned, in order. A failed one is
+// logged: each is made again when the news that led to it comes again (an
+// unacknowledged update is resent, a task killed once per status heard).
+func (s *Scheduler) perform(ctx context.Context, cs []*scheduler.Call) {
+	for _, c := range cs {
+		if err := s.fw.call(ctx, c); err != nil {
+			klog.FromContext(ctx).Error(err, "Mesos call", "type", c.GetType(), "task", callTask(c))
 		}
 	}
+}
+
+// callTask is the task a call is about ("" if none).
+func callTask(c *scheduler.Call) string {
+	switch c.GetType() {
+	case scheduler.Call_ACKNOWLEDGE:
+		return c.GetAcknowledge().TaskID.Value
+	case scheduler.Call_KILL:
+		return c.GetKill().TaskID.Value
+	}
+	return ""
 }
 
 // executorFailed reports whether a terminal status says the executor on the
@@ -377,7 +401,7 @@ func executorFailed(st mesos.TaskStatus) bool {
 // executor failed before the pod was bound holds the agent back (longer
 // after every failure in a row); a task the executor reports starting or
 // running there ends the hold.
-func (s *Scheduler) agentOutcome(ctx context.Context, t *PodTask, st mesos.TaskStatus) {
+func (s *Scheduler) agentOutcome(ctx context.Context, t *PodTask, st mesos.TaskStatus, now time.Time) {
 	agentID := t.AgentID
 	if agentID == "" {
 		agentID = st.GetAgentID().GetValue()
@@ -401,19 +425,19 @@ func (s *Scheduler) agentOutcome(ctx context.Context, t *PodTask, st mesos.TaskS
 	if pod, ok := s.pods.Get(t.Pod.UID); ok && pod.Spec.NodeName != "" {
 		return // the executor ended under a bound pod: not a launch failure
 	}
-	s.holdAgent(ctx, agentID, t.Hostname, st.GetMessage())
+	s.holdAgent(ctx, agentID, t.Hostname, st.GetMessage(), now)
 }
 
-// holdAgent holds an agent back after its executor failed a launch for
-// cause: longer after every failure in a row, and once for the failures
-// of one bring-up.
-func (s *Scheduler) holdAgent(ctx context.Context, agentID, hostname, cause string) {
+// holdAgent holds an agent back, from now, after its executor failed a
+// launch for cause: longer after every failure in a row, and once for the
+// failures of one bring-up.
+func (s *Scheduler) holdAgent(ctx context.Context, agentID, hostname, cause string, now time.Time) {
 	h := s.agents[agentID]
 	if h == nil {
 		h = &agentHold{hostname: hostname}
 		s.agents[agentID] = h
 	}
-	if s.now().Before(h.until) {
+	if now.Before(h.until) {
 		// Launched before the hold began: the same failure (one node
 		// bring-up fails every task the executor had), not another one.
 		h.cause = cause
@@ -425,7 +449,7 @@ func (s *Scheduler) holdAgent(ctx context.Context, agentID, hostname, cause stri
 		h.delay *= 2
 	}
 	h.delay = min(h.delay, s.policy.MaxAgentBackoff)
-	h.until = s.now().Add(h.delay)
+	h.until = now.Add(h.delay)
 	h.cause = cause
 	klog.FromContext(ctx).Info("Holding back an agent whose executor failed a launch", "agent", agentID, "hostname", h.hostname,
 		"failures", h.failures, "for", h.delay, "cause", h.cause)
@@ -631,7 +655,7 @@ func (s *Scheduler) pendingPods() []*corev1.Pod {
 // pod that cannot start does not churn Mesos every cycle, and tells the user
 // why. Ends that are no fault of the launch (a reconciliation answer for a
 // task the master never saw, a stale offer) are retried at once.
-func (s *Scheduler) backOffRelaunch(ctx context.Context, uid types.UID, st mesos.TaskStatus) {
+func (s *Scheduler) backOffRelaunch(uid types.UID, st mesos.TaskStatus, now time.Time) {
 	pod, ok := s.pods.Get(uid)
 	if !ok || !k8sapi.IsPending(pod) {
 		return
@@ -643,7 +667,6 @@ func (s *Scheduler) backOffRelaunch(ctx context.Context, uid types.UID, st mesos
 	if b, ok := s.backoff[uid]; ok {
 		delay = min(2*b.delay, s.policy.MaxRelaunchBackoff)
 	}
-	now := s.now()
 	s.backoff[uid] = relaunch{at: now.Add(delay), delay: delay}
 	msg := fmt.Sprintf("%s; launching again in %v", FailureMessage(st), delay)
 	if agentID := st.GetAgentID().GetValue(); agentID != "" {

@@ -380,7 +380,7 @@ func TestUnknownTaskOfBoundPodIsKept(t *testing.T) {
 	l := newLoopTest(t, bound, unbound)
 	for _, p := range []*corev1.Pod{bound, unbound} {
 		l.s.tasks.Launched(podtask.RefOf(p), earlierTask(p.UID), "a1")
-		l.s.update(t.Context(), mesos.TaskStatus{TaskID: mesos.TaskID{Value: earlierTask(p.UID)},
+		l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: earlierTask(p.UID)},
 			State: mesos.TASK_UNKNOWN.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
 	}
 	if _, ok := l.s.tasks.Get(bound.UID); !ok {
@@ -590,5 +590,38 @@ func TestAgentHold(t *testing.T) {
 		Source: mesos.SOURCE_EXECUTOR.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
 	if _, held := l.s.agents["a1"]; held {
 		t.Fatal("agent still held after its executor started a task")
+	}
+}
+
+// TestUpdateReturnsItsCalls: the decision on a status update makes no Mesos
+// call; it returns them (the acknowledgement, a KILL of a second live task
+// of a pod) for the edge to make, in order.
+func TestUpdateReturnsItsCalls(t *testing.T) {
+	p := testPod("web")
+	l := newLoopTest(t, p)
+	l.offer(t)
+	l.cycle(t)
+	l.master.take(0)
+	current := l.taskOf(p.UID)
+	running := func(id string) mesos.TaskStatus {
+		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: id}, State: mesos.TASK_RUNNING.Enum(),
+			AgentID: &mesos.AgentID{Value: "a1"}, Source: mesos.SOURCE_EXECUTOR.Enum(), UUID: []byte("u1")}
+	}
+	got := l.s.update(t.Context(), running(current), time.Now())
+	if len(l.master.calls) != 0 {
+		t.Fatalf("update made %d calls itself", len(l.master.calls))
+	}
+	if len(got) != 1 || got[0].GetType() != scheduler.Call_ACKNOWLEDGE || got[0].GetAcknowledge().TaskID.Value != current {
+		t.Fatalf("calls %v, want the acknowledgement of %s", got, current)
+	}
+	// Another live task of the pod next to the confirmed one: killed, then acknowledged.
+	other := earlierTask(p.UID)
+	got = l.s.update(t.Context(), running(other), time.Now())
+	if len(got) != 2 || got[0].GetType() != scheduler.Call_KILL || got[0].GetKill().TaskID.Value != other ||
+		got[1].GetType() != scheduler.Call_ACKNOWLEDGE {
+		t.Fatalf("calls %v, want KILL of %s and its acknowledgement", got, other)
+	}
+	if l.taskOf(p.UID) != current {
+		t.Fatalf("the registry holds %s, want %s", l.taskOf(p.UID), current)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	"k8s.io/klog/v2"
 
@@ -48,25 +49,23 @@ func launchEpoch(store FrameworkStore, now time.Time) uint64 {
 // an earlier launch, say). A live one is the pod's task if t was never
 // confirmed (its ACCEPT failed, or it comes from an intent): it is adopted
 // in t's place; otherwise the pod would run twice, and the other task is
-// killed.
-func (s *Scheduler) otherLaunch(ctx context.Context, t *PodTask, st mesos.TaskStatus) {
+// killed (the call returned).
+func (s *Scheduler) otherLaunch(ctx context.Context, t *PodTask, st mesos.TaskStatus, now time.Time) []*scheduler.Call {
 	log := klog.FromContext(ctx)
 	state := st.GetState()
 	if podtask.IsTerminal(state) || state == mesos.TASK_UNKNOWN {
 		log.V(1).Info("Status of an earlier launch of the pod", append(statusLogValues(st), "current", t.TaskID)...)
-		return
+		return nil
 	}
 	agentID := st.GetAgentID().GetValue()
 	if t.Unconfirmed && agentID != "" {
 		log.Info("Adopting a live task of a pod whose launch was never confirmed", "task", st.TaskID.Value, "instead", t.TaskID)
 		t.TaskID, t.AgentID, t.State, t.Unconfirmed, t.Killing = st.TaskID.Value, agentID, state, false, false
 		if s.intents != nil {
-			s.intents.Adopted(LaunchIntent{Pod: t.Pod, TaskID: t.TaskID, AgentID: agentID, Hostname: t.Hostname, Written: s.now()})
+			s.intents.Adopted(LaunchIntent{Pod: t.Pod, TaskID: t.TaskID, AgentID: agentID, Hostname: t.Hostname, Written: now})
 		}
-		return
+		return nil
 	}
 	log.Info("Killing a second task of a pod", "task", st.TaskID.Value, "keeping", t.TaskID, "pod", t.Pod.String())
-	if err := s.fw.call(ctx, calls.Kill(st.TaskID.Value, agentID)); err != nil {
-		log.Error(err, "Kill a second task of a pod", "task", st.TaskID.Value)
-	}
+	return []*scheduler.Call{calls.Kill(st.TaskID.Value, agentID)}
 }
