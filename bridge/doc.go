@@ -9,7 +9,7 @@
 //	k8sapi.PodFeed ──pending pods──► Scheduler.cycle ◄──offers── Framework (SUBSCRIBE stream)
 //	                                        │
 //	                                        ├─ ACCEPT(LAUNCH) per used offer, DECLINE the rest after --offer-ttl
-//	                                        └─ FailedScheduling events for pods that fit no offer
+//	                                        └─ FailedScheduling events for pods that fit no offer (queued: PodWriter)
 //
 // Glossary:
 //   - OfferBook: offers held by the bridge, each until used, rescinded or older than the offer TTL.
@@ -21,4 +21,8 @@
 //     LaunchIntents, every write fenced by the term's election key revision.
 //   - LaunchIntent: written before the ACCEPT of its task and kept until the task ends, so
 //     a new leader reconciles every task that may run before it launches anything.
+//   - PodWriter: performs the loop's writes to pods and Nodes on its own goroutine,
+//     rate-limited and retried, so the loop never waits for the API server.
+//   - task ID: pod.<uid>.<epoch>.<seq>, one per launch (podtask.TaskID), never reused by the
+//     framework across relaunches and leaders.
 package bridge

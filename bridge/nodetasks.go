@@ -81,7 +81,7 @@ func (s *Scheduler) launchNodeTasks(ctx context.Context, now time.Time) {
 		if err := s.fw.call(ctx, accept); err != nil {
 			log.Error(err, "Launch node task", "agent", o.Hostname, "task", id)
 			nt.Unconfirmed = true
-			s.reconcileNodeTask(ctx, nt, now)
+			s.perform(ctx, []*scheduler.Call{s.reconcileNodeTask(nt, now)})
 			s.decline(ctx, []string{o.ID.Value}, s.policy.DeclineFor)
 			continue
 		}
@@ -89,16 +89,15 @@ func (s *Scheduler) launchNodeTasks(ctx context.Context, now time.Time) {
 	}
 	for _, nt := range s.nodeTasks {
 		if nt.Unconfirmed && now.Sub(nt.asked) >= reconcileRetry {
-			s.reconcileNodeTask(ctx, nt, now)
+			s.perform(ctx, []*scheduler.Call{s.reconcileNodeTask(nt, now)})
 		}
 	}
 }
 
-func (s *Scheduler) reconcileNodeTask(ctx context.Context, nt *nodeTask, now time.Time) {
+// reconcileNodeTask is the explicit reconciliation of a node task, asked at now.
+func (s *Scheduler) reconcileNodeTask(nt *nodeTask, now time.Time) *scheduler.Call {
 	nt.asked = now
-	if err := s.fw.call(ctx, calls.Reconcile(calls.ReconcileTasks(map[string]string{nt.TaskID: nt.AgentID}))); err != nil {
-		klog.FromContext(ctx).Error(err, "Explicit reconciliation of a node task", "task", nt.TaskID)
-	}
+	return calls.Reconcile(calls.ReconcileTasks(map[string]string{nt.TaskID: nt.AgentID}))
 }
 
 // nodeTaskUpdate records a status of a node task. A terminal one forgets

@@ -46,16 +46,6 @@ func (s *Scheduler) recoverIntents(ctx context.Context) error {
 	return nil
 }
 
-// reconcileKnown asks the master of a new subscription about every task in
-// the registry.
-func (s *Scheduler) reconcileKnown(ctx context.Context) {
-	var all []*PodTask
-	s.tasks.Each(func(t *PodTask) { all = append(all, t) })
-	if len(all) > 0 {
-		s.reconcile(ctx, all)
-	}
-}
-
 // writeIntents commits the launch intents of the tasks about to be launched
 // on offer o; nothing may be sent for them unless it succeeds.
 func (s *Scheduler) writeIntents(ctx context.Context, o mesos.Offer, tasks []*PodTask) error {

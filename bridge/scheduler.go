@@ -258,21 +258,8 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 				log.Error(err, "Store framework ID")
 			}
 		}
-		s.subscribed = true
-		// Offers of an earlier stream are void; learn every task the master knows of.
-		s.offers = NewOfferBook()
-		s.suppressed = false
-		// Revive once for every pending pod: filters of an earlier
-		// subscription may still hold offers back.
-		clear(s.seenPending)
 		log.Info("Subscribed to Mesos", "frameworkID", sub.FrameworkID.Value, "master", sub.GetMasterInfo().GetHostname())
-		// Explicitly every task it knows (launch intents included), before
-		// the first cycle can launch anything; then implicitly, so the
-		// answers to the explicit one come first.
-		s.reconcileKnown(ctx)
-		if err := s.fw.call(ctx, calls.Reconcile()); err != nil {
-			log.Error(err, "Implicit reconciliation")
-		}
+		s.perform(ctx, s.subscribedAt(s.now()))
 	case scheduler.Event_OFFERS:
 		offers, err := usableOffers(e.GetOffers().GetOffers())
 		if err != nil {
@@ -355,6 +342,27 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus, now time.Ti
 		out = append(out, calls.Acknowledge(st.AgentID.Value, taskID, st.UUID))
 	}
 	return out
+}
+
+// subscribedAt decides what a new subscription (first or after a
+// reconnect) at now means: offers of an earlier stream are void, filters
+// of an earlier subscription may hold offers back (every pending pod
+// revives once), and the master is asked about every task the scheduler
+// knows (launch intents included) explicitly, before the first cycle can
+// launch anything, then implicitly, so the explicit answers come first.
+// It returns those reconciliations.
+func (s *Scheduler) subscribedAt(now time.Time) []*scheduler.Call {
+	s.subscribed = true
+	s.offers = NewOfferBook()
+	s.suppressed = false
+	clear(s.seenPending)
+	var out []*scheduler.Call
+	var all []*PodTask
+	s.tasks.Each(func(t *PodTask) { all = append(all, t) })
+	if len(all) > 0 {
+		out = append(out, s.reconcileCall(all, now))
+	}
+	return append(out, calls.Reconcile())
 }
 
 // perform makes the calls a decision returned, in order. A failed one is
@@ -700,16 +708,14 @@ func (s *Scheduler) killOrphans(ctx context.Context) {
 // launch was never confirmed, until the master answers.
 const reconcileRetry = 10 * time.Second
 
-// reconcile asks the master for the state of tasks (explicit reconciliation).
-func (s *Scheduler) reconcile(ctx context.Context, tasks []*PodTask) {
+// reconcileCall is the explicit reconciliation of tasks, asked at now.
+func (s *Scheduler) reconcileCall(tasks []*PodTask, now time.Time) *scheduler.Call {
 	ids := make(map[string]string, len(tasks))
 	for _, t := range tasks {
 		ids[t.TaskID] = t.AgentID
-		t.asked = s.now()
+		t.asked = now
 	}
-	if err := s.fw.call(ctx, calls.Reconcile(calls.ReconcileTasks(ids))); err != nil {
-		klog.FromContext(ctx).Error(err, "Explicit reconciliation", "tasks", len(ids))
-	}
+	return calls.Reconcile(calls.ReconcileTasks(ids))
 }
 
 // reconcileUnconfirmed asks again about the tasks whose ACCEPT failed and of
@@ -722,7 +728,7 @@ func (s *Scheduler) reconcileUnconfirmed(ctx context.Context, now time.Time) {
 		}
 	})
 	if len(ask) > 0 {
-		s.reconcile(ctx, ask)
+		s.perform(ctx, []*scheduler.Call{s.reconcileCall(ask, now)})
 	}
 }
 
@@ -791,7 +797,7 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			for _, t := range recorded {
 				t.Unconfirmed = true
 			}
-			s.reconcile(ctx, recorded)
+			s.perform(ctx, []*scheduler.Call{s.reconcileCall(recorded, s.now())})
 			s.decline(ctx, []string{o.ID.Value}, s.policy.DeclineFor)
 			if firstErr == nil {
 				firstErr = err

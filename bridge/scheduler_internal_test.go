@@ -625,3 +625,29 @@ func TestUpdateReturnsItsCalls(t *testing.T) {
 		t.Fatalf("the registry holds %s, want %s", l.taskOf(p.UID), current)
 	}
 }
+
+// TestSubscribedReturnsReconciliations: a new subscription voids held
+// offers and returns, without making them, the explicit reconciliation of
+// every known task followed by the implicit one.
+func TestSubscribedReturnsReconciliations(t *testing.T) {
+	p := testPod("web")
+	l := newLoopTest(t, p)
+	l.offer(t)
+	l.s.tasks.Launched(podtask.RefOf(p), earlierTask(p.UID), "a1")
+	got := l.s.subscribedAt(time.Now())
+	if len(l.master.calls) != 0 {
+		t.Fatalf("subscribedAt made %d calls itself", len(l.master.calls))
+	}
+	if len(got) != 2 || got[0].GetType() != scheduler.Call_RECONCILE || got[1].GetType() != scheduler.Call_RECONCILE {
+		t.Fatalf("calls %v, want two reconciliations", got)
+	}
+	if ids := reconciledTasks(got[:1]); len(ids) != 1 || ids[0] != earlierTask(p.UID)+"@a1" {
+		t.Fatalf("explicit reconciliation of %v, want the known task first", ids)
+	}
+	if len(got[1].GetReconcile().GetTasks()) != 0 {
+		t.Fatal("the second reconciliation is not the implicit one")
+	}
+	if l.s.offers.Len() != 0 {
+		t.Fatal("offers of the earlier stream still held")
+	}
+}
