@@ -63,7 +63,7 @@ $(BIN)/gotestsum:
 	GOBIN=$(BIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 
 .PHONY: conformance
-conformance: build tools $(BIN)/gotestsum ## kubemesos' own scenarios with the fault scenarios on a fresh local cluster (root; run under flock /tmp/kubemesos-e2e.lock); JUnit XML and the table in _output/conformance; RUN=regexp narrows
+conformance: build tools $(BIN)/gotestsum ## kubemesos' own scenarios with the fault scenarios on a fresh local cluster (root); JUnit XML and the table in _output/conformance; RUN=regexp narrows
 	@mkdir -p $(CONFORMANCE_OUT)
 	$(GO) build -o $(BIN)/conformance-report ./conformance/report/cmd/conformance-report
 	@rc=0; KUBEMESOS_E2E_FAULTS=1 KUBEMESOS_REQUIRE_BINARIES=1 $(BIN)/gotestsum --format standard-verbose \

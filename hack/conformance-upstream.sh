@@ -11,7 +11,7 @@
 # Against a running cluster (`make up UP_FLAGS=--test-images` in another shell, or
 # KUBEMESOS_DIR naming one): the tests use it and leave it up. Otherwise the script starts
 # `kubemesos up --test-images` (AGENTS agents, default 2) in .kubemesos-conformance and tears it
-# down at the end; run it under the e2e lock: flock /tmp/kubemesos-e2e.lock make conformance-upstream
+# down at the end; one cluster of this kind at a time on a host.
 #
 # e2e.test is built once per pin into the tools cache (a few minutes on 2 cores).
 set -euo pipefail
