@@ -125,10 +125,18 @@ func TestAntiAffinityCountsLaunchedAndBoundPods(t *testing.T) {
 		t.Fatalf("detail %q", got)
 	}
 
-	// Once the first replica's task ended before binding, its agent is free.
+	// The offers no pending pod fits were declined, not held to the TTL.
+	if n := l.s.offers.Len(); n != 0 {
+		t.Fatalf("%d offers still held", n)
+	}
+
+	// Once the first replica's task ended before binding, its agent is free:
+	// the master offers what the task held (more than was declined, so no
+	// filter holds it back).
 	l.update(t, mesos.TaskStatus{TaskID: mesos.TaskID{Value: l.taskOf(first.UID)}, State: mesos.TASK_FAILED.Enum(),
 		AgentID: &mesos.AgentID{Value: "a1"}, Source: mesos.SOURCE_MASTER.Enum()})
 	delete(l.pods.pods, first.UID)
+	l.offerFrom(t, "a1")
 	l.cycle(t)
 	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 1 || podOf(got[0]) != second.UID {
 		t.Fatalf("launched %v, want %s on a1", got, second.Name)

@@ -808,6 +808,18 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			log.Info("Launched pod", "pod", t.Name, "task", t.TaskID.Value, "agent", o.Hostname, "offer", o.ID.Value)
 		}
 	}
+	if len(plan.Unplaced) > 0 {
+		// What is left fits no pending pod: holding it until the TTL would
+		// only keep it from other frameworks (and count against our role's
+		// share). A new pending pod revives.
+		var unused []string
+		for _, o := range held {
+			if len(byOffer[o.ID.Value]) == 0 {
+				unused = append(unused, o.ID.Value)
+			}
+		}
+		s.decline(ctx, unused, s.policy.DeclineFor)
+	}
 	for _, u := range plan.Unplaced {
 		if pod, ok := byUID[u.Pod.UID]; ok {
 			msg := u.Reasons.String() + heldNote
