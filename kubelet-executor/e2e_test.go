@@ -356,6 +356,7 @@ func TestEndToEndKubelet(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("killed executor did not exit")
 	}
+	killed := time.Now() // its kubelet is gone too: nothing renews the Lease until the next one runs
 	startExecutor()
 	agent.events <- launch(taskID, ref.Encode())
 	waitState(mesos.TASK_RUNNING, 3*time.Minute)
@@ -372,19 +373,18 @@ func TestEndToEndKubelet(t *testing.T) {
 			cs.RestartCount, cs.State.Running != nil, container)
 	}
 	// The pod's status may still be the old kubelet's: ask containerd once
-	// the new kubelet has reported the node (and so has synced its pods).
-	restarted := metav1.Now()
-	mesostest.Eventually(t, time.Minute, "the new kubelet reporting the node", func() (bool, string) {
-		n, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	// the new kubelet runs (it renews the node's Lease, which the killed one
+	// cannot; the Lease's microsecond renewTime, unlike a condition's
+	// second-resolution heartbeat, tells the two apart) and has synced its pods.
+	mesostest.Eventually(t, time.Minute, "the new kubelet renewing the node's Lease", func() (bool, string) {
+		l, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, nodeName, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady {
-				return c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Before(&restarted), c.LastHeartbeatTime.String()
-			}
+		if l.Spec.RenewTime == nil {
+			return false, "no renewTime"
 		}
-		return false, "no Ready condition"
+		return l.Spec.RenewTime.After(killed), l.Spec.RenewTime.String()
 	})
 	time.Sleep(3 * time.Second) // a sync period of the new kubelet's pod workers
 	criConn, err := devnode.DialCRI(st.CRIEndpoint())
