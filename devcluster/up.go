@@ -690,20 +690,11 @@ func PreloadedImagesEnv(archives []images.Archive) map[string]string {
 	var names []string
 	for _, a := range archives {
 		for _, ref := range a.Names() {
-			names = append(names, imageName(ref))
+			names = append(names, images.Name(ref))
 		}
 	}
 	slices.Sort(names)
 	return map[string]string{"KUBEMESOS_PRELOADED_IMAGES": strings.Join(slices.Compact(names), ",")}
-}
-
-// imageName is ref without its tag or digest.
-func imageName(ref string) string {
-	ref, _, _ = strings.Cut(ref, "@")
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref = ref[:i]
-	}
-	return ref
 }
 
 // Down tears the cluster down in reverse order: the bridge, the agents

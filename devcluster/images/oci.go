@@ -131,11 +131,26 @@ func digestOf(b []byte) string {
 
 // tag returns the tag part of a reference ("latest" for "a/b:latest").
 func tag(ref string) string {
-	slash := strings.LastIndex(ref, "/")
-	if i := strings.LastIndex(ref, ":"); i > slash {
-		return ref[i+1:]
+	if _, t, ok := splitTag(ref); ok {
+		return t
 	}
 	return "latest"
+}
+
+// Name returns a reference without its tag or digest
+// ("localhost:5000/a/b" for "localhost:5000/a/b:1.0@sha256:…").
+func Name(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	name, _, _ := splitTag(ref)
+	return name
+}
+
+// splitTag splits ref at the colon of its tag, if its last path element has one.
+func splitTag(ref string) (name, tag string, ok bool) {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i], ref[i+1:], true
+	}
+	return ref, "", false
 }
 
 // Layer returns the uncompressed tar of the entries, sorted by path, with
