@@ -69,8 +69,11 @@ conformance: build tools $(BIN)/gotestsum ## kubemesos' own scenarios with the f
 	@rc=0; KUBEMESOS_E2E_FAULTS=1 KUBEMESOS_REQUIRE_BINARIES=1 $(BIN)/gotestsum --format standard-verbose \
 		--junitfile $(CONFORMANCE_OUT)/junit.xml --jsonfile $(CONFORMANCE_OUT)/test.json -- \
 		-count=1 -timeout $(or $(TIMEOUT),120m) $(if $(RUN),-run '$(RUN)') ./conformance || rc=$$?; \
-	$(BIN)/conformance-report $(CONFORMANCE_OUT)/test.json | tee $(CONFORMANCE_OUT)/table.txt; \
-	echo "JUnit XML: $(CONFORMANCE_OUT)/junit.xml"; \
+	KUBEMESOS_E2E_FAULTS=1 KUBEMESOS_REQUIRE_BINARIES=1 $(BIN)/gotestsum --format standard-verbose \
+		--junitfile $(CONFORMANCE_OUT)/junit-bridge-scale.xml --jsonfile $(CONFORMANCE_OUT)/bridge-scale.json -- \
+		-count=1 -timeout 30m -run '$(or $(RUN),^TestScale)' ./bridge || rc=$$?; \
+	cat $(CONFORMANCE_OUT)/test.json $(CONFORMANCE_OUT)/bridge-scale.json | $(BIN)/conformance-report | tee $(CONFORMANCE_OUT)/table.txt; \
+	echo "JUnit XML: $(CONFORMANCE_OUT)/junit.xml $(CONFORMANCE_OUT)/junit-bridge-scale.xml"; \
 	exit $${rc}
 
 .PHONY: conformance-upstream
