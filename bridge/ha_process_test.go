@@ -80,6 +80,7 @@ func runHABridgeProcess(name string) error {
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = 50, 100 // kubemesos scheduler's --kube-api-qps and --kube-api-burst
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err

@@ -136,9 +136,23 @@ func shortage(r offermatcher.Reason, want, had offermatcher.Resources) string {
 func cpus(milli int64) string { return strconv.FormatFloat(float64(milli)/1000, 'f', -1, 64) }
 
 // recordNoOffers replaces the log with an attempt that found no offer held.
+// A pod an earlier attempt over offers explained keeps that entry: the
+// offers it did not fit were declined, so none is held now because of it.
 func (l *PendingLog) recordNoOffers(at time.Time, pending []*corev1.Pod) {
+	l.mu.Lock()
+	earlier := make(map[string]PendingPod, len(l.last.Pods))
+	for _, p := range l.last.Pods {
+		if p.Message != MessageNoOffers {
+			earlier[p.UID] = p
+		}
+	}
+	l.mu.Unlock()
 	r := PendingReport{At: at, Pods: make([]PendingPod, 0, len(pending))}
 	for _, p := range pending {
+		if e, ok := earlier[string(p.UID)]; ok {
+			r.Pods = append(r.Pods, e)
+			continue
+		}
 		r.Pods = append(r.Pods, PendingPod{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Message: MessageNoOffers})
 	}
 	l.set(r)

@@ -86,6 +86,15 @@ func NewPodWriter(to PodReporter, timeout time.Duration) *PodWriter {
 	}
 }
 
+// RepeatFilter is a PodReporter that drops repeated Unschedulable reports
+// itself (k8sapi.PodReporter). The writer asks it before spending a write
+// token: every cycle reports every pending pod again, and with many pods
+// the repeats would use up the rate while the reports that say something
+// new wait behind them.
+type RepeatFilter interface {
+	WouldReport(uid types.UID, msg string) bool
+}
+
 // Unschedulable queues the report that pod fits nowhere, for msg.
 func (w *PodWriter) Unschedulable(pod *corev1.Pod, msg string) {
 	w.add(writeKey{writeUnschedulable, string(pod.UID)}, podWrite{pod: pod, msg: msg})
@@ -166,6 +175,10 @@ func (w *PodWriter) next(ctx context.Context, wait bool) bool {
 	w.mu.Unlock()
 	if !ok {
 		w.queue.Forget(k) // replaced and already written, or forgotten
+		return true
+	}
+	if f, ok := w.to.(RepeatFilter); ok && k.kind == writeUnschedulable && !f.WouldReport(pw.pod.UID, pw.msg) {
+		w.queue.Forget(k) // a repeat the reporter would drop: no write, no token
 		return true
 	}
 	if wait {

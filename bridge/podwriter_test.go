@@ -142,3 +142,48 @@ func TestPodWriterWithoutReporter(t *testing.T) {
 func workqueueFast() workqueue.TypedRateLimitingInterface[writeKey] {
 	return workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[writeKey](time.Millisecond, 10*time.Millisecond))
 }
+
+// filteringReporter drops a report it already has, as k8sapi.PodReporter does.
+type filteringReporter struct {
+	recordingReporter
+	seen map[types.UID]string
+}
+
+func (r *filteringReporter) WouldReport(uid types.UID, msg string) bool { return r.seen[uid] != msg }
+
+func (r *filteringReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
+	r.seen[pod.UID] = msg
+	r.recordingReporter.Unschedulable(ctx, pod, msg)
+}
+
+// TestPodWriterSpendsNoTokenOnRepeats: reports the reporter would drop as
+// repeats cost no write token, so a new report is written at once behind
+// many repeats (at 1 write/s, 50 repeats would otherwise hold it back 50 s).
+func TestPodWriterSpendsNoTokenOnRepeats(t *testing.T) {
+	r := &filteringReporter{seen: map[types.UID]string{}}
+	w := NewPodWriter(r, time.Second)
+	w.limit = flowcontrol.NewTokenBucketRateLimiter(1, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var pods []*corev1.Pod
+	for i := range 50 {
+		p := testPod(fmt.Sprint("p", i))
+		pods = append(pods, p)
+		r.seen[p.UID] = "no room" // reported before
+		w.Unschedulable(p, "no room")
+	}
+	news := testPod("new")
+	w.Unschedulable(news, "no room")
+	start := time.Now()
+	go w.Run(ctx)
+	mesostest.Eventually(t, 5*time.Second, "the new pod's report written", func() (bool, string) {
+		got := r.got()
+		return slices.Contains(got, "unschedulable new: no room"), fmt.Sprint(got)
+	})
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the new report waited %v behind repeats", d)
+	}
+	if got := r.got(); len(got) != 1 {
+		t.Fatalf("writes %q, want only the new pod's", got)
+	}
+}

@@ -122,8 +122,12 @@ type Scheduler struct {
 	// offers that the filters of earlier declines hold back.
 	seenPending map[types.UID]bool
 	reviveFor   map[types.UID]bool
-	subscribed  bool
-	now         func() time.Time
+	// explained are the pending pods told why by a placement attempt over
+	// offers: while no offer is held (the bridge declined those it could not
+	// use) that reason stands, rather than "no offers".
+	explained  map[types.UID]bool
+	subscribed bool
+	now        func() time.Time
 	// apiTimeout bounds the etcd writes of one step of the loop (and each
 	// write of the PodWriter).
 	apiTimeout time.Duration
@@ -172,7 +176,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 		fw: fw, store: store, pods: pods, nodes: nodes, report: NewPodWriter(report, defaultAPITimeout), executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
-		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{},
+		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{}, explained: map[types.UID]bool{},
 	}
 	if is, ok := store.(IntentStore); ok {
 		s.intentStore, s.intents = is, NewIntentTable(nil)
@@ -585,6 +589,11 @@ func (s *Scheduler) notePending(pending []*corev1.Pod) {
 			delete(s.reviveFor, uid) // launched, deleted or backing off
 		}
 	}
+	for uid := range s.explained {
+		if !now[uid] {
+			delete(s.explained, uid)
+		}
+	}
 	s.seenPending = now
 }
 
@@ -622,10 +631,10 @@ func (s *Scheduler) revive(ctx context.Context, now time.Time) {
 const MessageNoOffers = "0/0 offers: Mesos offers this framework no resources (the agents' resources are in use, reserved for other roles, or filtered)"
 
 // reportNoOffers explains the wait of pods pending longer than the offer TTL
-// while no offer is held.
+// while no offer is held, unless an attempt over offers told them why.
 func (s *Scheduler) reportNoOffers(pending []*corev1.Pod, now time.Time, heldNote string) {
 	for _, p := range pending {
-		if now.Sub(p.CreationTimestamp.Time) >= s.policy.OfferTTL {
+		if !s.explained[p.UID] && now.Sub(p.CreationTimestamp.Time) >= s.policy.OfferTTL {
 			s.report.Unschedulable(p, MessageNoOffers+heldNote)
 		}
 	}
@@ -825,6 +834,7 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			msg := u.Reasons.String() + heldNote
 			log.V(1).Info("Pod fits no offer", "pod", klog.KObj(pod), "reasons", msg)
 			s.report.Unschedulable(pod, msg)
+			s.explained[pod.UID] = true
 			unplaced = append(unplaced, pod)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -649,5 +650,43 @@ func TestSubscribedReturnsReconciliations(t *testing.T) {
 	}
 	if l.s.offers.Len() != 0 {
 		t.Fatal("offers of the earlier stream still held")
+	}
+}
+
+// TestReasonFromOffersStandsWithoutOffers: a pod that fits no offer is told
+// why; the bridge declines the offer, and in the cycles that hold no offer
+// the pod keeps that reason (report and pending log) instead of "no offers".
+// A pod never tried against an offer is told there are none.
+func TestReasonFromOffersStandsWithoutOffers(t *testing.T) {
+	big := testPod("big")
+	big.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("64")
+	now := time.Now()
+	big.CreationTimestamp = metav1.NewTime(now.Add(-2 * DefaultPolicy.OfferTTL))
+	l := newLoopTest(t, big)
+	l.s.now = func() time.Time { return now }
+	l.offer(t)
+	l.cycle(t)
+	if len(l.master.take(scheduler.Call_DECLINE)) != 1 {
+		t.Fatal("the offer no pod fits was not declined")
+	}
+	if len(l.report.unschedulable) != 1 || !strings.Contains(l.report.unschedulable[0], "cpu") {
+		t.Fatalf("reports %q, want one naming cpu", l.report.unschedulable)
+	}
+	now = now.Add(time.Second)
+	late := testPod("late")
+	late.CreationTimestamp = metav1.NewTime(now.Add(-2 * DefaultPolicy.OfferTTL))
+	l.pods.pods[late.UID] = late
+	l.cycle(t)
+	l.cycle(t)
+	want := []string{l.report.unschedulable[0], "late: " + MessageNoOffers, "late: " + MessageNoOffers}
+	if !slices.Equal(l.report.unschedulable, want) {
+		t.Fatalf("reports %q, want %q", l.report.unschedulable, want)
+	}
+	byName := map[string]string{}
+	for _, p := range l.s.PendingLog().Report().Pods {
+		byName[p.Name] = p.Message
+	}
+	if !strings.Contains(byName["big"], "cpu") || byName["late"] != MessageNoOffers {
+		t.Fatalf("pending log %q, want big's cpu reason kept and late with no offers", byName)
 	}
 }

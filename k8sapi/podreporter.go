@@ -64,10 +64,24 @@ func NewPodReporter(ctx context.Context, client kubernetes.Interface, component 
 // Shutdown flushes and stops the event broadcaster.
 func (r *PodReporter) Shutdown() { r.stop() }
 
+// WouldReport says whether Unschedulable(pod with uid, msg) would write
+// anything now, rather than drop the report as a repeat, so that a writer
+// queueing reports spends no API-server budget on those.
+func (r *PodReporter) WouldReport(uid types.UID, msg string) bool {
+	return r.due(uid, msg, time.Now())
+}
+
+// due is whether a report of msg for the pod uid is due at now: its first,
+// a changed message after Gap, the same one after Repeat.
+func (r *PodReporter) due(uid types.UID, msg string, now time.Time) bool {
+	l, ok := r.last[uid]
+	return !ok || now.Sub(l.at) >= r.Gap && (l.msg != msg || now.Sub(l.at) >= r.Repeat)
+}
+
 // Unschedulable reports that pod fits nowhere, for the reason in msg.
 func (r *PodReporter) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
 	now := time.Now()
-	if l, ok := r.last[pod.UID]; ok && (now.Sub(l.at) < r.Gap || l.msg == msg && now.Sub(l.at) < r.Repeat) {
+	if !r.due(pod.UID, msg, now) {
 		return
 	}
 	r.prune(now)

@@ -52,3 +52,26 @@ func TestReporterSpacesChangedMessages(t *testing.T) {
 		t.Fatalf("a changed message after Gap was not reported: last is %q", got)
 	}
 }
+
+// TestReporterWouldReport answers as Unschedulable decides: the first report,
+// not a repeat within Repeat nor a change within Gap, a change after Gap.
+func TestReporterWouldReport(t *testing.T) {
+	r := NewPodReporter(t.Context(), fake.NewClientset(), "test")
+	defer r.Shutdown()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"}}
+	if !r.WouldReport(pod.UID, "a") {
+		t.Fatal("a first report would not be written")
+	}
+	r.Unschedulable(t.Context(), pod, "a")
+	if r.WouldReport(pod.UID, "a") || r.WouldReport(pod.UID, "b") {
+		t.Fatal("a repeat, or a change within Gap, would be written")
+	}
+	r.last[pod.UID] = reported{msg: "a", at: time.Now().Add(-r.Gap)}
+	if r.WouldReport(pod.UID, "a") || !r.WouldReport(pod.UID, "b") {
+		t.Fatal("after Gap: want the change written and the repeat not")
+	}
+	r.last[pod.UID] = reported{msg: "a", at: time.Now().Add(-r.Repeat)}
+	if !r.WouldReport(pod.UID, "a") {
+		t.Fatal("a repeat after Repeat would not be written")
+	}
+}

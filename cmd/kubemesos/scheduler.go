@@ -43,6 +43,8 @@ func runScheduler(args []string) error {
 	var (
 		master     = fs.String("mesos-master", os.Getenv("MESOS_MASTER"), "Mesos masters, host:port or http://host:port, comma-separated")
 		kubeconfig = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the bridge's identity (empty: in-cluster)")
+		apiQPS     = fs.Float64("kube-api-qps", 50, "queries per second to the API server (as kube-scheduler's --kube-api-qps; client-go's own default, 5, lets 1,000 pending pods wait minutes for their reasons)")
+		apiBurst   = fs.Int("kube-api-burst", 100, "burst of queries to the API server")
 		schedName  = fs.String("scheduler-name", "default-scheduler", "schedule pods whose spec.schedulerName is this")
 		fwName     = fs.String("framework-name", "kubemesos", "Mesos framework name")
 		role       = fs.String("role", "kubernetes", "Mesos role the framework subscribes with")
@@ -88,6 +90,7 @@ func runScheduler(args []string) error {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "kubemesos-scheduler"
+	cfg.QPS, cfg.Burst = float32(*apiQPS), *apiBurst
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
