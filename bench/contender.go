@@ -54,6 +54,15 @@ type Env struct {
 	ClientBurst int
 }
 
+// agentsRunning is a Running whose simulated agents may run in processes
+// of their own, measured apart from it.
+type agentsRunning interface {
+	// AgentsUsage: the agent processes' CPU since they started and the
+	// sum of their peak RSS, and how many there are (0: none, the agents
+	// run in the contender's process).
+	AgentsUsage() (Usage, int, error)
+}
+
 // Contenders by name.
 func contenderByName(name string, o Options) (Contender, error) {
 	switch name {
@@ -62,7 +71,11 @@ func contenderByName(name string, o Options) (Contender, error) {
 	case KubeSchedulerContender:
 		return KubeScheduler{}, nil
 	case KubemesosContender:
-		return Kubemesos{AllocationInterval: o.AllocationInterval}, nil
+		k := Kubemesos{AllocationInterval: o.AllocationInterval, AgentCommand: o.AgentCommand}
+		if o.AgentsPerProcess > 0 {
+			k.AgentsPerProcess = o.AgentsPerProcess
+		}
+		return k, nil
 	}
 	return nil, fmt.Errorf("unknown contender %q (known: %s)", name, strings.Join(AllContenders, ", "))
 }

@@ -45,6 +45,13 @@ const registerTimeout = 2 * time.Minute
 type Kubemesos struct {
 	// AllocationInterval of the master (Mesos' default 1 s when 0).
 	AllocationInterval time.Duration
+	// AgentsPerProcess > 0: the simulated agents run in agent processes of
+	// at most this many each (AgentCommand followed by AgentsSubcommand),
+	// not in the bench process; their CPU and RSS are reported apart.
+	AgentsPerProcess int
+	// AgentCommand starts an agent process: the kubemesos binary and
+	// "bench".
+	AgentCommand []string
 }
 
 var _ Contender = Kubemesos{}
@@ -93,28 +100,20 @@ func (k Kubemesos) Start(ctx context.Context, env Env) (Running, error) {
 	m := master.New(master.Config{Hostname: "127.0.0.1", AllocationInterval: k.AllocationInterval})
 	r.goRun("mesos master", func() error { return m.Serve(ctx, mln) })
 
-	aln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail(fmt.Errorf("simulated agents: %w", err))
-	}
-	sim, err := agent.NewSimulated(agent.SimulatedConfig{
-		Master: mln.Addr().String(), Hostname: SimulatedHostname, Count: env.Nodes,
-		Resources: env.Node.MesosResources(), RegistrationBackoff: 100 * time.Millisecond,
-		OnLaunch: BindOnLaunch(env.Client),
-	})
-	if err != nil {
-		aln.Close()
+	if k.AgentsPerProcess > 0 {
+		shares, err := Shares(env.Nodes, k.AgentsPerProcess)
+		if err != nil {
+			return fail(err)
+		}
+		base := AgentsConfig{
+			Master: mln.Addr().String(), Hostname: SimulatedHostname, Resources: env.Node.MesosResources(),
+			Kubeconfig: env.Kubeconfig, ClientQPS: env.ClientQPS, ClientBurst: env.ClientBurst,
+		}
+		if r.agents, err = StartAgentProcs(ctx, k.AgentCommand, base, shares, env.Dir, registerTimeout); err != nil {
+			return fail(err)
+		}
+	} else if err := r.startInProcessAgents(ctx, env, mln.Addr().String()); err != nil {
 		return fail(err)
-	}
-	r.goRun("simulated agents", func() error { return sim.Serve(ctx, aln) })
-	select {
-	case <-sim.Registered():
-	case err := <-r.errs:
-		return fail(err)
-	case <-time.After(registerTimeout):
-		return fail(fmt.Errorf("%d simulated agents did not register within %s", env.Nodes, registerTimeout))
-	case <-ctx.Done():
-		return fail(ctx.Err())
 	}
 
 	fw, err := bridge.NewFramework(bridge.FrameworkOptions{
@@ -159,7 +158,38 @@ func (k Kubemesos) Start(ctx context.Context, env Env) (Running, error) {
 	return r, nil
 }
 
+// startInProcessAgents runs env.Nodes simulated agents in the bench
+// process and waits until all registered.
+func (r *kubemesosRunning) startInProcessAgents(ctx context.Context, env Env, master string) error {
+	aln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("simulated agents: %w", err)
+	}
+	sim, err := agent.NewSimulated(agent.SimulatedConfig{
+		Master: master, Hostname: SimulatedHostname, Count: env.Nodes,
+		Resources: env.Node.MesosResources(), RegistrationBackoff: 100 * time.Millisecond,
+		OnLaunch: BindOnLaunch(env.Client),
+	})
+	if err != nil {
+		aln.Close()
+		return err
+	}
+	r.goRun("simulated agents", func() error { return sim.Serve(ctx, aln) })
+	select {
+	case <-sim.Registered():
+		return nil
+	case err := <-r.errs:
+		return err
+	case <-time.After(registerTimeout):
+		return fmt.Errorf("%d simulated agents did not register within %s", env.Nodes, registerTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 type kubemesosRunning struct {
+	// agents: the agent processes, nil when the agents run in-process.
+	agents   *AgentProcs
 	meter    *SelfMeter
 	cancel   context.CancelFunc
 	reporter *k8sapi.PodReporter
@@ -203,7 +233,23 @@ func (r *kubemesosRunning) Usage() (Usage, error) {
 
 func (r *kubemesosRunning) Measured() string { return MeasuredInProcess }
 
+// AgentsUsage is what the agent processes used (their CPU, the sum of
+// their peak RSS) and how many there are; 0 processes when the agents run
+// in the bench process.
+func (r *kubemesosRunning) AgentsUsage() (Usage, int, error) {
+	if r.agents == nil {
+		return Usage{}, 0, nil
+	}
+	u, err := r.agents.Usage()
+	return u, len(r.agents.procs), err
+}
+
 func (r *kubemesosRunning) Stop() error {
+	var agentsErr error
+	if r.agents != nil {
+		// Before the master goes: agents that lose it only retry.
+		agentsErr = r.agents.Stop()
+	}
 	r.cancel()
 	r.wg.Wait()
 	if r.reporter != nil {
@@ -215,5 +261,5 @@ func (r *kubemesosRunning) Stop() error {
 	if r.firstErr != nil && !errors.Is(r.firstErr, context.Canceled) {
 		return r.firstErr
 	}
-	return nil
+	return agentsErr
 }

@@ -53,6 +53,13 @@ type Result struct {
 	BenchCPUSPer1k float64 `json:"bench_cpu_s_per_1k"`
 	// DurationS is the measured window, seconds.
 	DurationS float64 `json:"duration_s"`
+	// AgentProcesses: how many processes the simulated agents ran in,
+	// apart from the contender (0: none, they ran inside it and are in
+	// CPUSPer1k and RSSMB). AgentsCPUSPer1k is their CPU-seconds over the
+	// window per 1,000 pods, AgentsRSSMB the sum of their peak RSS.
+	AgentProcesses  int     `json:"agent_processes,omitempty"`
+	AgentsCPUSPer1k float64 `json:"agents_cpu_s_per_1k,omitempty"`
+	AgentsRSSMB     float64 `json:"agents_rss_mb,omitempty"`
 }
 
 // Sample is the raw measurement of one contender, before it is reduced to
@@ -74,6 +81,11 @@ type Sample struct {
 	// PeakRSS of the scheduler, bytes.
 	PeakRSS  int64
 	Measured string
+	// AgentProcesses the simulated agents ran in (0: inside the
+	// contender), their CPU over the window and the sum of their peak RSS.
+	AgentProcesses int
+	AgentsCPU      time.Duration
+	AgentsPeakRSS  int64
 }
 
 // Results reduces every sample.
@@ -92,6 +104,10 @@ func (s Sample) Result() Result {
 		Contender: s.Contender, Nodes: s.Nodes, Pods: s.Pods, ArrivalPerS: s.Rate, Bound: len(s.Latencies), NodesUsed: len(s.BoundTo),
 		P50Ms: ms(l.P50), P90Ms: ms(l.P90), P99Ms: ms(l.P99),
 		RSSMB: float64(s.PeakRSS) / (1 << 20), Measured: s.Measured, DurationS: s.Window.Seconds(),
+		AgentProcesses: s.AgentProcesses,
+	}
+	if s.AgentProcesses > 0 {
+		r.AgentsRSSMB = float64(s.AgentsPeakRSS) / (1 << 20)
 	}
 	if s.Window > 0 {
 		r.PodsPerS = float64(len(s.Latencies)) / s.Window.Seconds()
@@ -99,6 +115,9 @@ func (s Sample) Result() Result {
 	if s.Pods > 0 {
 		r.CPUSPer1k = s.CPU.Seconds() * 1000 / float64(s.Pods)
 		r.BenchCPUSPer1k = s.BenchCPU.Seconds() * 1000 / float64(s.Pods)
+		if s.AgentProcesses > 0 {
+			r.AgentsCPUSPer1k = s.AgentsCPU.Seconds() * 1000 / float64(s.Pods)
+		}
 	}
 	return r
 }

@@ -62,6 +62,14 @@ type Options struct {
 	Rates []float64
 	// Progress, when set, gets a progress line while a contender runs.
 	Progress io.Writer
+	// AgentsPerProcess: kubemesos' simulated agents run in agent processes
+	// of at most this many agents each (DefaultAgentsPerProcess when 0);
+	// < 0 runs them all inside the bench process.
+	AgentsPerProcess int
+	// AgentCommand starts an agent process when followed by
+	// AgentsSubcommand and its flags (default: this executable and
+	// "bench", i.e. `kubemesos bench agents ...`).
+	AgentCommand []string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -100,6 +108,16 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if len(o.Rates) == 0 {
 		o.Rates = []float64{0}
+	}
+	if o.AgentsPerProcess == 0 {
+		o.AgentsPerProcess = DefaultAgentsPerProcess
+	}
+	if o.AgentsPerProcess > 0 && len(o.AgentCommand) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return o, fmt.Errorf("bench: agent command: %w", err)
+		}
+		o.AgentCommand = []string{exe, "bench"}
 	}
 	for _, r := range o.Rates {
 		if r < 0 {
@@ -210,6 +228,10 @@ func runContender(ctx context.Context, c Contender, env Env, o Options, rate flo
 	if err != nil {
 		return Sample{}, err
 	}
+	a0, _, err := agentsUsage(running)
+	if err != nil {
+		return Sample{}, err
+	}
 	self0, t0 := selfCPU(), time.Now()
 
 	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -233,6 +255,10 @@ func runContender(ctx context.Context, c Contender, env Env, o Options, rate flo
 	}
 	lats, last := watch.Latencies()
 	u1, uerr := running.Usage()
+	a1, agentProcs, aerr := agentsUsage(running)
+	if uerr == nil {
+		uerr = aerr
+	}
 	self1 := selfCPU()
 	cancel()
 	<-progressDone
@@ -254,7 +280,16 @@ func runContender(ctx context.Context, c Contender, env Env, o Options, rate flo
 	return Sample{
 		Contender: c.Name(), Nodes: env.Nodes, Pods: o.Pods, Rate: rate, Latencies: lats, BoundTo: watch.Nodes(), Window: last.Sub(t0),
 		CPU: u1.CPU - u0.CPU, BenchCPU: self1 - self0, PeakRSS: u1.PeakRSS, Measured: running.Measured(),
+		AgentProcesses: agentProcs, AgentsCPU: a1.CPU - a0.CPU, AgentsPeakRSS: a1.PeakRSS,
 	}, nil
+}
+
+// agentsUsage is r's agent processes' usage, none when r has none.
+func agentsUsage(r Running) (Usage, int, error) {
+	if ar, ok := r.(agentsRunning); ok {
+		return ar.AgentsUsage()
+	}
+	return Usage{}, 0, nil
 }
 
 // warmUp creates WarmupPod and waits until it is bound: the contender

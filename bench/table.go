@@ -36,6 +36,11 @@ type Cell struct {
 	HasRatio bool
 }
 
+// AgentColumns follow Columns when kubemesos' simulated agents ran in
+// processes of their own: what those processes used, apart from the row's
+// figures.
+var AgentColumns = []string{"agents CPU s / 1k pods", "agents peak RSS MB", "agent processes"}
+
 // Columns of the table, in order.
 var Columns = []string{"pods/s", "p50 ms", "p90 ms", "p99 ms", "CPU s / 1k pods", "peak RSS MB"}
 
@@ -68,20 +73,30 @@ func Rows(rs []Result) []Row {
 
 // WriteTable writes rs as a Markdown table, each figure followed by its
 // ratio to the null binder's under the same load ("812 (0.41×)"); a load
-// column only when some result is an open loop.
+// column only when some result is an open loop; the agent processes' CPU
+// and RSS (no ratio: only kubemesos has agents) only when some result's
+// simulated agents ran in processes of their own.
 func WriteTable(w io.Writer, rs []Result) error {
-	withLoad := false
+	withLoad, withAgents := false, false
 	for _, r := range rs {
 		withLoad = withLoad || r.ArrivalPerS > 0
+		withAgents = withAgents || r.AgentProcesses > 0
 	}
 	var b strings.Builder
 	head, sep := "| contender | ", "|---"
 	if withLoad {
 		head, sep = "| contender | load | ", "|---|---"
 	}
-	b.WriteString(head + strings.Join(Columns, " | ") + " | CPU, RSS from |\n")
-	b.WriteString(sep + strings.Repeat("|---:", len(Columns)) + "|---|\n")
-	for _, row := range Rows(rs) {
+	b.WriteString(head + strings.Join(Columns, " | ") + " | CPU, RSS from |")
+	if withAgents {
+		b.WriteString(" " + strings.Join(AgentColumns, " | ") + " |")
+	}
+	b.WriteString("\n" + sep + strings.Repeat("|---:", len(Columns)) + "|---|")
+	if withAgents {
+		b.WriteString(strings.Repeat("---:|", len(AgentColumns)))
+	}
+	b.WriteString("\n")
+	for i, row := range Rows(rs) {
 		b.WriteString("| " + row.Contender)
 		if withLoad {
 			b.WriteString(" | " + row.Load)
@@ -89,7 +104,15 @@ func WriteTable(w io.Writer, rs []Result) error {
 		for _, c := range row.Cells {
 			b.WriteString(" | " + c.String())
 		}
-		b.WriteString(" | " + row.Measured + " |\n")
+		b.WriteString(" | " + row.Measured + " |")
+		if withAgents {
+			if r := rs[i]; r.AgentProcesses > 0 {
+				fmt.Fprintf(&b, " %s | %s | %d |", formatValue(r.AgentsCPUSPer1k), formatValue(r.AgentsRSSMB), r.AgentProcesses)
+			} else {
+				b.WriteString(" – | – | – |")
+			}
+		}
+		b.WriteString("\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

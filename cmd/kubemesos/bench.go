@@ -23,6 +23,9 @@ func init() {
 }
 
 func runBench(args []string) error {
+	if len(args) > 0 && args[0] == bench.AgentsSubcommand {
+		return runBenchAgents(args[1:])
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var (
 		nodes       = fs.Int("nodes", bench.DefaultNodes, "Node objects (null, kube-scheduler) and simulated Mesos agents (kubemesos)")
@@ -38,9 +41,16 @@ func runBench(args []string) error {
 		burst       = fs.Int("client-burst", bench.DefaultClientBurst, "burst of every API client")
 		rates       = fs.String("rates", "0", "loads, comma-separated: 0 is the closed loop (as fast as the API server takes pods), R > 0 an open loop of R pods/s")
 		plot        = fs.String("plot", "", "also write the latency CDFs of every run as an SVG to this file")
+		perProcess  = fs.Int("agents-per-process", bench.DefaultAgentsPerProcess, "kubemesos' simulated agents run in processes of at most this many agents each (`kubemesos bench agents`), so each stays under its open-file limit; 0 runs them all inside the bench process")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *perProcess < 0 {
+		return fmt.Errorf("--agents-per-process: %d is not a count >= 0", *perProcess)
+	}
+	if *perProcess == 0 {
+		*perProcess = -1 // bench.Options: in-process
 	}
 	if *dir == "" {
 		d, err := bench.TempDir()
@@ -90,6 +100,7 @@ func runBench(args []string) error {
 		Nodes: *nodes, Pods: *pods, Contenders: names, BinDir: *binDir, Dir: *dir,
 		AllocationInterval: *allocEvery, Concurrency: *concurrency, Timeout: *timeout,
 		ClientQPS: float32(*qps), ClientBurst: *burst, Rates: loads, Progress: os.Stderr,
+		AgentsPerProcess: *perProcess,
 	})
 	if *plot != "" && len(samples) > 0 {
 		title := fmt.Sprintf("kubemesos bench: %d nodes, %d pods per run", *nodes, *pods)
@@ -108,6 +119,19 @@ func runBench(args []string) error {
 		}
 	}
 	return err
+}
+
+// runBenchAgents is one agent process of a kubemesos run: `kubemesos
+// bench agents`, started and ended by the bench; it logs to its standard
+// error and reports readiness on its standard output.
+func runBenchAgents(args []string) error {
+	c, err := bench.ParseAgentsFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return bench.RunAgents(ctx, c, os.Stdout)
 }
 
 func writePlot(path, title string, samples []bench.Sample) error {
