@@ -65,6 +65,15 @@ func TestRunAllContenders(t *testing.T) {
 		if r.Measured != want {
 			t.Errorf("%s measured %q, want %q", r.Contender, r.Measured, want)
 		}
+		// kubemesos' 20 agents run in one agent process (this test binary
+		// as `kubemesos bench agents`, see TestMain), measured apart.
+		wantProcs := 0
+		if r.Contender == bench.KubemesosContender {
+			wantProcs = 1
+		}
+		if r.AgentProcesses != wantProcs || (wantProcs > 0) != (r.AgentsRSSMB > 0) {
+			t.Errorf("%s: %d agent processes (%v MB), want %d", r.Contender, r.AgentProcesses, r.AgentsRSSMB, wantProcs)
+		}
 	}
 	// Round-robin over 20 nodes reaches every one of them with 100 pods.
 	if rs[0].NodesUsed != nodes {

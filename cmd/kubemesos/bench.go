@@ -41,11 +41,14 @@ func runBench(args []string) error {
 		burst       = fs.Int("client-burst", bench.DefaultClientBurst, "burst of every API client")
 		rates       = fs.String("rates", "0", "loads, comma-separated: 0 is the closed loop (as fast as the API server takes pods), R > 0 an open loop of R pods/s")
 		plot        = fs.String("plot", "", "also write the latency CDFs of every run as an SVG to this file")
+		real        = fs.Bool("real", false, "real containers instead: a `kubemesos up` cluster of 2 agents beside a plain kubelet on its own containerd host, --pods pods each (default 30); needs root and the e2e lock")
 		perProcess  = fs.Int("agents-per-process", bench.DefaultAgentsPerProcess, "kubemesos' simulated agents run in processes of at most this many agents each (`kubemesos bench agents`), so each stays under its open-file limit; 0 runs them all inside the bench process")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	podsSet := false
+	fs.Visit(func(f *flag.Flag) { podsSet = podsSet || f.Name == "pods" })
 	if *perProcess < 0 {
 		return fmt.Errorf("--agents-per-process: %d is not a count >= 0", *perProcess)
 	}
@@ -86,6 +89,19 @@ func runBench(args []string) error {
 		if n = strings.TrimSpace(n); n != "" {
 			names = append(names, n)
 		}
+	}
+	if *real {
+		n := bench.DefaultRealPods
+		if podsSet {
+			n = *pods
+		}
+		rows, err := bench.RunReal(ctx, bench.RealOptions{Dir: *dir, BinDir: *binDir, Pods: n, Timeout: *timeout, Progress: os.Stderr})
+		if len(rows) > 0 {
+			if werr := bench.WriteStartupTable(os.Stdout, rows); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "kubemesos bench: %d nodes, %d pods, contenders %s; logs in %s\n", *nodes, *pods, strings.Join(names, ","), *dir)
 	var loads []float64

@@ -1,0 +1,330 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/devcluster"
+	"github.com/kubemesos/kubemesos/devcluster/images"
+	devnode "github.com/kubemesos/kubemesos/devcluster/node"
+	"github.com/kubemesos/kubemesos/devcluster/proc"
+	"github.com/kubemesos/kubemesos/internal/bindir"
+	kubeletexecutor "github.com/kubemesos/kubemesos/kubelet-executor"
+	"github.com/kubemesos/kubemesos/kubelet-executor/node"
+	"github.com/kubemesos/kubemesos/manifests/addons"
+)
+
+// PlainKubeletContender is the real-container run's baseline: a kubelet
+// on a containerd host of its own, registered directly, no Mesos.
+const PlainKubeletContender = "kubelet"
+
+// Defaults of the real-container run (issue #12: 2 agents, 30 pods).
+const (
+	DefaultRealAgents  = 2
+	DefaultRealPods    = 30
+	DefaultRealTimeout = 3 * time.Minute
+	// PlainNodeName is the plain kubelet's node.
+	PlainNodeName = "kmbench-plain"
+)
+
+// RealNetwork is the real-container run's addressing, apart from `kubemesos
+// up`'s default and the test networks (10.200–10.206, pods 10.244–10.250).
+func RealNetwork() devnode.Network {
+	return devnode.Network{
+		Bridge:      "kmbench0",
+		Gateway:     netip.MustParsePrefix("10.207.0.1/24"),
+		PodCIDRs:    netip.MustParsePrefix("10.251.0.0/16"),
+		ServiceCIDR: netip.MustParsePrefix("10.94.0.0/16"),
+	}
+}
+
+// RealOptions configure RunReal.
+type RealOptions struct {
+	// Dir holds the cluster and the plain node (required; absolute or
+	// relative to the working directory).
+	Dir string
+	// BinDir holds the Kubernetes binaries (default bindir.Default()).
+	BinDir string
+	// Kubemesos is the kubemesos binary the cluster runs (default this
+	// executable).
+	Kubemesos string
+	// Pods per contender (DefaultRealPods), Agents of the cluster
+	// (DefaultRealAgents).
+	Pods, Agents int
+	// Timeout bounds each contender's wait for its pods to be Ready.
+	Timeout time.Duration
+	// Progress, when set, gets a line per step.
+	Progress io.Writer
+}
+
+// RunReal measures real containers: a `kubemesos up` cluster of Agents
+// agents (real kubelets on containerd, through the kubelet-executor) and,
+// on the same control plane, a plain kubelet with a containerd host of its
+// own, registered directly (no Mesos). Pods pods each, created at once:
+// kubemesos' scheduled by the bridge, the plain node's bound by the null
+// binder. It returns one StartupRow per contender; kubemesos' start→Ready
+// starts at each task's launch (the bridge's "Launched pod" log line), the
+// plain kubelet's at the binding. Needs root.
+func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
+	if o.Dir == "" {
+		return nil, errors.New("bench: RealOptions.Dir is required")
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("bench --real needs root: network namespaces, cgroups and containerd (run it under the e2e lock: flock /tmp/kubemesos-e2e.lock ...)")
+	}
+	if o.Pods <= 0 {
+		o.Pods = DefaultRealPods
+	}
+	if o.Agents <= 0 {
+		o.Agents = DefaultRealAgents
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultRealTimeout
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if o.BinDir == "" {
+		if o.BinDir, err = bindir.Default(); err != nil {
+			return nil, err
+		}
+	}
+	if err := bindir.Check(o.BinDir, "kubelet"); err != nil {
+		return nil, err
+	}
+	network := RealNetwork()
+	progressf(o.Progress, "kubemesos up: %d agents in %s\n", o.Agents, filepath.Join(dir, "cluster"))
+	cluster, err := devcluster.Up(ctx, devcluster.Config{
+		Agents: o.Agents, Dir: filepath.Join(dir, "cluster"), BinDir: o.BinDir, Kubemesos: o.Kubemesos,
+		Network: network, AgentPrefix: "kmbench-agent-", Schedulers: 1, AgentResources: DefaultNodeShape.MesosResources(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kubemesos up: %w", err)
+	}
+	defer func() {
+		if derr := cluster.Down(context.WithoutCancel(ctx)); derr != nil {
+			klog.ErrorS(derr, "kubemesos down")
+		}
+	}()
+	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = DefaultClientQPS, DefaultClientBurst
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	progressf(o.Progress, "plain kubelet: host %s\n", PlainNodeName)
+	plain, err := startPlainNode(ctx, cluster, o, filepath.Join(dir, "plain"), o.Agents+1, network)
+	if plain != nil {
+		defer plain.stop(context.WithoutCancel(ctx))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plain kubelet: %w", err)
+	}
+
+	var rows []StartupRow
+	progressf(o.Progress, "kubemesos: %d pods\n", o.Pods)
+	times, err := runRealPods(ctx, client, "bench-real-kubemesos", KubemesosSchedulerName, o, nil)
+	if err != nil {
+		return nil, fmt.Errorf("kubemesos: %w", err)
+	}
+	launches, err := bridgeLaunches(filepath.Join(cluster.Dir, "logs", devcluster.BridgeName(1)+".log"))
+	if err != nil {
+		return nil, err
+	}
+	for name, t := range times {
+		t.Launch = launches["bench-real-kubemesos/"+name]
+		times[name] = t
+	}
+	rows = append(rows, StartupRow{Contender: KubemesosContender, Start: "task LAUNCH", Summary: SummarizeStartup(times, true)})
+
+	progressf(o.Progress, "plain kubelet: %d pods\n", o.Pods)
+	env := Env{Client: client, NodeNames: []string{PlainNodeName}}
+	times, err = runRealPods(ctx, client, "bench-real-kubelet", NullSchedulerName, o, &env)
+	if err != nil {
+		return rows, fmt.Errorf("plain kubelet: %w", err)
+	}
+	rows = append(rows, StartupRow{Contender: PlainKubeletContender, Start: "bound", Summary: SummarizeStartup(times, false)})
+	return rows, nil
+}
+
+// runRealPods creates o.Pods pods in ns at once (every create in flight)
+// and waits until all are Ready; with null set, the null binder binds them
+// to its nodes meanwhile. The pods are deleted afterwards (with their
+// containers' grace).
+func runRealPods(ctx context.Context, c kubernetes.Interface, ns, schedulerName string, o RealOptions, null *Env) (map[string]PodTimes, error) {
+	if err := prepareNamespace(ctx, c, ns); err != nil {
+		return nil, err
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	w := NewStartWatch(o.Pods)
+	if err := w.Run(wctx, c, ns); err != nil {
+		return nil, err
+	}
+	if null != nil {
+		r, err := NullBinder{}.Start(ctx, *null)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Stop()
+	}
+	image := images.Name(images.PauseRef)
+	var wg sync.WaitGroup
+	errs := make([]error, o.Pods)
+	for i := range o.Pods {
+		name := fmt.Sprintf("pod-%d", i)
+		wg.Go(func() {
+			w.Sent(name)
+			_, errs[i] = c.CoreV1().Pods(ns).Create(ctx, RealPod(ns, name, schedulerName, image), metav1.CreateOptions{})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("create pods: %w", err)
+	}
+	var err error
+	select {
+	case <-w.AllReady():
+	case <-time.After(o.Timeout):
+		err = fmt.Errorf("not every pod Ready within %s", o.Timeout)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	times := w.Times()
+	if derr := c.CoreV1().Pods(ns).DeleteCollection(context.WithoutCancel(ctx), metav1.DeleteOptions{}, metav1.ListOptions{}); derr != nil && err == nil {
+		err = fmt.Errorf("delete pods of %s: %w", ns, derr)
+	}
+	return times, err
+}
+
+func bridgeLaunches(path string) (map[string]time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bridge log: %w", err)
+	}
+	defer f.Close()
+	return ParseLaunches(f, time.Now().Year(), time.Local)
+}
+
+// plainNode is the kubelet without Mesos and its host.
+type plainNode struct {
+	host    *devnode.Host
+	kubelet *proc.Process
+	cfg     node.Config
+}
+
+// startPlainNode creates host index on the cluster's switch, imports the
+// images, issues the node's identities and starts a kubelet configured as
+// the kubelet-executor configures its own (node.Prepare, node.KubeletArgs)
+// inside the host's network namespace; it returns once the node is Ready.
+func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOptions, dir string, index int, network devnode.Network) (*plainNode, error) {
+	archives, err := images.Build(ctx, images.Options{OutDir: filepath.Join(dir, "images")})
+	if err != nil {
+		return nil, err
+	}
+	host, err := devnode.Create(ctx, devnode.Config{Name: PlainNodeName, Index: index, Dir: filepath.Join(dir, "host"), Network: network, SandboxImage: images.PauseRef})
+	if err != nil {
+		return nil, err
+	}
+	p := &plainNode{host: host}
+	st := host.State()
+	if err := images.ImportAll(ctx, st.ContainerdSocket, archives); err != nil {
+		return p, err
+	}
+	cp := cluster.ControlPlane
+	kubeconfig, err := cp.NodeKubeconfig(PlainNodeName)
+	if err != nil {
+		return p, err
+	}
+	proxyKubeconfig, err := cp.Kubeconfig("kube-proxy-"+PlainNodeName, "system:kube-proxy")
+	if err != nil {
+		return p, err
+	}
+	serving, err := cp.CA().IssueServing("kubelet-"+PlainNodeName, []string{PlainNodeName}, []net.IP{net.ParseIP(st.IP)})
+	if err != nil {
+		return p, err
+	}
+	dns, err := addons.ClusterDNSIP(network.ServiceCIDR)
+	if err != nil {
+		return p, err
+	}
+	var preloaded []string
+	for _, a := range archives {
+		for _, ref := range a.Names() {
+			preloaded = append(preloaded, images.Name(ref))
+		}
+	}
+	slices.Sort(preloaded)
+	// Sized as one agent (each agent offers DefaultNodeShape); an agent's
+	// node gets that less the executor's share.
+	rs := node.Resources{CPUs: float64(DefaultNodeShape.MilliCPU) / 1000, MemMiB: float64(DefaultNodeShape.MemoryMB)}
+	p.cfg = node.Config{
+		NodeName: PlainNodeName, NodeIP: st.IP, PodCIDR: st.PodCIDR, StateDir: st.StateDir(),
+		CNIConfDir: st.CNIConfDir(), CNIBinDir: "/usr/lib/cni", BinDir: o.BinDir,
+		Kubeconfig: kubeconfig, ProxyKubeconfig: proxyKubeconfig, ClusterCIDR: cp.ClusterCIDR, ClientCA: cp.ClientCAFile(),
+		CRISocket: st.CRIEndpoint(), CgroupRoot: st.CgroupRoot,
+		ClusterDNS: []string{dns.String()}, ClusterDomain: addons.DefaultClusterDomain,
+		TLSCertFile: serving.CertFile, TLSKeyFile: serving.KeyFile,
+		PreloadedImages: slices.Compact(preloaded), Resources: rs, LogDir: st.LogDir(),
+	}
+	capacity, err := node.HostCapacity()
+	if err != nil {
+		return p, err
+	}
+	if err := node.Prepare(ctx, p.cfg, capacity); err != nil {
+		return p, err
+	}
+	k := node.Kubelet(p.cfg)
+	if p.kubelet, err = proc.Start(ctx, proc.Spec{Name: "kubelet-" + PlainNodeName, Path: k.Path, Args: k.Args, NetNS: st.NetNS, LogFile: k.LogPath}); err != nil {
+		return p, err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
+	if err != nil {
+		return p, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return p, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := kubeletexecutor.WaitNodeReady(rctx, client, PlainNodeName); err != nil {
+		return p, fmt.Errorf("node %s not Ready: %w; kubelet log:\n%s", PlainNodeName, err, proc.Tail(k.LogPath, 2000))
+	}
+	return p, nil
+}
+
+// stop ends the kubelet, removes what it left (sandboxes, mounts, cgroup
+// root) and destroys the host.
+func (p *plainNode) stop(ctx context.Context) {
+	if p.kubelet != nil {
+		if err := p.kubelet.Stop(10 * time.Second); err != nil {
+			klog.ErrorS(err, "stop plain kubelet")
+		}
+		if err := node.Teardown(ctx, p.cfg); err != nil {
+			klog.ErrorS(err, "tear down plain node")
+		}
+	}
+	if err := p.host.Destroy(ctx); err != nil {
+		klog.ErrorS(err, "destroy plain host")
+	}
+}
