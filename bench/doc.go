@@ -11,8 +11,16 @@
 // reports pods per second, creation→bound latency percentiles and the
 // scheduler's CPU-seconds and peak RSS, each as a ratio to the null binder.
 //
-// The pure parts (percentiles, the ratio table, the JSON shape) are in
-// percentile.go, table.go and result.go; everything that talks to the API
-// server or starts processes is in run.go, load.go, bindwatch.go and the
+// kubemesos' simulated agents run in agent processes of their own
+// (agents.go: `kubemesos bench agents`; agentprocs.go starts them and ends
+// them by PID), so no process holds the links of thousands of agents.
+// RunReal (real.go) measures real containers instead: a `kubemesos up`
+// cluster beside a plain kubelet, creation→Running and launch→Ready.
+//
+// The pure parts (percentiles, the ratio table, the JSON shape, shares of
+// agents, the startup summary and the bridge-log parser) are in
+// percentile.go, table.go, result.go, agentprocs.go (Shares) and
+// startup.go; everything that talks to the API server or starts processes
+// is in run.go, load.go, bindwatch.go, podwatch.go, real.go and the
 // contenders' files.
 package bench

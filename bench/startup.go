@@ -55,8 +55,8 @@ func SummarizeStartup(times map[string]PodTimes, withLaunch bool) StartupSummary
 // (bridge/scheduler.go: "Launched pod", written once the master accepted
 // the ACCEPT that carried the LAUNCH), in klog's text format:
 //
-//	I1202 00:26:49.241315    5115 scheduler.go:808] "Launched pod" pod="ns/name" task="..." ...
-var launchedPod = regexp.MustCompile(`^I(\d{4} \d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ \S+\] "Launched pod" pod="([^"]+)"`)
+//	I1202 00:26:49.241315    5115 scheduler.go:808] "Launched pod" logger="bridge" pod="ns/name" task="..." ...
+var launchedPod = regexp.MustCompile(`^I(\d{4} \d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ \S+\] "Launched pod"(?: [a-z]+="[^"]*")*? pod="([^"]+)"`)
 
 // ParseLaunches reads a bridge log and returns, per pod "namespace/name",
 // when its last task was launched. klog's header has no year and is in

@@ -10,10 +10,10 @@ import (
 
 func TestParseLaunches(t *testing.T) {
 	log := strings.Join([]string{
-		`I1202 00:26:49.241315    5115 scheduler.go:808] "Launched pod" pod="ns/a" task="ns.a.1" agent="x" offer="o1"`,
+		`I1202 00:26:49.241315    5115 scheduler.go:808] "Launched pod" logger="bridge" pod="ns/a" task="ns.a.1" agent="x" offer="o1"`,
 		`I1202 00:26:49.250000    5115 nodetasks.go:88] "Launched node task" agent="x" task="node" offer="o1"`,
 		`W1202 00:26:50.000000    5115 scheduler.go:808] "Launched pod" pod="ns/warning" task="t"`,
-		`I1202 00:26:50.000001    5115 scheduler.go:808] "Launched pod" pod="ns/b" task="ns.b.1" agent="y" offer="o2"`,
+		`I1202 00:26:50.000001    5115 scheduler.go:808] "Launched pod" logger="bridge" pod="ns/b" task="ns.b.1" agent="y" offer="o2"`,
 		`I1202 00:27:01.500000    5115 scheduler.go:808] "Launched pod" pod="ns/a" task="ns.a.2" agent="y" offer="o3"`,
 		`garbage`,
 	}, "\n")
