@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -267,13 +267,8 @@ func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOpti
 	if err != nil {
 		return p, err
 	}
-	var preloaded []string
-	for _, a := range archives {
-		for _, ref := range a.Names() {
-			preloaded = append(preloaded, images.Name(ref))
-		}
-	}
-	slices.Sort(preloaded)
+	// The names the agents' executors are given, from the same archives.
+	preloaded := strings.Split(devcluster.PreloadedImagesEnv(archives)["KUBEMESOS_PRELOADED_IMAGES"], ",")
 	// Sized as one agent (each agent offers DefaultNodeShape); an agent's
 	// node gets that less the executor's share.
 	rs := node.Resources{CPUs: float64(DefaultNodeShape.MilliCPU) / 1000, MemMiB: float64(DefaultNodeShape.MemoryMB)}
@@ -284,7 +279,7 @@ func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOpti
 		CRISocket: st.CRIEndpoint(), CgroupRoot: st.CgroupRoot,
 		ClusterDNS: []string{dns.String()}, ClusterDomain: addons.DefaultClusterDomain,
 		TLSCertFile: serving.CertFile, TLSKeyFile: serving.KeyFile,
-		PreloadedImages: slices.Compact(preloaded), Resources: rs, LogDir: st.LogDir(),
+		PreloadedImages: preloaded, Resources: rs, LogDir: st.LogDir(),
 	}
 	capacity, err := node.HostCapacity()
 	if err != nil {
