@@ -308,15 +308,26 @@ func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOpti
 	return p, nil
 }
 
-// stop ends the kubelet, removes what it left (sandboxes, mounts, cgroup
-// root) and destroys the host.
+// stop ends the kubelet, removes what it left on the machine (pod
+// sandboxes through CRI, mounts under its root dir, its cgroup root) and
+// destroys the host. Not node.Teardown: its kube-proxy cleanup would run in
+// this (the machine's) network namespace, where other clusters' rules live;
+// the kubelet's own chains go with the host's namespace.
 func (p *plainNode) stop(ctx context.Context) {
 	if p.kubelet != nil {
 		if err := p.kubelet.Stop(10 * time.Second); err != nil {
 			klog.ErrorS(err, "stop plain kubelet")
 		}
-		if err := node.Teardown(ctx, p.cfg); err != nil {
-			klog.ErrorS(err, "tear down plain node")
+		if _, err := node.RemovePodSandboxes(ctx, p.cfg.CRISocket); err != nil {
+			klog.ErrorS(err, "remove the plain node's sandboxes")
+		}
+		if err := node.UnmountUnder(p.cfg.KubeletRootDir()); err != nil {
+			klog.ErrorS(err, "unmount the plain kubelet's root dir")
+		}
+		if mounts, err := node.CgroupMounts(); err != nil {
+			klog.ErrorS(err, "cgroup mounts")
+		} else if err := node.RemoveCgroupRoot(mounts, p.cfg.CgroupRoot); err != nil {
+			klog.ErrorS(err, "remove the plain node's cgroup root")
 		}
 	}
 	if err := p.host.Destroy(ctx); err != nil {
