@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -141,8 +142,10 @@ func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
 	}
 
 	var rows []StartupRow
+	// `kubemesos up`'s bridge schedules the pods of the default scheduler
+	// name, as it does in a cluster it is the scheduler of.
 	progressf(o.Progress, "kubemesos: %d pods\n", o.Pods)
-	times, err := runRealPods(ctx, client, "bench-real-kubemesos", KubemesosSchedulerName, o, nil)
+	times, err := runRealPods(ctx, client, "bench-real-kubemesos", corev1.DefaultSchedulerName, o, nil)
 	if err != nil {
 		return nil, fmt.Errorf("kubemesos: %w", err)
 	}
