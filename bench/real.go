@@ -38,8 +38,8 @@ const (
 	DefaultRealAgents  = 2
 	DefaultRealPods    = 30
 	DefaultRealTimeout = 3 * time.Minute
-	// PlainNodeName is the plain kubelet's node.
-	PlainNodeName = "kmbench-plain"
+	// PlainNodePrefix names the plain kubelets' nodes: <prefix><i>.
+	PlainNodePrefix = "kmbench-plain-"
 )
 
 // RealNetwork is the real-container run's addressing, apart from `kubemesos
@@ -74,10 +74,10 @@ type RealOptions struct {
 
 // RunReal measures real containers: a `kubemesos up` cluster of Agents
 // agents (real kubelets on containerd, through the kubelet-executor) and,
-// on the same control plane, a plain kubelet with a containerd host of its
-// own, registered directly (no Mesos). Pods pods each, created at once:
-// kubemesos' scheduled by the bridge, the plain node's bound by the null
-// binder. It returns one StartupRow per contender; kubemesos' start→Ready
+// on the same control plane, as many plain kubelets, each with a
+// containerd host of its own, registered directly (no Mesos). Pods pods each, created at once:
+// kubemesos' scheduled by the bridge, the plain nodes' bound round-robin by
+// the null binder. It returns one StartupRow per contender; kubemesos' start→Ready
 // starts at each task's launch (the bridge's "Launched pod" log line), the
 // plain kubelet's at the binding. Needs root.
 func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
@@ -132,13 +132,18 @@ func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
 		return nil, err
 	}
 
-	progressf(o.Progress, "plain kubelet: host %s\n", PlainNodeName)
-	plain, err := startPlainNode(ctx, cluster, o, filepath.Join(dir, "plain"), o.Agents+1, network)
-	if plain != nil {
-		defer plain.stop(context.WithoutCancel(ctx))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("plain kubelet: %w", err)
+	var plainNames []string
+	for i := 1; i <= o.Agents; i++ {
+		name := fmt.Sprintf("%s%d", PlainNodePrefix, i)
+		progressf(o.Progress, "plain kubelet: host %s\n", name)
+		plain, err := startPlainNode(ctx, cluster, o, name, filepath.Join(dir, "plain", name), o.Agents+i, network)
+		if plain != nil {
+			defer plain.stop(context.WithoutCancel(ctx))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plain kubelet %s: %w", name, err)
+		}
+		plainNames = append(plainNames, name)
 	}
 
 	var rows []StartupRow
@@ -160,7 +165,7 @@ func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
 	rows = append(rows, StartupRow{Contender: KubemesosContender, Start: "task LAUNCH", Summary: SummarizeStartup(times, true)})
 
 	progressf(o.Progress, "plain kubelet: %d pods\n", o.Pods)
-	env := Env{Client: client, NodeNames: []string{PlainNodeName}}
+	env := Env{Client: client, NodeNames: plainNames}
 	times, err = runRealPods(ctx, client, "bench-real-kubelet", NullSchedulerName, o, &env)
 	if err != nil {
 		return rows, fmt.Errorf("plain kubelet: %w", err)
@@ -235,16 +240,16 @@ type plainNode struct {
 	cfg     node.Config
 }
 
-// startPlainNode creates host index on the cluster's switch, imports the
+// startPlainNode creates host index (node name) on the cluster's switch, imports the
 // images, issues the node's identities and starts a kubelet configured as
 // the kubelet-executor configures its own (node.Prepare, node.KubeletArgs)
 // inside the host's network namespace; it returns once the node is Ready.
-func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOptions, dir string, index int, network devnode.Network) (*plainNode, error) {
+func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOptions, name, dir string, index int, network devnode.Network) (*plainNode, error) {
 	archives, err := images.Build(ctx, images.Options{OutDir: filepath.Join(dir, "images")})
 	if err != nil {
 		return nil, err
 	}
-	host, err := devnode.Create(ctx, devnode.Config{Name: PlainNodeName, Index: index, Dir: filepath.Join(dir, "host"), Network: network, SandboxImage: images.PauseRef})
+	host, err := devnode.Create(ctx, devnode.Config{Name: name, Index: index, Dir: filepath.Join(dir, "host"), Network: network, SandboxImage: images.PauseRef})
 	if err != nil {
 		return nil, err
 	}
@@ -254,15 +259,15 @@ func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOpti
 		return p, err
 	}
 	cp := cluster.ControlPlane
-	kubeconfig, err := cp.NodeKubeconfig(PlainNodeName)
+	kubeconfig, err := cp.NodeKubeconfig(name)
 	if err != nil {
 		return p, err
 	}
-	proxyKubeconfig, err := cp.Kubeconfig("kube-proxy-"+PlainNodeName, "system:kube-proxy")
+	proxyKubeconfig, err := cp.Kubeconfig("kube-proxy-"+name, "system:kube-proxy")
 	if err != nil {
 		return p, err
 	}
-	serving, err := cp.CA().IssueServing("kubelet-"+PlainNodeName, []string{PlainNodeName}, []net.IP{net.ParseIP(st.IP)})
+	serving, err := cp.CA().IssueServing("kubelet-"+name, []string{name}, []net.IP{net.ParseIP(st.IP)})
 	if err != nil {
 		return p, err
 	}
@@ -276,7 +281,7 @@ func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOpti
 	// node gets that less the executor's share.
 	rs := node.Resources{CPUs: float64(DefaultNodeShape.MilliCPU) / 1000, MemMiB: float64(DefaultNodeShape.MemoryMB)}
 	p.cfg = node.Config{
-		NodeName: PlainNodeName, NodeIP: st.IP, PodCIDR: st.PodCIDR, StateDir: st.StateDir(),
+		NodeName: name, NodeIP: st.IP, PodCIDR: st.PodCIDR, StateDir: st.StateDir(),
 		CNIConfDir: st.CNIConfDir(), CNIBinDir: "/usr/lib/cni", BinDir: o.BinDir,
 		Kubeconfig: kubeconfig, ProxyKubeconfig: proxyKubeconfig, ClusterCIDR: cp.ClusterCIDR, ClientCA: cp.ClientCAFile(),
 		CRISocket: st.CRIEndpoint(), CgroupRoot: st.CgroupRoot,
@@ -292,7 +297,7 @@ func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOpti
 		return p, err
 	}
 	k := node.Kubelet(p.cfg)
-	if p.kubelet, err = proc.Start(ctx, proc.Spec{Name: "kubelet-" + PlainNodeName, Path: k.Path, Args: k.Args, NetNS: st.NetNS, LogFile: k.LogPath}); err != nil {
+	if p.kubelet, err = proc.Start(ctx, proc.Spec{Name: "kubelet-" + name, Path: k.Path, Args: k.Args, NetNS: st.NetNS, LogFile: k.LogPath}); err != nil {
 		return p, err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
@@ -305,8 +310,8 @@ func startPlainNode(ctx context.Context, cluster *devcluster.Cluster, o RealOpti
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := kubeletexecutor.WaitNodeReady(rctx, client, PlainNodeName); err != nil {
-		return p, fmt.Errorf("node %s not Ready: %w; kubelet log:\n%s", PlainNodeName, err, proc.Tail(k.LogPath, 2000))
+	if err := kubeletexecutor.WaitNodeReady(rctx, client, name); err != nil {
+		return p, fmt.Errorf("node %s not Ready: %w; kubelet log:\n%s", name, err, proc.Tail(k.LogPath, 2000))
 	}
 	return p, nil
 }
