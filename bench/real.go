@@ -218,10 +218,35 @@ func runRealPods(ctx context.Context, c kubernetes.Interface, ns, schedulerName 
 		err = ctx.Err()
 	}
 	times := w.Times()
-	if derr := c.CoreV1().Pods(ns).DeleteCollection(context.WithoutCancel(ctx), metav1.DeleteOptions{}, metav1.ListOptions{}); derr != nil && err == nil {
-		err = fmt.Errorf("delete pods of %s: %w", ns, derr)
+	if derr := deleteAndWait(context.WithoutCancel(ctx), c, ns, o.Timeout); derr != nil && err == nil {
+		err = derr
 	}
 	return times, err
+}
+
+// deleteAndWait deletes the pods of ns and waits until they are gone, so
+// their teardown does not load the machine while the next contender is
+// measured.
+func deleteAndWait(ctx context.Context, c kubernetes.Interface, ns string, timeout time.Duration) error {
+	pods := c.CoreV1().Pods(ns)
+	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		return fmt.Errorf("delete pods of %s: %w", ns, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		l, err := pods.List(ctx, metav1.ListOptions{})
+		if err == nil && len(l.Items) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			n := -1
+			if l != nil {
+				n = len(l.Items)
+			}
+			return fmt.Errorf("pods of %s not gone within %s (%d left, %v)", ns, timeout, n, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func bridgeLaunches(path string) (map[string]time.Time, error) {
