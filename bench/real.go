@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,9 @@ type RealOptions struct {
 	Pods, Agents int
 	// Timeout bounds each contender's wait for its pods to be Ready.
 	Timeout time.Duration
+	// Contenders in the order they run (default RealContenders: kubemesos,
+	// then the plain kubelets).
+	Contenders []string
 	// Progress, when set, gets a line per step.
 	Progress io.Writer
 }
@@ -83,6 +87,12 @@ type RealOptions struct {
 func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
 	if o.Dir == "" {
 		return nil, errors.New("bench: RealOptions.Dir is required")
+	}
+	if len(o.Contenders) == 0 {
+		o.Contenders = RealContenders
+	}
+	if err := checkRealContenders(o.Contenders); err != nil {
+		return nil, err
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("bench --real needs root: network namespaces, cgroups and containerd (run it under the e2e lock: flock /tmp/kubemesos-e2e.lock ...)")
@@ -147,31 +157,63 @@ func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
 	}
 
 	var rows []StartupRow
+	for _, name := range o.Contenders {
+		row, err := runRealContender(ctx, client, name, cluster, plainNames, o)
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", name, err)
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// RealContenders are the real-container run's contenders, in the default
+// order.
+var RealContenders = []string{KubemesosContender, PlainKubeletContender}
+
+// checkRealContenders refuses an unknown or repeated name.
+func checkRealContenders(names []string) error {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !slices.Contains(RealContenders, n) {
+			return fmt.Errorf("bench --real: unknown contender %q (known: %s)", n, strings.Join(RealContenders, ", "))
+		}
+		if seen[n] {
+			return fmt.Errorf("bench --real: contender %q twice", n)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// runRealContender measures one contender's pods in namespace
+// bench-real-<name>.
+func runRealContender(ctx context.Context, client kubernetes.Interface, name string, cluster *devcluster.Cluster, plainNames []string, o RealOptions) (StartupRow, error) {
+	ns := "bench-real-" + name
+	progressf(o.Progress, "%s: %d pods\n", name, o.Pods)
+	if name == PlainKubeletContender {
+		env := Env{Client: client, NodeNames: plainNames}
+		times, err := runRealPods(ctx, client, ns, NullSchedulerName, o, &env)
+		if err != nil {
+			return StartupRow{}, err
+		}
+		return StartupRow{Contender: name, Start: "bound", Summary: SummarizeStartup(times, false)}, nil
+	}
 	// `kubemesos up`'s bridge schedules the pods of the default scheduler
 	// name, as it does in a cluster it is the scheduler of.
-	progressf(o.Progress, "kubemesos: %d pods\n", o.Pods)
-	times, err := runRealPods(ctx, client, "bench-real-kubemesos", corev1.DefaultSchedulerName, o, nil)
+	times, err := runRealPods(ctx, client, ns, corev1.DefaultSchedulerName, o, nil)
 	if err != nil {
-		return nil, fmt.Errorf("kubemesos: %w", err)
+		return StartupRow{}, err
 	}
 	launches, err := bridgeLaunches(filepath.Join(cluster.Dir, "logs", devcluster.BridgeName(1)+".log"))
 	if err != nil {
-		return nil, err
+		return StartupRow{}, err
 	}
-	for name, t := range times {
-		t.Launch = launches["bench-real-kubemesos/"+name]
-		times[name] = t
+	for pod, t := range times {
+		t.Launch = launches[ns+"/"+pod]
+		times[pod] = t
 	}
-	rows = append(rows, StartupRow{Contender: KubemesosContender, Start: "task LAUNCH", Summary: SummarizeStartup(times, true)})
-
-	progressf(o.Progress, "plain kubelet: %d pods\n", o.Pods)
-	env := Env{Client: client, NodeNames: plainNames}
-	times, err = runRealPods(ctx, client, "bench-real-kubelet", NullSchedulerName, o, &env)
-	if err != nil {
-		return rows, fmt.Errorf("plain kubelet: %w", err)
-	}
-	rows = append(rows, StartupRow{Contender: PlainKubeletContender, Start: "bound", Summary: SummarizeStartup(times, false)})
-	return rows, nil
+	return StartupRow{Contender: name, Start: "task LAUNCH", Summary: SummarizeStartup(times, true)}, nil
 }
 
 // runRealPods creates o.Pods pods in ns at once (every create in flight)

@@ -10,3 +10,18 @@ func TestRunRealNeedsDir(t *testing.T) {
 		t.Errorf("err = %v, want Dir required", err)
 	}
 }
+
+func TestRunRealContenders(t *testing.T) {
+	for _, c := range []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"kubemesos", "null"}, `unknown contender "null"`},
+		{[]string{"kubelet", "kubelet"}, `"kubelet" twice`},
+	} {
+		_, err := RunReal(t.Context(), RealOptions{Dir: t.TempDir(), Contenders: c.names})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("contenders %q: err = %v, want %q", c.names, err, c.want)
+		}
+	}
+}

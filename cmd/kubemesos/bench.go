@@ -30,7 +30,7 @@ func runBench(args []string) error {
 	var (
 		nodes       = fs.Int("nodes", bench.DefaultNodes, "Node objects (null, kube-scheduler) and simulated Mesos agents (kubemesos)")
 		pods        = fs.Int("pods", bench.DefaultPods, "pods each contender schedules")
-		contenders  = fs.String("contenders", strings.Join(bench.AllContenders, ","), "contenders to run, in order")
+		contenders  = fs.String("contenders", strings.Join(bench.AllContenders, ","), "contenders to run, in order (with --real: kubemesos,kubelet)")
 		asJSON      = fs.Bool("json", false, "print the results as a JSON list instead of a table")
 		binDir      = fs.String("bin-dir", os.Getenv(bindir.Env), "directory of etcd, kube-apiserver and kube-scheduler (default: bin/ of the repository)")
 		dir         = fs.String("dir", "", "directory for the control plane and logs (default: a new temporary directory)")
@@ -47,8 +47,11 @@ func runBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	podsSet := false
-	fs.Visit(func(f *flag.Flag) { podsSet = podsSet || f.Name == "pods" })
+	podsSet, contendersSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		podsSet = podsSet || f.Name == "pods"
+		contendersSet = contendersSet || f.Name == "contenders"
+	})
 	if *perProcess < 0 {
 		return fmt.Errorf("--agents-per-process: %d is not a count >= 0", *perProcess)
 	}
@@ -95,7 +98,11 @@ func runBench(args []string) error {
 		if podsSet {
 			n = *pods
 		}
-		rows, err := bench.RunReal(ctx, bench.RealOptions{Dir: *dir, BinDir: *binDir, Pods: n, Timeout: *timeout, Progress: os.Stderr})
+		var order []string
+		if contendersSet {
+			order = names
+		}
+		rows, err := bench.RunReal(ctx, bench.RealOptions{Dir: *dir, BinDir: *binDir, Pods: n, Timeout: *timeout, Progress: os.Stderr, Contenders: order})
 		if len(rows) > 0 {
 			if werr := bench.WriteStartupTable(os.Stdout, rows); werr != nil && err == nil {
 				err = werr
