@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 )
 
 // StartWatch records, for the pods of one namespace, when the bench first
@@ -115,9 +116,12 @@ func (w *StartWatch) observeObj(obj any) {
 
 // RealPod is the pod of the real-container run: one pause container (the
 // sandbox image every agent has preloaded, never pulled) asking for 10m
-// cpu and 16 MiB, so 30 fit on two agents and on one plain node alike.
+// cpu and 16 MiB, so 30 fit on two agents and on one plain node alike. Its
+// grace period is not 0, so a deleted pod stays until its kubelet has
+// stopped it (pause ends on SIGTERM at once; 2 s at most).
 func RealPod(ns, name, schedulerName, image string) *corev1.Pod {
 	p := PodTemplate(ns, name, schedulerName)
+	p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](2)
 	for i := range p.Spec.Containers {
 		c := &p.Spec.Containers[i]
 		c.Image = image

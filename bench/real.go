@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -156,11 +157,27 @@ func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
 		plainNames = append(plainNames, name)
 	}
 
-	var rows []StartupRow
-	for _, name := range o.Contenders {
-		row, err := runRealContender(ctx, client, name, cluster, plainNames, o)
+	// A contender named more than once runs again in a round of its own
+	// (kubemesos,kubelet,kubelet,kubemesos cancels a load that drifts over
+	// the run); its rounds' pods are summarized together.
+	byName := map[string]map[string]PodTimes{}
+	var order []string
+	for round, name := range o.Contenders {
+		times, err := runRealContender(ctx, client, name, round, cluster, plainNames, o)
 		if err != nil {
-			return rows, fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if byName[name] == nil {
+			byName[name] = map[string]PodTimes{}
+			order = append(order, name)
+		}
+		maps.Copy(byName[name], times)
+	}
+	var rows []StartupRow
+	for _, name := range order {
+		row := StartupRow{Contender: name, Start: "bound", Summary: SummarizeStartup(byName[name], name == KubemesosContender)}
+		if name == KubemesosContender {
+			row.Start = "task LAUNCH"
 		}
 		rows = append(rows, row)
 	}
@@ -171,49 +188,47 @@ func RunReal(ctx context.Context, o RealOptions) ([]StartupRow, error) {
 // order.
 var RealContenders = []string{KubemesosContender, PlainKubeletContender}
 
-// checkRealContenders refuses an unknown or repeated name.
+// checkRealContenders refuses an unknown name.
 func checkRealContenders(names []string) error {
-	seen := map[string]bool{}
 	for _, n := range names {
 		if !slices.Contains(RealContenders, n) {
 			return fmt.Errorf("bench --real: unknown contender %q (known: %s)", n, strings.Join(RealContenders, ", "))
 		}
-		if seen[n] {
-			return fmt.Errorf("bench --real: contender %q twice", n)
-		}
-		seen[n] = true
 	}
 	return nil
 }
 
-// runRealContender measures one contender's pods in namespace
-// bench-real-<name>.
-func runRealContender(ctx context.Context, client kubernetes.Interface, name string, cluster *devcluster.Cluster, plainNames []string, o RealOptions) (StartupRow, error) {
-	ns := "bench-real-" + name
-	progressf(o.Progress, "%s: %d pods\n", name, o.Pods)
+// runRealContender measures one round of a contender's pods, in namespace
+// bench-real-<name>-<round>; the times are keyed "namespace/pod".
+func runRealContender(ctx context.Context, client kubernetes.Interface, name string, round int, cluster *devcluster.Cluster, plainNames []string, o RealOptions) (map[string]PodTimes, error) {
+	ns := fmt.Sprintf("bench-real-%s-%d", name, round)
+	progressf(o.Progress, "%s (round %d): %d pods\n", name, round+1, o.Pods)
+	var times map[string]PodTimes
+	var err error
 	if name == PlainKubeletContender {
 		env := Env{Client: client, NodeNames: plainNames}
-		times, err := runRealPods(ctx, client, ns, NullSchedulerName, o, &env)
-		if err != nil {
-			return StartupRow{}, err
+		times, err = runRealPods(ctx, client, ns, NullSchedulerName, o, &env)
+	} else {
+		// `kubemesos up`'s bridge schedules the pods of the default
+		// scheduler name, as it does in a cluster it is the scheduler of.
+		times, err = runRealPods(ctx, client, ns, corev1.DefaultSchedulerName, o, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var launches map[string]time.Time
+	if name == KubemesosContender {
+		if launches, err = bridgeLaunches(filepath.Join(cluster.Dir, "logs", devcluster.BridgeName(1)+".log")); err != nil {
+			return nil, err
 		}
-		return StartupRow{Contender: name, Start: "bound", Summary: SummarizeStartup(times, false)}, nil
 	}
-	// `kubemesos up`'s bridge schedules the pods of the default scheduler
-	// name, as it does in a cluster it is the scheduler of.
-	times, err := runRealPods(ctx, client, ns, corev1.DefaultSchedulerName, o, nil)
-	if err != nil {
-		return StartupRow{}, err
-	}
-	launches, err := bridgeLaunches(filepath.Join(cluster.Dir, "logs", devcluster.BridgeName(1)+".log"))
-	if err != nil {
-		return StartupRow{}, err
-	}
+	out := make(map[string]PodTimes, len(times))
 	for pod, t := range times {
-		t.Launch = launches[ns+"/"+pod]
-		times[pod] = t
+		key := ns + "/" + pod
+		t.Launch = launches[key]
+		out[key] = t
 	}
-	return StartupRow{Contender: name, Start: "task LAUNCH", Summary: SummarizeStartup(times, true)}, nil
+	return out, nil
 }
 
 // runRealPods creates o.Pods pods in ns at once (every create in flight)

@@ -17,7 +17,7 @@ func TestRunRealContenders(t *testing.T) {
 		want  string
 	}{
 		{[]string{"kubemesos", "null"}, `unknown contender "null"`},
-		{[]string{"kubelet", "kubelet"}, `"kubelet" twice`},
+		{[]string{"kubelet", "kube-scheduler"}, `unknown contender "kube-scheduler"`},
 	} {
 		_, err := RunReal(t.Context(), RealOptions{Dir: t.TempDir(), Contenders: c.names})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
