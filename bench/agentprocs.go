@@ -179,7 +179,14 @@ func (p *AgentProcs) Usage() (Usage, error) {
 		}
 		u, err := ProcessUsage(proc.cmd.Process.Pid)
 		if err != nil {
-			return Usage{}, err
+			// A process that just exited is a zombie without VmHWM
+			// until it is reaped: report its exit rather than that.
+			select {
+			case <-proc.done:
+				return Usage{}, proc.err
+			case <-time.After(time.Second):
+				return Usage{}, err
+			}
 		}
 		sum.CPU += u.CPU
 		sum.PeakRSS += u.PeakRSS
