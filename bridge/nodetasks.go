@@ -57,7 +57,7 @@ func (s *Scheduler) launchNodeTasks(ctx context.Context, now time.Time) {
 			continue
 		}
 		need := s.policy.NodeTask
-		if !hasExecutor(o) {
+		if !s.executor.runsOn(o) {
 			need = plus(need, s.executor.Resources)
 		}
 		if !fits(need, fromMesos(o.Resources)) {

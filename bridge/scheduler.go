@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,12 @@ type Policy struct {
 	NodeTasks bool
 	// NodeTask is what a node task holds (the executor's own resources come on top).
 	NodeTask offermatcher.Resources
+	// AdoptWindow is how long a bound pod whose executor ended under it
+	// waits for an offer of its agent to be launched again there (for the
+	// next executor to adopt it) before it is evicted (executorloss.go). Keep
+	// it at most the executors' KUBEMESOS_ADOPT_WINDOW. Zero: such a pod is
+	// marked Failed at once.
+	AdoptWindow time.Duration
 }
 
 // DefaultPolicy is the policy of `kubemesos scheduler` without flags.
@@ -72,6 +79,8 @@ var DefaultPolicy = Policy{
 
 	NodeTasks: true,
 	NodeTask:  offermatcher.Resources{MilliCPU: 10, MemoryMB: 8},
+
+	AdoptWindow: time.Minute,
 }
 
 // PodSource is the Kubernetes side the scheduler reads: pods of its scheduler name.
@@ -137,6 +146,11 @@ type Scheduler struct {
 	agents map[string]*agentHold
 	// nodeTasks are the node tasks by agent ID.
 	nodeTasks map[string]*nodeTask
+	// lost are the bound pods whose executor ended under them, waiting to
+	// be launched again on their agent (executorloss.go); retired is when
+	// each stale executor (agent/executor ID) was last asked to retire.
+	lost    map[types.UID]*lostPod
+	retired map[string]time.Time
 	// placement is kept between cycles for placement (placement.go).
 	placement *placementState
 	// intentStore is the store when it keeps launch intents (nil: it does
@@ -176,6 +190,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 		fw: fw, store: store, pods: pods, nodes: nodes, report: NewPodWriter(report, defaultAPITimeout), executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
+		lost: map[types.UID]*lostPod{}, retired: map[string]time.Time{},
 		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{}, explained: map[types.UID]bool{},
 	}
 	if is, ok := store.(IntentStore); ok {
@@ -303,6 +318,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus, now time.Ti
 	} else if ok {
 		if known {
 			s.agentOutcome(ctx, t, st, now)
+			s.adopted(ctx, uid, st)
 		}
 		switch {
 		case known:
@@ -335,7 +351,7 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus, now time.Ti
 			// The pod becomes pending again only if the executor never bound it
 			// (TASK_LOST/DROPPED/ERROR before binding): PodFeed.Pending decides.
 			s.tasks.Forget(uid)
-			s.podAfterTask(uid, st)
+			s.podAfterTask(ctx, uid, st, now)
 			s.backOffRelaunch(uid, st, now)
 		}
 	}
@@ -519,10 +535,22 @@ func (h *agentHold) describe(agentID string, now time.Time, cause bool) string {
 	return msg
 }
 
-// podAfterTask applies to a bound pod what its ended task means for it (Action).
-func (s *Scheduler) podAfterTask(uid types.UID, st mesos.TaskStatus) {
+// podAfterTask applies to a bound pod what its ended task, reported at now,
+// means for it (relaunchAction; without an adoption window a pod whose
+// executor ended is marked Failed).
+func (s *Scheduler) podAfterTask(ctx context.Context, uid types.UID, st mesos.TaskStatus, now time.Time) {
 	pod, _ := s.pods.Get(uid)
-	switch Action(st, pod) {
+	_, waiting := s.lost[uid]
+	act := relaunchAction(st, pod, waiting)
+	if act == RelaunchPod && s.policy.AdoptWindow <= 0 {
+		act = FailPod
+	}
+	if act == RelaunchPod {
+		s.awaitRelaunch(ctx, pod, st, now)
+		return
+	}
+	delete(s.lost, uid)
+	switch act {
 	case FailPod:
 		s.report.Fail(pod, FailureReason(st), FailureMessage(st))
 	case DeletePod:
@@ -543,6 +571,10 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	s.killOrphans(ctx)
 	s.reconcileUnconfirmed(ctx, now)
 	heldNote := s.declineHeld(ctx, now)
+	s.retireStaleExecutors(ctx, now)
+	if err := s.relaunchLost(ctx, now); errors.Is(err, ErrDeposed) {
+		return err
+	}
 	if s.policy.NodeTasks {
 		s.launchNodeTasks(ctx, now)
 	}
@@ -552,7 +584,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	if len(pending) == 0 {
 		s.placementState().pending.recordNoOffers(now, nil)
 		s.declineAll(ctx, s.policy.IdleDeclineFor)
-		if !s.suppressed && !s.policy.NodeTasks {
+		if !s.suppressed && !s.policy.NodeTasks && !s.awaitingRelaunch() {
 			if err := s.fw.call(ctx, calls.Suppress()); err != nil {
 				return err
 			}
@@ -768,53 +800,11 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 		if len(as) == 0 {
 			continue
 		}
-		exec := s.executor.executorInfo(s.fw.ID(), offerRole(o))
-		tasks := make([]mesos.TaskInfo, 0, len(as))
-		recorded := make([]*PodTask, 0, len(as))
-		for _, a := range as {
-			pod := byUID[a.Pod.UID]
-			ref := podtask.RefOf(pod)
-			at := s.nextAttempt()
-			tasks = append(tasks, podTaskInfo(a, ref, at, o, exec))
-			t := s.tasks.Launched(ref, podtask.TaskID(ref.UID, at), o.AgentID.Value) // write-ahead: never launched twice
-			t.Hostname = o.Hostname
-			recorded = append(recorded, t)
-			s.report.Forget(pod.UID)
-		}
-		if err := s.writeIntents(ctx, o, recorded); err != nil {
-			// Not launched: nothing may be sent without its intent stored.
-			for _, t := range recorded {
-				s.tasks.Forget(t.Pod.UID)
-			}
+		if _, err := s.launchOn(ctx, o, as, byUID); err != nil {
 			if errors.Is(err, ErrDeposed) {
 				return nil, err
 			}
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		s.offers.Remove(o.ID.Value)
-		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
-			With(calls.RefuseSeconds(0))
-		if err := s.fw.call(ctx, accept); err != nil {
-			// The master may have launched the tasks all the same (only its
-			// answer was lost): keep them, so no pod is launched twice, and
-			// ask what became of them. A task the master does not know comes
-			// back TASK_GONE and its pod pending. The offer is given back in
-			// case it was not used (a decline of a used offer is ignored).
-			for _, t := range recorded {
-				t.Unconfirmed = true
-			}
-			s.perform(ctx, []*scheduler.Call{s.reconcileCall(recorded, s.now())})
-			s.decline(ctx, []string{o.ID.Value}, s.policy.DeclineFor)
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		for _, t := range tasks {
-			log.Info("Launched pod", "pod", t.Name, "task", t.TaskID.Value, "agent", o.Hostname, "offer", o.ID.Value)
+			firstErr = cmp.Or(firstErr, err)
 		}
 	}
 	if len(plan.Unplaced) > 0 {
@@ -848,7 +838,7 @@ func (s *Scheduler) placementOffers(held []mesos.Offer) []offermatcher.Offer {
 	out := make([]offermatcher.Offer, 0, len(held))
 	for _, o := range held {
 		res := fromMesos(o.Resources)
-		running := hasExecutor(o)
+		running := s.executor.runsOn(o)
 		if !running {
 			res = minus(res, s.executor.Resources)
 		}
@@ -913,4 +903,52 @@ func (s *Scheduler) decline(ctx context.Context, ids []string, refuse time.Durat
 
 func (s *Scheduler) declineAll(ctx context.Context, refuse time.Duration) {
 	s.decline(ctx, s.offers.IDs(), refuse)
+}
+
+// launchOn launches the pods of assignments as on offer o: each is recorded
+// in the TaskRegistry under a new task ID, their launch intents are written
+// (no intent, no ACCEPT), then one ACCEPT(LAUNCH …) takes the offer. It
+// returns the tasks sent: also when the ACCEPT failed, as the master may have
+// launched them all the same (they are then unconfirmed, and asked about).
+func (s *Scheduler) launchOn(ctx context.Context, o mesos.Offer, as []offermatcher.Assignment, byUID map[string]*corev1.Pod) ([]*PodTask, error) {
+	exec := s.executor.executorInfo(s.fw.ID(), offerRole(o))
+	tasks := make([]mesos.TaskInfo, 0, len(as))
+	recorded := make([]*PodTask, 0, len(as))
+	for _, a := range as {
+		pod := byUID[a.Pod.UID]
+		ref := podtask.RefOf(pod)
+		at := s.nextAttempt()
+		tasks = append(tasks, podTaskInfo(a, ref, at, o, exec))
+		t := s.tasks.Launched(ref, podtask.TaskID(ref.UID, at), o.AgentID.Value) // write-ahead: never launched twice
+		t.Hostname = o.Hostname
+		recorded = append(recorded, t)
+		s.report.Forget(pod.UID)
+	}
+	if err := s.writeIntents(ctx, o, recorded); err != nil {
+		// Not launched: nothing may be sent without its intent stored.
+		for _, t := range recorded {
+			s.tasks.Forget(t.Pod.UID)
+		}
+		return nil, err
+	}
+	s.offers.Remove(o.ID.Value)
+	accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
+		With(calls.RefuseSeconds(0))
+	if err := s.fw.call(ctx, accept); err != nil {
+		// The master may have launched the tasks all the same (only its
+		// answer was lost): keep them, so no pod is launched twice, and
+		// ask what became of them. A task the master does not know comes
+		// back TASK_GONE and its pod pending. The offer is given back in
+		// case it was not used (a decline of a used offer is ignored).
+		for _, t := range recorded {
+			t.Unconfirmed = true
+		}
+		s.perform(ctx, []*scheduler.Call{s.reconcileCall(recorded, s.now())})
+		s.decline(ctx, []string{o.ID.Value}, s.policy.DeclineFor)
+		return recorded, err
+	}
+	for _, t := range tasks {
+		klog.FromContext(ctx).Info("Launched pod", "pod", t.Name, "task", t.TaskID.Value, "agent", o.Hostname, "offer", o.ID.Value)
+	}
+	return recorded, nil
 }

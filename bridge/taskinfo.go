@@ -19,22 +19,34 @@ type ExecutorSpec struct {
 	Resources offermatcher.Resources
 }
 
-// executorInfo is the ExecutorInfo of the kubelet-executor for resources allocated to role.
-func (e ExecutorSpec) executorInfo(frameworkID, role string) mesos.ExecutorInfo {
+// commandInfo is how the agent starts the executor.
+func (e ExecutorSpec) commandInfo() *mesos.CommandInfo {
 	cmd := e.Command
 	shell := true
-	info := mesos.ExecutorInfo{
-		Type:        mesos.ExecutorInfo_CUSTOM,
-		ExecutorID:  mesos.ExecutorID{Value: podtask.ExecutorID},
-		FrameworkID: &mesos.FrameworkID{Value: frameworkID},
-		Name:        proto("kubemesos kubelet-executor"),
-		Command:     &mesos.CommandInfo{Value: &cmd, Shell: &shell},
-		Resources:   toMesos(e.Resources, nil, role),
-	}
+	info := &mesos.CommandInfo{Value: &cmd, Shell: &shell}
 	for _, u := range e.URIs {
-		info.Command.URIs = append(info.Command.URIs, mesos.CommandInfo_URI{Value: u, Executable: boolp(true)})
+		info.URIs = append(info.URIs, mesos.CommandInfo_URI{Value: u, Executable: boolp(true)})
 	}
 	return info
+}
+
+// ID is the executor ID of this configuration (podtask.ExecutorIDOf): a
+// bridge started with another command or URIs runs a new executor, which
+// Mesos and the bridge tell apart from the old one (docs/decisions.md,
+// "Executor upgrades").
+func (e ExecutorSpec) ID() string { return podtask.ExecutorIDOf(e.commandInfo(), nil) }
+
+// executorInfo is the ExecutorInfo of the kubelet-executor for resources allocated to role.
+func (e ExecutorSpec) executorInfo(frameworkID, role string) mesos.ExecutorInfo {
+	cmd := e.commandInfo()
+	return mesos.ExecutorInfo{
+		Type:        mesos.ExecutorInfo_CUSTOM,
+		ExecutorID:  mesos.ExecutorID{Value: podtask.ExecutorIDOf(cmd, nil)},
+		FrameworkID: &mesos.FrameworkID{Value: frameworkID},
+		Name:        proto("kubemesos kubelet-executor"),
+		Command:     cmd,
+		Resources:   toMesos(e.Resources, nil, role),
+	}
 }
 
 // offerRole is the role an offer's resources are allocated to.
@@ -50,15 +62,28 @@ func offerRole(o mesos.Offer) string {
 	return "*"
 }
 
-// hasExecutor reports whether the offer's agent already runs our executor, in
+// runsOn reports whether the offer's agent already runs this executor, in
 // which case its resources are already taken and must not be asked for again.
-func hasExecutor(o mesos.Offer) bool {
-	for _, id := range o.ExecutorIDs {
-		if id.Value == podtask.ExecutorID {
+func (e ExecutorSpec) runsOn(o mesos.Offer) bool {
+	id := e.ID()
+	for _, x := range o.ExecutorIDs {
+		if x.Value == id {
 			return true
 		}
 	}
 	return false
+}
+
+// staleOn is the ID of a kubelet-executor of another configuration that the
+// offer's agent runs (an earlier bridge's), "" if none.
+func (e ExecutorSpec) staleOn(o mesos.Offer) string {
+	id := e.ID()
+	for _, x := range o.ExecutorIDs {
+		if x.Value != id && podtask.IsExecutorID(x.Value) {
+			return x.Value
+		}
+	}
+	return ""
 }
 
 // podTaskInfo is the TaskInfo of one assignment on offer o, launch attempt at.

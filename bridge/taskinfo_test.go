@@ -78,7 +78,8 @@ func TestPodTaskInfoCarriesOnlyThePodReference(t *testing.T) {
 	if err != nil || back != ref {
 		t.Fatalf("data does not round-trip: %v %v", back, err)
 	}
-	if ti.Executor.ExecutorID.Value != podtask.ExecutorID || ti.Executor.GetCommand().GetValue() != "/opt/kubemesos executor" {
+	if id := ti.Executor.ExecutorID.Value; id != exec.ExecutorID.Value || !podtask.IsExecutorID(id) || id == podtask.ExecutorID ||
+		ti.Executor.GetCommand().GetValue() != "/opt/kubemesos executor" {
 		t.Fatalf("executor: %+v", ti.Executor)
 	}
 	if got := fromMesos(ti.Resources); got.MilliCPU != 500 || got.MemoryMB != 256 || len(got.Ports) != 1 || got.Ports[0].Begin != 8080 {
@@ -89,13 +90,26 @@ func TestPodTaskInfoCarriesOnlyThePodReference(t *testing.T) {
 	}
 }
 
-func TestHasExecutor(t *testing.T) {
-	o := mesos.Offer{ExecutorIDs: []mesos.ExecutorID{{Value: "other"}}}
-	if hasExecutor(o) {
-		t.Fatal("another executor is not ours")
+// TestExecutorOnAgent: an offer shows this configuration's executor
+// running (its resources are taken), or a kubelet-executor of another
+// configuration (an earlier bridge's, to retire), or neither; the ID follows
+// the command and URIs.
+func TestExecutorOnAgent(t *testing.T) {
+	spec := ExecutorSpec{Command: "/opt/kubemesos executor", URIs: []string{"http://repo/kubemesos-v1"}}
+	upgraded := spec
+	upgraded.URIs = []string{"http://repo/kubemesos-v2"}
+	if spec.ID() == upgraded.ID() || spec.ID() != (ExecutorSpec{Command: spec.Command, URIs: spec.URIs}).ID() {
+		t.Fatalf("IDs: %s, %s", spec.ID(), upgraded.ID())
 	}
-	o.ExecutorIDs = append(o.ExecutorIDs, mesos.ExecutorID{Value: podtask.ExecutorID})
-	if !hasExecutor(o) {
-		t.Fatal("our executor not seen")
+	o := mesos.Offer{ExecutorIDs: []mesos.ExecutorID{{Value: "other"}}}
+	if spec.runsOn(o) || spec.staleOn(o) != "" {
+		t.Fatal("another framework's executor ID is not ours")
+	}
+	o.ExecutorIDs = append(o.ExecutorIDs, mesos.ExecutorID{Value: spec.ID()})
+	if !spec.runsOn(o) || spec.staleOn(o) != "" {
+		t.Fatal("our executor not seen, or seen as stale")
+	}
+	if upgraded.runsOn(o) || upgraded.staleOn(o) != spec.ID() {
+		t.Fatalf("after an upgrade the old executor %s must be stale, got %q", spec.ID(), upgraded.staleOn(o))
 	}
 }

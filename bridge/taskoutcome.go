@@ -22,6 +22,11 @@ const (
 	// DeletePod: its agent is gone for good (TASK_GONE, TASK_GONE_BY_OPERATOR):
 	// force-delete it, as a node controller does for a deleted node.
 	DeletePod
+	// RelaunchPod: the executor ended under the pod (the agent reports
+	// TASK_FAILED / REASON_EXECUTOR_TERMINATED), whose containers still run:
+	// launch it again on the same agent, for the next executor to adopt
+	// (executorloss.go).
+	RelaunchPod
 )
 
 // Action decides, for a terminal task status, what happens to its pod (the
@@ -40,7 +45,10 @@ func Action(st mesos.TaskStatus, pod *corev1.Pod) PodAction {
 		if st.GetSource() == mesos.SOURCE_EXECUTOR {
 			return LeavePod // the executor saw the pod fail and reports its phase
 		}
-		return FailPod // the executor or the agent died under the pod
+		if reason, ok := reasonOf(st); ok && reason == mesos.REASON_EXECUTOR_TERMINATED && st.GetSource() == mesos.SOURCE_AGENT {
+			return RelaunchPod // the executor died; the pod's containers did not
+		}
+		return FailPod // the agent or the master failed the task under the pod
 	}
 	return LeavePod
 }

@@ -28,7 +28,11 @@ func TestAction(t *testing.T) {
 		{"agent gone", status(mesos.TASK_GONE, mesos.SOURCE_MASTER), bound, DeletePod},
 		{"agent gone by operator", status(mesos.TASK_GONE_BY_OPERATOR, mesos.SOURCE_MASTER), bound, DeletePod},
 		{"lost", status(mesos.TASK_LOST, mesos.SOURCE_MASTER), bound, FailPod},
-		{"executor crashed", status(mesos.TASK_FAILED, mesos.SOURCE_AGENT), bound, FailPod},
+		{"failed by the agent", status(mesos.TASK_FAILED, mesos.SOURCE_AGENT), bound, FailPod},
+		{"executor ended under the pod", withReason(status(mesos.TASK_FAILED, mesos.SOURCE_AGENT), mesos.REASON_EXECUTOR_TERMINATED), bound, RelaunchPod},
+		{"executor could not be launched", withReason(status(mesos.TASK_FAILED, mesos.SOURCE_AGENT), mesos.REASON_CONTAINER_LAUNCH_FAILED), bound, FailPod},
+		{"node could not start, says the executor", withReason(status(mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR), mesos.REASON_EXECUTOR_TERMINATED), bound, LeavePod},
+		{"executor ended under an unbound pod", withReason(status(mesos.TASK_FAILED, mesos.SOURCE_AGENT), mesos.REASON_EXECUTOR_TERMINATED), unbound, LeavePod},
 		{"killed by Mesos, pod still wanted", status(mesos.TASK_KILLED, mesos.SOURCE_EXECUTOR), bound, FailPod},
 		{"pod failed, executor says so", status(mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR), bound, LeavePod},
 		{"finished", status(mesos.TASK_FINISHED, mesos.SOURCE_EXECUTOR), bound, LeavePod},
@@ -42,6 +46,11 @@ func TestAction(t *testing.T) {
 			t.Errorf("%s: got %v want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+func withReason(st mesos.TaskStatus, r mesos.TaskStatus_Reason) mesos.TaskStatus {
+	st.Reason = r.Enum()
+	return st
 }
 
 func TestFailureReasonAndMessage(t *testing.T) {

@@ -2,6 +2,7 @@ package kubeletexecutor
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"sync"
 	"time"
@@ -62,7 +63,11 @@ type Executor struct {
 	// shutdownCh is closed when the agent asks to shut down (or the subscription is lost for good).
 	shutdownCh   chan struct{}
 	shutdownOnce sync.Once
-	fatal        chan error
+	// retireCh is closed when the framework asks this executor to retire
+	// (podtask.MessageRetire): it exits without draining.
+	retireCh   chan struct{}
+	retireOnce sync.Once
+	fatal      chan error
 
 	mu           sync.Mutex
 	nodeName     string
@@ -128,6 +133,7 @@ func New(mc config.Config, client kubernetes.Interface, node Node) *Executor {
 		nodeReady:    make(chan struct{}),
 		nodeDown:     make(chan struct{}),
 		shutdownCh:   make(chan struct{}),
+		retireCh:     make(chan struct{}),
 		fatal:        make(chan error, 1),
 		tasks:        map[string]*podTask{},
 		podTasks:     map[types.UID]*podTask{},
@@ -141,7 +147,9 @@ func New(mc config.Config, client kubernetes.Interface, node Node) *Executor {
 // Run subscribes to the agent and serves it until the agent shuts the
 // executor down, the subscription cannot be recovered, or ctx ends (SIGTERM).
 // Each of these ends with the shutdown sequence: pods deleted, kubelet
-// stopped, sandboxes and mounts removed. It returns nil after a clean shutdown.
+// stopped, sandboxes and mounts removed. It returns nil after a clean
+// shutdown, and ErrRetired, without any of it, when the framework asked it
+// to retire (podtask.MessageRetire).
 func (e *Executor) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
 	subCtx, stopSub := context.WithCancel(ctx)
@@ -156,6 +164,16 @@ func (e *Executor) Run(ctx context.Context) error {
 
 	var runErr error
 	select {
+	case <-e.retireCh:
+		// Like a crash, on purpose: no drain, no update, no teardown. The
+		// kubelet and kube-proxy end with this process (parent-death
+		// signal), the pods' containers keep running, the agent ends the
+		// tasks (REASON_EXECUTOR_TERMINATED) and the framework launches them
+		// again on the new executor, which adopts the pods.
+		stopSub()
+		stopWork()
+		wg.Wait()
+		return ErrRetired
 	case <-ctx.Done():
 		logger.Info("Shutting down: signalled")
 	case <-e.shutdownCh:
@@ -168,6 +186,15 @@ func (e *Executor) Run(ctx context.Context) error {
 	stopWork()
 	wg.Wait()
 	return runErr
+}
+
+// ErrRetired is what Run returns when the framework asked the executor to
+// retire (podtask.MessageRetire): it ended without draining its node, for an
+// executor of a new configuration to adopt the pods.
+var ErrRetired = errors.New("kubelet-executor retired for an executor of a new configuration; its pods stay for the successor to adopt")
+
+func (e *Executor) requestRetire() {
+	e.retireOnce.Do(func() { close(e.retireCh) })
 }
 
 func (e *Executor) requestShutdown() {

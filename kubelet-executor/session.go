@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/kubelet-executor/taskstate"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // agentAPIPath is the agent's executor API.
@@ -145,6 +146,11 @@ func (e *Executor) handler(ctx context.Context) events.Handler {
 			return nil
 		},
 		mesosexec.Event_MESSAGE: func(_ context.Context, ev *mesosexec.Event) error {
+			if string(ev.Message.Data) == podtask.MessageRetire {
+				logger.Info("Retiring for an executor of a new configuration: exiting without draining the node")
+				e.requestRetire()
+				return nil
+			}
 			logger.V(2).Info("Framework message ignored", "bytes", len(ev.Message.Data))
 			return nil
 		},

@@ -44,3 +44,12 @@ func ExecutorIDOf(cmd *mesos.CommandInfo, container *mesos.ContainerInfo) string
 func IsExecutorID(id string) bool {
 	return id == ExecutorID || strings.HasPrefix(id, ExecutorID+".")
 }
+
+// MessageRetire is the data of the framework message (Mesos MESSAGE) with
+// which the bridge asks a kubelet-executor of an earlier configuration to
+// exit at once without draining its node: its agent then ends its tasks
+// (TASK_FAILED, REASON_EXECUTOR_TERMINATED), the pods' containers keep
+// running, and the bridge launches the pods again onto the executor of the
+// new configuration, which adopts them (docs/decisions.md, "Executor
+// upgrades"). An executor never sends it.
+const MessageRetire = "kubemesos.io/retire"

@@ -59,6 +59,7 @@ func runScheduler(args []string) error {
 		minCPU     = fs.Int64("pod-min-millicpu", bridge.DefaultPolicy.MinPod.MilliCPU, "cpu (milli) given to a pod that requests none")
 		minMem     = fs.Int64("pod-min-mem", bridge.DefaultPolicy.MinPod.MemoryMB, "memory (MB) given to a pod that requests none")
 		nodeTasks  = fs.Bool("node-tasks", bridge.DefaultPolicy.NodeTasks, "launch a node task on every agent that offers resources, so each is a Ready Node before its first pod (DaemonSets reach it); false: a node comes with its agent's first pod, and offers are suppressed while nothing is pending")
+		adoptFor   = fs.Duration("adopt-window", bridge.DefaultPolicy.AdoptWindow, "how long a bound pod whose executor ended under it waits for an offer of its agent to be launched again there, for the next executor to adopt it, before it is evicted; keep it at most the executors' KUBEMESOS_ADOPT_WINDOW (0: mark such pods Failed at once)")
 		storeNS    = fs.String("framework-store-namespace", "kubemesos-system", "without --etcd-endpoints: namespace of the ConfigMap that keeps the framework ID of the single bridge (empty: do not keep it)")
 		storeName  = fs.String("framework-store-name", "kubemesos-framework", "name of that ConfigMap")
 		debugAddr  = fs.String("debug-address", defaultDebugAddress, "host:port of the debug listener (GET /debug/pending: why pods are pending; `kubemesos why` reads it); empty: none")
@@ -125,6 +126,10 @@ func runScheduler(args []string) error {
 	policy.OfferTTL, policy.DeclineFor = *offerTTL, *declineFor
 	policy.MinPod = offermatcher.Resources{MilliCPU: *minCPU, MemoryMB: *minMem}
 	policy.NodeTasks = *nodeTasks
+	if *adoptFor < 0 {
+		return fmt.Errorf("--adopt-window=%v: want a duration of at least 0", *adoptFor)
+	}
+	policy.AdoptWindow = *adoptFor
 	if *packing {
 		policy.Scoring = offermatcher.MostAllocated
 	}
