@@ -65,8 +65,12 @@ func bindPod(ctx context.Context, agent mesos.AgentInfo, task mesos.TaskInfo) er
 	if err != nil {
 		return err
 	}
+	node := podtask.NodeName(agent.Hostname)
+	if p, err := client.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil && p.UID == ref.UID && p.Spec.NodeName == node {
+		return nil // already bound here (an earlier executor's pod): adopted, as the kubelet-executor's admission does
+	}
 	return client.CoreV1().Pods(ref.Namespace).Bind(ctx, &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Name: ref.Name, UID: ref.UID},
-		Target:     corev1.ObjectReference{Kind: "Node", Name: podtask.NodeName(agent.Hostname)},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}, metav1.CreateOptions{})
 }

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -604,11 +605,49 @@ func (c *testCluster) boundPod(t *testing.T, name string) (*corev1.Pod, string) 
 	return nil, ""
 }
 
-// TestExecutorCrashFailsItsPods: kill -9 of the executor makes the agent fail
-// its tasks; the bridge marks the pods Failed (so a controller replaces them)
-// with the Mesos reason.
-func TestExecutorCrashFailsItsPods(t *testing.T) {
+// TestExecutorCrashRelaunchesItsPods: kill -9 of the executor makes the
+// agent fail its tasks (TASK_FAILED / REASON_EXECUTOR_TERMINATED); the
+// bridge launches the bound pod again as a new task on the same agent (for
+// the new executor to adopt), and the pod is never marked Failed.
+func TestExecutorCrashRelaunchesItsPods(t *testing.T) {
 	c := startCluster(t, "cpus:2;mem:2048")
+	p, agentID := c.boundPod(t, "victim")
+	old := c.liveTask(t, p.UID)
+	killExecutor(t, agentID)
+	eventually(t, 20*time.Second, "a new task of the pod RUNNING on its agent", func() (bool, string) {
+		tk := c.liveTask(t, p.UID)
+		return tk.ID != old.ID && tk.State == "TASK_RUNNING" && tk.AgentID == agentID, fmt.Sprintf("%+v (was %s)", tk, old.ID)
+	})
+	got, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UID != p.UID || got.Status.Phase == corev1.PodFailed || got.Spec.NodeName != p.Spec.NodeName {
+		t.Fatalf("pod %s %s on %q, want the same pod, not Failed, on %s", got.UID, got.Status.Phase, got.Spec.NodeName, p.Spec.NodeName)
+	}
+}
+
+// liveTask is the task of a pod that Mesos lists as not completed (the zero task if none).
+func (c *testCluster) liveTask(t *testing.T, uid types.UID) bridge.StateTask {
+	t.Helper()
+	st, err := bridge.FetchMasterState(t.Context(), c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, _ := st.Framework("kubemesos")
+	for _, tk := range fw.Tasks {
+		if u, _ := podtask.UIDFromTaskID(tk.ID); u == uid {
+			return tk
+		}
+	}
+	return bridge.StateTask{}
+}
+
+// TestExecutorCrashWithoutAdoptWindowFailsItsPods: with no adoption window
+// the bridge marks the pods of a killed executor Failed (so a controller
+// replaces them) with the Mesos reason.
+func TestExecutorCrashWithoutAdoptWindowFailsItsPods(t *testing.T) {
+	c := startClusterPolicy(t, 1, func(p *bridge.Policy) { p.AdoptWindow = 0 }, "cpus:2;mem:2048")
 	p, agentID := c.boundPod(t, "victim")
 	killExecutor(t, agentID)
 	eventually(t, 20*time.Second, "the pod Failed with reason MesosTaskFailed", func() (bool, string) {

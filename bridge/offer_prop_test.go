@@ -19,7 +19,6 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/kubemesos/kubemesos/offermatcher"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // The property test below runs a Scheduler against a model of a Mesos
@@ -184,7 +183,7 @@ func TestPropertyOffersAndPendingPods(t *testing.T) {
 				o := mesos.Offer{ID: mesos.OfferID{Value: id}, AgentID: mesos.AgentID{Value: agent}, Hostname: agent,
 					FrameworkID: mesos.FrameworkID{Value: "fw-1"}, Resources: toMesos(res, nil, "kubernetes")}
 				if executorOn[agent] {
-					o.ExecutorIDs = []mesos.ExecutorID{{Value: podtask.ExecutorID}}
+					o.ExecutorIDs = []mesos.ExecutorID{{Value: s.executor.ID()}}
 				}
 				outstanding[id] = propOffer{agent: agent, res: res, received: clock}
 				if err := s.handle(ctx, &scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: []mesos.Offer{o}}}); err != nil {

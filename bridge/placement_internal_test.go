@@ -100,7 +100,7 @@ func TestPlacementOffersCarryNodeTaints(t *testing.T) {
 	if len(nodes["agent-1"]) != 3 {
 		t.Errorf("the mirror's taints were modified: %v", nodes["agent-1"])
 	}
-	o.ExecutorIDs = []mesos.ExecutorID{{Value: podtask.ExecutorID}}
+	o.ExecutorIDs = []mesos.ExecutorID{{Value: s.executor.ID()}}
 	if got := s.placementOffers([]mesos.Offer{o})[0].Taints; !reflect.DeepEqual(got, nodes["agent-1"]) {
 		t.Errorf("executor running: taints %v, want all of %v", got, nodes["agent-1"])
 	}

@@ -149,6 +149,37 @@ func (c *Cluster) Restart(name string) error {
 	return c.save()
 }
 
+// Args are the arguments the cluster process name runs with.
+func (c *Cluster) Args(name string) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	spec, ok := c.specs[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownProcess, name)
+	}
+	return append([]string(nil), spec.Args...), nil
+}
+
+// RestartWithArgs is Restart with other arguments (a bridge given another
+// --executor-command, say), which later restarts keep.
+func (c *Cluster) RestartWithArgs(name string, args []string) error {
+	p, err := c.process(name)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-p.Exited():
+	default:
+		return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, p.PID())
+	}
+	c.mu.Lock()
+	spec := c.specs[name]
+	spec.Args = append([]string(nil), args...)
+	c.specs[name] = spec
+	c.mu.Unlock()
+	return c.Restart(name)
+}
+
 func (c *Cluster) host(agent string) (node.State, error) {
 	for _, h := range c.Hosts {
 		if h.Name == agent {

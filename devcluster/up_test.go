@@ -3,6 +3,7 @@ package devcluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -489,6 +490,53 @@ func TestRestartRefusesARunningProcessAndAStoppingCluster(t *testing.T) {
 	cancel()
 	if err := c.Restart("sleeper"); err == nil || !strings.Contains(err.Error(), "stopping") {
 		t.Fatalf("Restart in a stopping cluster: %v", err)
+	}
+}
+
+// TestRestartWithArgs: a process killed and started again with other
+// arguments runs with them, and so does its next restart; a running one is
+// refused and keeps its arguments.
+func TestRestartWithArgs(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	c := &Cluster{Dir: dir, state: &State{Dir: dir}, procs: map[string]*proc.Process{}, specs: map[string]proc.Spec{}, markers: map[string]string{}, supervised: map[string]bool{}}
+	if _, _, err := c.child(ctx, "sleeper", proc.Spec{Path: "/bin/sleep", Args: []string{"60"}}, "sleep"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RestartWithArgs("sleeper", []string{"61"}); !errors.Is(err, ErrRunning) {
+		t.Fatalf("RestartWithArgs of a running process: %v", err)
+	}
+	if err := c.RestartWithArgs("nobody", nil); !errors.Is(err, ErrUnknownProcess) {
+		t.Fatalf("RestartWithArgs of an unknown process: %v", err)
+	}
+	cmdline := func() string {
+		pid, _ := c.PID("sleeper")
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return strings.ReplaceAll(string(b), "\x00", " ")
+	}
+	if got := cmdline(); got != "/bin/sleep 60 " {
+		t.Fatalf("after a refused RestartWithArgs: %q", got)
+	}
+	for _, restart := range []func() error{
+		func() error { return c.RestartWithArgs("sleeper", []string{"61"}) },
+		func() error { return c.Restart("sleeper") },
+	} {
+		if err := c.Kill("sleeper"); err != nil {
+			t.Fatal(err)
+		}
+		if err := restart(); err != nil {
+			t.Fatal(err)
+		}
+		if got := cmdline(); got != "/bin/sleep 61 " {
+			t.Fatalf("restarted with %q, want the new arguments", got)
+		}
+	}
+	if args, err := c.Args("sleeper"); err != nil || fmt.Sprint(args) != "[61]" {
+		t.Fatalf("Args = %v, %v", args, err)
+	}
+	if err := c.Kill("sleeper"); err != nil {
+		t.Fatal(err)
 	}
 }
 
