@@ -35,15 +35,21 @@ func agentIDOf(t *testing.T, node string) string {
 	return ""
 }
 
-// executorPIDs are the kubelet-executor processes Mesos started on agent
-// (its kubelet and kube-proxy carry the same environment but are not the
-// executor).
+// executorPIDs are the kubelet-executor processes Mesos started on agent,
+// of any configuration (podtask.IsExecutorID; its kubelet and kube-proxy
+// carry the same environment but are not the executor).
 func executorPIDs(t *testing.T, agentID string) []int {
 	t.Helper()
 	var pids []int
-	for _, pid := range mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+agentID, "MESOS_EXECUTOR_ID="+podtask.ExecutorID) {
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "kubemesos" {
-			pids = append(pids, pid)
+	for _, pid := range mesostest.PIDsWithEnv(t, "MESOS_SLAVE_ID="+agentID) {
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) != "kubemesos" {
+			continue
+		}
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if id, ok := strings.CutPrefix(kv, "MESOS_EXECUTOR_ID="); ok && podtask.IsExecutorID(id) {
+				pids = append(pids, pid)
+			}
 		}
 	}
 	return pids
