@@ -138,9 +138,6 @@ func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos
 	case podtask.IsTerminal(st.GetState()):
 		delete(s.nodeTasks, agentID)
 		log.Info("Node task ended", statusLogValues(st)...)
-		if gone := st.GetState() == mesos.TASK_GONE || st.GetState() == mesos.TASK_GONE_BY_OPERATOR; gone && nt.Hostname != "" {
-			s.removeNode(podtask.NodeName(nt.Hostname), st)
-		}
 		// A node that was up and whose executor died later is not a
 		// bring-up failure: the agent gets a new node task at once.
 		if executorFailed(st) && !wasUp {
@@ -156,7 +153,7 @@ func (s *Scheduler) nodeTaskUpdate(ctx context.Context, agentID string, st mesos
 }
 
 // removeNode queues deleting the Node of an agent that is gone, if the
-// reporter can.
+// reporter can (noteReachability, for any task of the agent).
 func (s *Scheduler) removeNode(name string, st mesos.TaskStatus) {
 	s.report.RemoveNode(name, fmt.Sprintf("Mesos reports the agent gone (%s)", st.GetState()))
 }

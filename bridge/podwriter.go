@@ -47,6 +47,7 @@ const (
 	writeFail
 	writeForceDelete
 	writeRemoveNode
+	writeNodeReachability
 )
 
 // writeKey names a queued write: its kind and the pod UID or Node name.
@@ -59,7 +60,9 @@ type writeKey struct {
 type podWrite struct {
 	pod         *corev1.Pod
 	reason, msg string
-	attempts    int
+	// reachable is what a writeNodeReachability says of the Node.
+	reachable bool
+	attempts  int
 }
 
 // Rate and retries of the pod writes.
@@ -123,6 +126,22 @@ func (w *PodWriter) ForceDelete(pod *corev1.Pod, msg string) {
 func (w *PodWriter) RemoveNode(name, msg string) {
 	if _, ok := w.to.(NodeRemover); ok {
 		w.add(writeKey{writeRemoveNode, name}, podWrite{msg: msg})
+	}
+}
+
+// NodeReachability marks the Node of an agent Mesos reports unreachable, and
+// clears the mark once it is reachable again (k8sapi.PodReporter is one).
+type NodeReachability interface {
+	MarkNodeUnreachable(ctx context.Context, name, msg string) error
+	MarkNodeReachable(ctx context.Context, name, msg string) error
+}
+
+// NodeReachable queues marking the Node name reachable or not (msg says
+// why), if the wrapped reporter can; a newer one replaces one not yet
+// written.
+func (w *PodWriter) NodeReachable(name string, reachable bool, msg string) {
+	if _, ok := w.to.(NodeReachability); ok {
+		w.add(writeKey{writeNodeReachability, name}, podWrite{msg: msg, reachable: reachable})
 	}
 }
 
@@ -225,6 +244,12 @@ func (w *PodWriter) perform(ctx context.Context, k writeKey, pw podWrite) error 
 			return err
 		}
 		klog.FromContext(ctx).Info("Removed the Node of an agent that is gone", "node", k.name)
+	case writeNodeReachability:
+		nr := w.to.(NodeReachability)
+		if pw.reachable {
+			return nr.MarkNodeReachable(ctx, k.name, pw.msg)
+		}
+		return nr.MarkNodeUnreachable(ctx, k.name, pw.msg)
 	}
 	return nil
 }

@@ -187,3 +187,17 @@ func TestPodWriterSpendsNoTokenOnRepeats(t *testing.T) {
 		t.Fatalf("writes %q, want only the new pod's", got)
 	}
 }
+
+// TestPodWriterKeepsTheLatestReachability: a Node marked unreachable and
+// then reachable before the writer got to it is written once, reachable.
+func TestPodWriterKeepsTheLatestReachability(t *testing.T) {
+	r := &fakeReporter{}
+	w := NewPodWriter(r, time.Second)
+	w.NodeReachable("n1", false, "agent unreachable")
+	w.NodeReachable("n2", false, "agent unreachable")
+	w.NodeReachable("n1", true, "agent back")
+	w.Drain(t.Context())
+	if got := fmt.Sprint(r.nodes); got != "[reachable n1 unreachable n2]" && got != "[unreachable n2 reachable n1]" {
+		t.Fatalf("Node writes %s, want n1 reachable once and n2 unreachable", got)
+	}
+}

@@ -151,6 +151,9 @@ type Scheduler struct {
 	// each stale executor (agent/executor ID) was last asked to retire.
 	lost    map[types.UID]*lostPod
 	retired map[string]time.Time
+	// unreachable are the agents whose Node the bridge marked unreachable,
+	// with the Node's name (reachability.go).
+	unreachable map[string]string
 	// placement is kept between cycles for placement (placement.go).
 	placement *placementState
 	// intentStore is the store when it keeps launch intents (nil: it does
@@ -190,7 +193,7 @@ func NewScheduler(fw *Framework, store FrameworkStore, pods PodSource, nodes Nod
 		fw: fw, store: store, pods: pods, nodes: nodes, report: NewPodWriter(report, defaultAPITimeout), executor: exec, policy: p,
 		offers: NewOfferBook(), tasks: NewTaskRegistry(), now: time.Now, apiTimeout: defaultAPITimeout,
 		backoff: map[types.UID]relaunch{}, agents: map[string]*agentHold{}, nodeTasks: map[string]*nodeTask{},
-		lost: map[types.UID]*lostPod{}, retired: map[string]time.Time{},
+		lost: map[types.UID]*lostPod{}, retired: map[string]time.Time{}, unreachable: map[string]string{},
 		seenPending: map[types.UID]bool{}, reviveFor: map[types.UID]bool{}, explained: map[types.UID]bool{},
 	}
 	if is, ok := store.(IntentStore); ok {
@@ -308,6 +311,8 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus, now time.Time) (out []*scheduler.Call) {
 	log := klog.FromContext(ctx)
 	taskID := st.TaskID.Value
+	node := s.nodeOfTask(taskID) // before the task is forgotten
+	defer s.noteReachability(ctx, node, st)
 	uid, ok := podtask.UIDFromTaskID(taskID)
 	t, known := s.tasks.Get(uid)
 	if agentID, isNode := podtask.AgentOfNodeTask(taskID); isNode {

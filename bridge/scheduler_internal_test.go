@@ -81,7 +81,10 @@ type fakeReporter struct {
 	block         bool
 	unschedulable []string
 	failed        []string
-	calls         atomic.Int32 // Unschedulable calls begun
+	deleted       []string
+	// nodes are the Node writes: "removed n", "unreachable n", "reachable n".
+	nodes []string
+	calls atomic.Int32 // Unschedulable calls begun
 }
 
 func (r *fakeReporter) wait(ctx context.Context) {
@@ -103,7 +106,20 @@ func (r *fakeReporter) Fail(ctx context.Context, pod *corev1.Pod, reason, msg st
 }
 func (r *fakeReporter) ForceDelete(ctx context.Context, pod *corev1.Pod, msg string) error {
 	r.wait(ctx)
+	r.deleted = append(r.deleted, pod.Name)
 	return ctx.Err()
+}
+func (r *fakeReporter) RemoveNode(ctx context.Context, name, msg string) error {
+	r.nodes = append(r.nodes, "removed "+name)
+	return nil
+}
+func (r *fakeReporter) MarkNodeUnreachable(ctx context.Context, name, msg string) error {
+	r.nodes = append(r.nodes, "unreachable "+name)
+	return nil
+}
+func (r *fakeReporter) MarkNodeReachable(ctx context.Context, name, msg string) error {
+	r.nodes = append(r.nodes, "reachable "+name)
+	return nil
 }
 
 type loopTest struct {

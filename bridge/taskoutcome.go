@@ -36,6 +36,9 @@ func Action(st mesos.TaskStatus, pod *corev1.Pod) PodAction {
 		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return LeavePod
 	}
+	if preempted(st) {
+		return FailPod // its revocable resources were taken back: evict it, nothing else
+	}
 	switch st.GetState() {
 	case mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
 		return DeletePod
@@ -53,9 +56,43 @@ func Action(st mesos.TaskStatus, pod *corev1.Pod) PodAction {
 	return LeavePod
 }
 
+// ReasonResourcesRevoked is the status reason of a pod evicted because Mesos
+// revoked the revocable resources its task ran on (a QoS correction).
+const ReasonResourcesRevoked = "MesosResourcesRevoked"
+
+// MessageResourcesRevoked starts the status message of such a pod.
+const MessageResourcesRevoked = "evicted: its revocable resources were revoked by Mesos"
+
+// preempted reports whether Mesos ended the task to take back the revocable
+// resources it used (REASON_CONTAINER_PREEMPTED: TASK_GONE for
+// PARTITION_AWARE frameworks, else TASK_LOST): only that task is affected,
+// its agent stays.
+func preempted(st mesos.TaskStatus) bool {
+	reason, ok := reasonOf(st)
+	return ok && reason == mesos.REASON_CONTAINER_PREEMPTED &&
+		(st.GetState() == mesos.TASK_GONE || st.GetState() == mesos.TASK_LOST)
+}
+
+// agentGone reports whether a status says the task's agent is gone for good:
+// TASK_GONE_BY_OPERATOR, or TASK_GONE because the agent was removed. Other
+// TASK_GONEs leave the agent: a reconciliation answer for a task the master
+// does not know, a task preempted for its revocable resources, a task the
+// agent no longer had when it re-registered.
+func agentGone(st mesos.TaskStatus) bool {
+	if st.GetState() == mesos.TASK_GONE_BY_OPERATOR {
+		return true
+	}
+	reason, ok := reasonOf(st)
+	return st.GetState() == mesos.TASK_GONE && ok &&
+		(reason == mesos.REASON_AGENT_REMOVED || reason == mesos.REASON_AGENT_REMOVED_BY_OPERATOR)
+}
+
 // FailureReason is the pod status reason for a task that ended under its pod,
-// e.g. "MesosTaskLost".
+// e.g. "MesosTaskLost", or ReasonResourcesRevoked.
 func FailureReason(st mesos.TaskStatus) string {
+	if preempted(st) {
+		return ReasonResourcesRevoked
+	}
 	name := strings.TrimPrefix(st.GetState().String(), "TASK_")
 	var b strings.Builder
 	b.WriteString("MesosTask")
@@ -70,6 +107,9 @@ func FailureReason(st mesos.TaskStatus) string {
 // FailureMessage says which task ended where and why, for the pod status.
 func FailureMessage(st mesos.TaskStatus) string {
 	msg := fmt.Sprintf("Mesos task %s on agent %s: %s", st.TaskID.Value, st.GetAgentID().GetValue(), st.GetState())
+	if preempted(st) {
+		msg = MessageResourcesRevoked + "; " + msg
+	}
 	if reason, ok := reasonOf(st); ok {
 		msg += " (" + reason.String() + ")"
 	}
