@@ -18,8 +18,9 @@ import (
 // node.kubernetes.io/unreachable:NoExecute taint and Ready=Unknown), and
 // Kubernetes' own controllers act as on any cluster (taint-based eviction
 // after the pods' toleration, replacement by their controllers). When the
-// agent is back the master reports its tasks again (TASK_RUNNING,
-// REASON_AGENT_REREGISTERED), and the bridge removes its own taint. An agent
+// agent is back the master reports its tasks again (TASK_RUNNING, or
+// TASK_GONE for those it lost, REASON_AGENT_REREGISTERED) and offers its
+// resources, and the bridge removes its own taint. An agent
 // gone for good (agentGone) has its Node removed and its pods force-deleted.
 
 // reachWrite is what a status means for the Node of its agent.
@@ -54,11 +55,31 @@ func reachability(unreachable map[string]string, agentID, node string, st mesos.
 		}
 		unreachable[agentID] = node
 		return reachLost
-	case marked && (st.GetState() == mesos.TASK_RUNNING || st.GetState() == mesos.TASK_STARTING || st.GetState() == mesos.TASK_STAGING):
+	case marked && (st.GetState() == mesos.TASK_RUNNING || st.GetState() == mesos.TASK_STARTING || st.GetState() == mesos.TASK_STAGING ||
+		reregistered(st)):
 		delete(unreachable, agentID)
 		return reachBack
 	}
 	return reachNone
+}
+
+// reregistered reports whether a status comes of the task's agent
+// re-registering with the master (whatever became of the task).
+func reregistered(st mesos.TaskStatus) bool {
+	reason, ok := reasonOf(st)
+	return ok && reason == mesos.REASON_AGENT_REREGISTERED
+}
+
+// offersSeen clears the mark of the agents that offer resources again: the
+// master reaches them.
+func (s *Scheduler) offersSeen(ctx context.Context, offers []mesos.Offer) {
+	for _, o := range offers {
+		if node, marked := s.unreachable[o.AgentID.Value]; marked {
+			delete(s.unreachable, o.AgentID.Value)
+			klog.FromContext(ctx).Info("Agent offers again: clearing its Node's unreachable mark", "agent", o.AgentID.Value, "node", node)
+			s.report.NodeReachable(node, true, fmt.Sprintf("Mesos offers agent %s's resources again", o.AgentID.Value))
+		}
+	}
 }
 
 // nodeOfTask is the Node of the agent of a task ("" if the bridge cannot

@@ -37,6 +37,8 @@ func TestReachability(t *testing.T) {
 		{"unreachable again", "a1", "n1", masterUpdate("t1", "a1", mesos.TASK_UNREACHABLE, mesos.REASON_AGENT_REMOVED), reachLost},
 		{"a reconciliation TASK_GONE leaves the agent", "a1", "n1", masterUpdate("t9", "a1", mesos.TASK_GONE, mesos.REASON_RECONCILIATION), reachNone},
 		{"a preempted task leaves the agent", "a1", "n1", masterUpdate("t9", "a1", mesos.TASK_GONE, mesos.REASON_CONTAINER_PREEMPTED), reachNone},
+		{"the agent re-registered without the task", "a1", "n1", masterUpdate("t1", "a1", mesos.TASK_GONE, mesos.REASON_AGENT_REREGISTERED), reachBack},
+		{"unreachable once more", "a1", "n1", masterUpdate("t1", "a1", mesos.TASK_UNREACHABLE, mesos.REASON_AGENT_REMOVED), reachLost},
 		{"gone for good", "a1", "n1", masterUpdate("t1", "a1", mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR), reachGone},
 		{"removed after too long unreachable", "a2", "n2", masterUpdate("t3", "a2", mesos.TASK_GONE, mesos.REASON_AGENT_REMOVED), reachGone},
 	}
@@ -77,6 +79,17 @@ func TestUnreachableAgentMarksItsNode(t *testing.T) {
 	l.update(t, masterUpdate(nodeTaskID, "a1", mesos.TASK_RUNNING, mesos.REASON_AGENT_REREGISTERED))
 	if got := fmt.Sprint(l.report.nodes); got != "[unreachable a1 reachable a1]" {
 		t.Errorf("Node writes %s, want the mark cleared once", got)
+	}
+
+	// Offers of the agent clear the mark too (its tasks may all be gone).
+	l.report.nodes = nil
+	l.update(t, masterUpdate(l.task, "a1", mesos.TASK_UNREACHABLE, mesos.REASON_AGENT_REMOVED))
+	l.offerOf(t, "a1", 100, 100)
+	l.s.report.Drain(t.Context())
+	l.offerOf(t, "a1", 100, 100)
+	l.s.report.Drain(t.Context())
+	if got := fmt.Sprint(l.report.nodes); got != "[unreachable a1 reachable a1]" {
+		t.Errorf("Node writes %s, want the mark cleared once by the agent's offers", got)
 	}
 
 	l.report.nodes = nil

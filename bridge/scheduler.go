@@ -287,6 +287,7 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		if err != nil {
 			log.Error(err, "Ignoring malformed offers")
 		}
+		s.offersSeen(ctx, offers)
 		s.offers.Add(s.now(), offers...)
 	case scheduler.Event_RESCIND:
 		s.offers.Remove(e.GetRescind().OfferID.Value)

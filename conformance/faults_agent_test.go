@@ -10,8 +10,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubemesos/kubemesos/bridge"
+	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
@@ -131,6 +133,11 @@ func agentLost(t *testing.T, kill bool) {
 	start := time.Now()
 	t.Logf("%s cut off; it ran %v", victim, onVictim)
 	faultOutcome(t, outcome{ns: ns, selector: "app=steady", want: 3, avoidNode: victim, start: start, timeout: 5 * time.Minute, watched: w, afterRecovery: func() {
+		// Mesos declares the agent unreachable (agent_ping_timeout ×
+		// max_agent_ping_timeouts, 75 s here) and the bridge marks its Node.
+		eventually(t, 3*time.Minute, victim+" marked unreachable by the bridge", func() (bool, string) {
+			return markedUnreachable(t, victim)
+		})
 		heal()
 		// Let the agent re-register and the node come back before counting
 		// what still runs there.
@@ -143,5 +150,48 @@ func agentLost(t *testing.T, kill bool) {
 			}
 			return false, fmt.Sprint(nodes)
 		})
+		eventually(t, time.Minute, victim+" without the unreachable taint", func() (bool, string) {
+			n, err := cluster.client.CoreV1().Nodes().Get(t.Context(), victim, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			_, ours := n.Annotations[k8sapi.AnnotationUnreachableTaint]
+			return !ours && !hasUnreachableTaint(n), fmt.Sprintf("taints %v, annotations %v", n.Spec.Taints, n.Annotations)
+		})
 	}})
+}
+
+func hasUnreachableTaint(n *corev1.Node) bool {
+	for _, tn := range n.Spec.Taints {
+		if tn.Key == corev1.TaintNodeUnreachable && tn.Effect == corev1.TaintEffectNoExecute {
+			return true
+		}
+	}
+	return false
+}
+
+// markedUnreachable reports whether the bridge marked the Node name as its
+// agent unreachable: the node.kubernetes.io/unreachable:NoExecute taint,
+// Ready not True, and the bridge's MesosAgentUnreachable event on the Node
+// (the node lifecycle controller may have tainted it first; the event is
+// the bridge's either way).
+func markedUnreachable(t *testing.T, name string) (bool, string) {
+	t.Helper()
+	n, err := cluster.client.CoreV1().Nodes().Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		return false, err.Error()
+	}
+	ready := "none"
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			ready = string(c.Status) + "/" + c.Reason
+		}
+	}
+	evs, err := cluster.client.CoreV1().Events(metav1.NamespaceAll).List(t.Context(), metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Node,involvedObject.name=" + name + ",reason=" + k8sapi.ReasonAgentUnreachable})
+	if err != nil {
+		return false, err.Error()
+	}
+	detail := fmt.Sprintf("taints %v, Ready %s, %d %s events", n.Spec.Taints, ready, len(evs.Items), k8sapi.ReasonAgentUnreachable)
+	return hasUnreachableTaint(n) && !strings.HasPrefix(ready, "True") && len(evs.Items) > 0, detail
 }
