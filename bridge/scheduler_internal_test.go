@@ -22,7 +22,6 @@ import (
 
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
-	"github.com/kubemesos/kubemesos/offermatcher"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -164,17 +163,7 @@ func testPod(name string) *corev1.Pod {
 // offer hands the scheduler one more offer of a roomy agent "a1".
 func (l *loopTest) offer(t *testing.T) string {
 	t.Helper()
-	l.offers++
-	id := "o-" + string(rune('0'+l.offers))
-	o := mesos.Offer{
-		ID: mesos.OfferID{Value: id}, AgentID: mesos.AgentID{Value: "a1"}, Hostname: "a1",
-		FrameworkID: mesos.FrameworkID{Value: "fw-1"},
-		Resources:   toMesos(offermatcher.Resources{MilliCPU: 4000, MemoryMB: 4096}, nil, "kubernetes"),
-	}
-	if err := l.s.handle(t.Context(), &scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: []mesos.Offer{o}}}); err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return l.offerOf(t, "a1", 4000, 4096)
 }
 
 // update hands the scheduler a status update and performs the pod writes

@@ -115,14 +115,8 @@ func (c *Cluster) Kill(name string) error {
 // it is started again SuperviseDelay after it exited, and Restart of one
 // that is back returns ErrRunning.
 func (c *Cluster) Restart(name string) error {
-	p, err := c.process(name)
-	if err != nil {
+	if err := c.stopped(name); err != nil {
 		return err
-	}
-	select {
-	case <-p.Exited():
-	default:
-		return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, p.PID())
 	}
 	c.mu.Lock()
 	spec, marker, life := c.specs[name], c.markers[name], c.life
@@ -163,14 +157,8 @@ func (c *Cluster) Args(name string) ([]string, error) {
 // RestartWithArgs is Restart with other arguments (a bridge given another
 // --executor-command, say), which later restarts keep.
 func (c *Cluster) RestartWithArgs(name string, args []string) error {
-	p, err := c.process(name)
-	if err != nil {
+	if err := c.stopped(name); err != nil {
 		return err
-	}
-	select {
-	case <-p.Exited():
-	default:
-		return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, p.PID())
 	}
 	c.mu.Lock()
 	spec := c.specs[name]
@@ -178,6 +166,21 @@ func (c *Cluster) RestartWithArgs(name string, args []string) error {
 	c.specs[name] = spec
 	c.mu.Unlock()
 	return c.Restart(name)
+}
+
+// stopped returns nil when the process name has exited, ErrRunning while it
+// runs, ErrUnknownProcess for a name the cluster did not start.
+func (c *Cluster) stopped(name string) error {
+	p, err := c.process(name)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-p.Exited():
+		return nil
+	default:
+		return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, p.PID())
+	}
 }
 
 func (c *Cluster) host(agent string) (node.State, error) {
