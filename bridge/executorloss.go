@@ -54,15 +54,27 @@ type lostPod struct {
 // relaunchAction decides what a terminal status of a bound pod's task means
 // when its executor may be gone: RelaunchPod when the agent says the
 // executor ended under the pod (Action), and also when a relaunch of a pod
-// that already waits (waiting) ended because the new executor could not
-// run it (executorFailed: it could not start, did not subscribe), which is
-// tried again until the window ends. Otherwise the pod's fate is Action's.
+// that already waits (waiting) failed before it could run: the new executor
+// could not run it (executorFailed: it could not start, did not subscribe),
+// or the launch never reached an agent (relaunchNeverRan); it is tried again
+// until the window ends. Otherwise the pod's fate is Action's.
 func relaunchAction(st mesos.TaskStatus, pod *corev1.Pod, waiting bool) PodAction {
 	act := Action(st, pod)
-	if waiting && (act == LeavePod || act == FailPod) && executorFailed(st) && boundAndAlive(pod) {
+	if waiting && act != RelaunchPod && boundAndAlive(pod) && (executorFailed(st) || relaunchNeverRan(st)) {
 		return RelaunchPod
 	}
 	return act
+}
+
+// relaunchNeverRan reports whether a terminal status says its launch never
+// ran on the agent: the master did not know the task (an ACCEPT whose answer
+// was lost and that never arrived), refused the offer, or dropped the task.
+// For a pod whose executor ended, that says nothing of the pod.
+func relaunchNeverRan(st mesos.TaskStatus) bool {
+	if reason, ok := reasonOf(st); ok && (reason == mesos.REASON_RECONCILIATION || reason == mesos.REASON_INVALID_OFFERS) {
+		return true
+	}
+	return st.GetState() == mesos.TASK_DROPPED
 }
 
 // relaunchPlan is what planRelaunches decided.
@@ -160,6 +172,9 @@ func boundAndAlive(p *corev1.Pod) bool {
 // from its first loss, ends.
 func (s *Scheduler) awaitRelaunch(ctx context.Context, pod *corev1.Pod, st mesos.TaskStatus, now time.Time) {
 	lp := s.lost[pod.UID]
+	if lp != nil && lp.TaskID != "" && lp.TaskID != st.TaskID.Value {
+		return // news of an earlier launch: the relaunch's own status decides
+	}
 	if lp == nil {
 		lp = &lostPod{Pod: podtask.RefOf(pod), Node: pod.Spec.NodeName, Deadline: now.Add(s.policy.AdoptWindow)}
 		s.lost[pod.UID] = lp

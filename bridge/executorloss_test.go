@@ -46,6 +46,10 @@ func TestRelaunchAction(t *testing.T) {
 	podFailed.Source, podFailed.Reason = mesos.SOURCE_EXECUTOR.Enum(), nil
 	gone := executorTerminated("pod.u", "a1")
 	gone.State, gone.Source, gone.Reason = mesos.TASK_GONE.Enum(), mesos.SOURCE_MASTER.Enum(), mesos.REASON_AGENT_REMOVED.Enum()
+	reconciled := executorTerminated("pod.u", "a1")
+	reconciled.State, reconciled.Source, reconciled.Reason = mesos.TASK_GONE.Enum(), mesos.SOURCE_MASTER.Enum(), mesos.REASON_RECONCILIATION.Enum()
+	dropped := executorTerminated("pod.u", "a1")
+	dropped.State, dropped.Source, dropped.Reason = mesos.TASK_DROPPED.Enum(), mesos.SOURCE_MASTER.Enum(), nil
 	for _, tc := range []struct {
 		name    string
 		st      mesos.TaskStatus
@@ -60,6 +64,9 @@ func TestRelaunchAction(t *testing.T) {
 		{"a node that could not start under a pod not waiting", nodeFailed, bound, false, LeavePod},
 		{"an executor that could not be launched under a pod not waiting", launchFailed, bound, false, FailPod},
 		{"the pod itself failed", podFailed, bound, true, LeavePod},
+		{"a relaunch the master never saw, pod waiting", reconciled, bound, true, RelaunchPod},
+		{"a relaunch dropped, pod waiting", dropped, bound, true, RelaunchPod},
+		{"a task the master never saw, pod not waiting", reconciled, bound, false, DeletePod},
 		{"the agent is gone", gone, bound, true, DeletePod},
 		{"the pod is being deleted", executorTerminated("pod.u", "a1"), deleting, false, LeavePod},
 		{"the pod no longer exists", executorTerminated("pod.u", "a1"), nil, true, LeavePod},
@@ -315,6 +322,15 @@ func TestExecutorKilledPodLaunchedAgainOnItsAgent(t *testing.T) {
 	ref, err := podtask.DecodePodRef(ti.Data)
 	if err != nil || ref != podtask.RefOf(l.pod) {
 		t.Errorf("task data %v %v", ref, err)
+	}
+
+	// The old task's end again (an update resent, a reconciliation answer):
+	// no second relaunch while the first is on its way.
+	l.update(t, executorTerminated(l.task, "a1"))
+	l.offerOf(t, "a1", 4000, 4000)
+	l.cycle(t)
+	if got := launchedTasks(l.master.take(scheduler.Call_ACCEPT)); len(got) != 0 {
+		t.Fatalf("launched %v while the relaunch %s is on its way", got, ti.TaskID.Value)
 	}
 
 	l.update(t, mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"},
