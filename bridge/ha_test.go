@@ -206,7 +206,9 @@ func (c *testCluster) startHABridge(t *testing.T, name, endpoint, prefix string,
 	}
 	go func() {
 		b.done <- el.Run(ctx, func(ctx context.Context, term bridge.Term) error {
-			return bridge.NewScheduler(fw, metrics.InstrumentStore(term.Store), feed, nodes, reporter, exec, c.policy).Run(ctx)
+			sched := bridge.NewScheduler(fw, metrics.InstrumentStore(term.Store), feed, nodes, reporter, exec, c.policy)
+			c.useVolumes(ctx, sched)
+			return sched.Run(ctx)
 		})
 	}()
 	var once sync.Once

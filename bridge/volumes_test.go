@@ -1,0 +1,325 @@
+package bridge_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	opv1 "github.com/mesos/mesos-go/api/v1/lib/master"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubemesos/kubemesos/bridge"
+	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
+	kubeletexecutor "github.com/kubemesos/kubemesos/kubelet-executor"
+	"github.com/kubemesos/kubemesos/manifests/storage"
+	"github.com/kubemesos/kubemesos/podtask"
+)
+
+// volumeAgent is the shape of the agents of the volume tests: 2 GiB of disk.
+const volumeAgent = "cpus:2;mem:2048;disk:2048"
+
+// newVolumeCluster starts a control plane with a controller manager (its
+// PV controller binds claims to the PVs the bridge makes and releases them
+// when their claims go), the StorageClass kubemesos-local, a master and
+// agents that run the real kubelet-executor with a simulated node (no
+// kubelet: pods are reported running at once), whose node tasks report
+// their agent's work_dir. The bridges it starts provision volumes.
+func newVolumeCluster(t *testing.T, agents int) *testCluster {
+	t.Helper()
+	c := newClusterWith(t, 1, nil, []cptest.Option{cptest.WithControllerManager()})
+	c.volumes = true
+	env := map[string]string{
+		kubeletExecutorEnv:                    "1",
+		"PATH":                                os.Getenv("PATH"),
+		kubeletexecutor.EnvRuntime:            kubeletexecutor.RuntimeSimulated,
+		kubeletexecutor.EnvKubeconfig:         c.adminKubeconfig,
+		kubeletexecutor.EnvExecutorKubeconfig: c.execKubeconfig,
+	}
+	for range agents {
+		c.startAgent(volumeAgent, env)
+	}
+	class, err := storage.Class(storage.DeleteFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.StorageV1().StorageClasses().Create(t.Context(), class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// claim is a PVC of kubemesos-local requesting size.
+func claim(name, size string) *corev1.PersistentVolumeClaim {
+	sc := podtask.StorageClassName
+	return &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: &sc,
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+		},
+	}
+}
+
+// podWithClaim is a small pod mounting the PVC claimName at /data.
+func podWithClaim(name, claimName string) *corev1.Pod {
+	p := pod(name, "100m", "64Mi")
+	p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claimName},
+	}}}
+	p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	return p
+}
+
+// claimReservations counts, by claim UID, the disks reserved for claims and
+// the volumes on them, as /master/state and the operator API's GET_AGENTS
+// show them (each must agree), and the agent each is on.
+type claimCount struct {
+	reservations, volumes int
+	agents                []string
+}
+
+func (c *testCluster) claimReservations(t *testing.T) map[types.UID]claimCount {
+	t.Helper()
+	st, err := bridge.FetchMasterState(t.Context(), c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromState := map[types.UID]claimCount{}
+	for _, r := range st.ClaimResources() {
+		n := fromState[r.Claim]
+		n.reservations++
+		if r.PersistenceID != "" {
+			n.volumes++
+		}
+		n.agents = append(n.agents, r.AgentID)
+		sort.Strings(n.agents)
+		fromState[r.Claim] = n
+	}
+	fromOperator := map[types.UID]claimCount{}
+	for _, a := range getAgents(t, c.master) {
+		for i := range a.TotalResources {
+			r := &a.TotalResources[i]
+			cl, ok := podtask.ClaimOfResource(r)
+			if !ok {
+				continue
+			}
+			n := fromOperator[cl.UID]
+			n.reservations++
+			if r.IsPersistentVolume() {
+				n.volumes++
+			}
+			n.agents = append(n.agents, a.AgentInfo.GetID().GetValue())
+			sort.Strings(n.agents)
+			fromOperator[cl.UID] = n
+		}
+	}
+	if fmt.Sprint(fromState) != fmt.Sprint(fromOperator) {
+		t.Fatalf("/master/state shows the claims' disks %v, GET_AGENTS %v", fromState, fromOperator)
+	}
+	return fromState
+}
+
+// getAgents asks the master's operator API for its agents.
+func getAgents(t *testing.T, master string) []opv1.Response_GetAgents_Agent {
+	t.Helper()
+	return operatorCall(t, master, opv1.Call_GET_AGENTS).GetGetAgents().GetAgents()
+}
+
+// operatorCall makes a call of the master's operator API (protobuf, as
+// Apache Mesos serves it) and returns the answer.
+func operatorCall(t *testing.T, master string, typ opv1.Call_Type) *opv1.Response {
+	t.Helper()
+	body, err := (&opv1.Call{Type: typ}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+strings.Split(master, ",")[0]+"/api/v1", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Accept", "application/x-protobuf")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: HTTP %d %q %v", typ, resp.StatusCode, b, err)
+	}
+	var r opv1.Response
+	if err := r.Unmarshal(b); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+// runningOn waits until the pod name is bound and its task RUNNING, and
+// returns the pod.
+func (c *testCluster) runningOn(t *testing.T, name string) *corev1.Pod {
+	t.Helper()
+	var p *corev1.Pod
+	eventually(t, 30*time.Second, "pod "+name+" bound and its task RUNNING", func() (bool, string) {
+		got, err := c.client.CoreV1().Pods("default").Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		p = got
+		return got.Spec.NodeName != "" && c.tasks(t)[string(got.UID)] == "TASK_RUNNING", fmt.Sprintf("node %q, tasks %v", got.Spec.NodeName, c.tasks(t))
+	})
+	return p
+}
+
+// deletePod deletes the pod name at once and waits until it is gone and
+// its task ended.
+func (c *testCluster) deletePod(t *testing.T, p *corev1.Pod) {
+	t.Helper()
+	if err := c.client.CoreV1().Pods("default").Delete(t.Context(), p.Name, *metav1.NewDeleteOptions(0)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "pod "+p.Name+" gone and its task ended", func() (bool, string) {
+		_, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
+		state := c.tasks(t)[string(p.UID)]
+		return apierrors.IsNotFound(err) && state != "TASK_RUNNING" && state != "", fmt.Sprintf("get: %v, task %s", err, state)
+	})
+}
+
+// TestVolumeProvisionedReusedAndReclaimed: a pod with an unbound claim of
+// kubemesos-local gets, in one ACCEPT, a reservation and a volume on the
+// agent it lands on; the PV the bridge then creates is a local volume at
+// the volume's directory (which Mesos made), pre-bound, and the PV
+// controller binds the claim to it. The pod's replacement goes back to the
+// same agent and volume and finds the data; a claim bigger than any free
+// disk waits with a reason naming it; deleting the pod and the claim
+// destroys the volume, unreserves its disk (in /master/state and
+// GET_AGENTS) and lets the PV go.
+func TestVolumeProvisionedReusedAndReclaimed(t *testing.T) {
+	c := newVolumeCluster(t, 2)
+	c.startBridge()
+	ctx := t.Context()
+	pvc, err := c.client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim("data-web-0", "512Mi"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, podWithClaim("web-0", pvc.Name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first := c.runningOn(t, "web-0")
+
+	var pv *corev1.PersistentVolume
+	eventually(t, 30*time.Second, "the PV, and the claim bound to it", func() (bool, string) {
+		got, err := c.client.CoreV1().PersistentVolumes().Get(ctx, podtask.PVName(pvc.UID), metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		pv = got
+		cl, err := c.client.CoreV1().PersistentVolumeClaims("default").Get(ctx, pvc.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return cl.Status.Phase == corev1.ClaimBound && cl.Spec.VolumeName == pv.Name, fmt.Sprintf("claim %s, volume %q", cl.Status.Phase, cl.Spec.VolumeName)
+	})
+	if got := pv.Spec.Capacity[corev1.ResourceStorage]; got.Cmp(resource.MustParse("512Mi")) != 0 {
+		t.Errorf("PV capacity %s, want 512Mi", got.String())
+	}
+	if ref := pv.Spec.ClaimRef; ref == nil || ref.UID != pvc.UID {
+		t.Errorf("PV claimRef %+v, want the claim's UID %s", ref, pvc.UID)
+	}
+	node := pv.Spec.NodeAffinity.Required.NodeSelectorTerms[0].MatchExpressions[0].Values
+	if len(node) != 1 || node[0] != first.Spec.NodeName {
+		t.Errorf("PV node affinity %v, want the pod's node %s", node, first.Spec.NodeName)
+	}
+	dir := pv.Spec.Local.Path
+	if !strings.HasSuffix(dir, filepath.Join("volumes", "roles", "kubernetes", pv.Name)) {
+		t.Errorf("PV path %s is not the volume's directory under the agent's work_dir", dir)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("the volume's directory %s: %v", dir, err)
+	}
+	counts := c.claimReservations(t)
+	if n := counts[pvc.UID]; n.reservations != 1 || n.volumes != 1 || n.agents[0] != pv.Annotations[podtask.AnnAgentID] {
+		t.Fatalf("claim %s has %+v in Mesos, want one reserved disk with one volume on agent %s", pvc.UID, n, pv.Annotations[podtask.AnnAgentID])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hello"), []byte("web-0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// A claim bigger than any free disk waits, with the reason.
+	if _, err := c.client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim("huge", "20Gi"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, podWithClaim("huge", "huge"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "a FailedScheduling event naming the huge claim", func() (bool, string) {
+		return c.failedSchedulingWith(t, "huge", "pvc huge requests 20Gi; the largest free disk is")
+	})
+	// A claim that does not exist: the pod waits, saying so.
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, podWithClaim("lost", "nosuch"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "a FailedScheduling event naming the missing claim", func() (bool, string) {
+		return c.failedSchedulingWith(t, "lost", `persistentvolumeclaim "nosuch" not found`)
+	})
+
+	// The replacement of the pod goes back to its volume.
+	c.deletePod(t, first)
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, podWithClaim("web-0", pvc.Name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := c.runningOn(t, "web-0")
+	if second.Spec.NodeName != first.Spec.NodeName {
+		t.Fatalf("the replacement runs on %s, its volume is on %s", second.Spec.NodeName, first.Spec.NodeName)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "hello")); err != nil || string(b) != "web-0" {
+		t.Fatalf("the volume's data after the pod was replaced: %q %v", b, err)
+	}
+	if n := c.claimReservations(t)[pvc.UID]; n.reservations != 1 || n.volumes != 1 {
+		t.Fatalf("after the replacement claim %s has %+v in Mesos, want one reservation and volume", pvc.UID, n)
+	}
+	if got := c.taskVolumes(t, second.UID); len(got) != 1 || got[0] != pv.Name {
+		t.Fatalf("the replacement's task lists volumes %v, want [%s]", got, pv.Name)
+	}
+
+	// Reclaim: the pod and the claim go, then the volume, the reservation and the PV.
+	c.deletePod(t, second)
+	if err := c.client.CoreV1().PersistentVolumeClaims("default").Delete(ctx, pvc.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the volume destroyed, its disk unreserved and the PV gone", func() (bool, string) {
+		n := c.claimReservations(t)[pvc.UID]
+		_, err := c.client.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+		return n.reservations == 0 && apierrors.IsNotFound(err), fmt.Sprintf("in Mesos %+v, PV: %v", n, err)
+	})
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the volume's directory %s after DESTROY: %v", dir, err)
+	}
+}
+
+// taskVolumes are the persistence IDs of the volumes the live task of the
+// pod with this UID lists, as the master's GET_TASKS shows them.
+func (c *testCluster) taskVolumes(t *testing.T, uid types.UID) []string {
+	t.Helper()
+	r := operatorCall(t, c.master, opv1.Call_GET_TASKS)
+	var out []string
+	for _, tk := range r.GetGetTasks().GetTasks() {
+		if got, ok := podtask.UIDFromTaskID(tk.TaskID.Value); ok && got == uid && tk.GetState() == mesos.TASK_RUNNING {
+			out = append(out, podtask.VolumeIDs(tk.Resources)...)
+		}
+	}
+	return out
+}
