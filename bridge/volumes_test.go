@@ -2,6 +2,8 @@ package bridge_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,11 +11,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	opv1 "github.com/mesos/mesos-go/api/v1/lib/master"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -322,4 +327,125 @@ func (c *testCluster) taskVolumes(t *testing.T, uid types.UID) []string {
 		}
 	}
 	return out
+}
+
+// reserves reports whether a call is an ACCEPT that RESERVEs.
+func reserves(call *scheduler.Call) bool {
+	for _, op := range call.GetAccept().GetOperations() {
+		if op.GetType() == mesos.Offer_Operation_RESERVE {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFailoverMidProvisioningLeavesOneReservationPerClaim: three bridges
+// with leader election; two pods with a claim each. The first leader dies
+// after writing the launch intents of the provisioning (their volumes
+// listed) and before its ACCEPT reaches Mesos; the second dies right after
+// its first RESERVE/CREATE/LAUNCH went out, before it heard of the task;
+// the third finishes. In the end each claim has exactly one reservation
+// and one volume in Mesos (/master/state and GET_AGENTS), on the agent its
+// PV names, and its pod runs there.
+func TestFailoverMidProvisioningLeavesOneReservationPerClaim(t *testing.T) {
+	c := newVolumeCluster(t, 2)
+	ctx := t.Context()
+	cli, endpoint := etcdClient(t)
+	const prefix = "/kubemesos"
+	killA, killB := make(chan struct{}, 1), make(chan struct{}, 1)
+	// bridge-a never gets a RESERVE to Mesos: it "dies" at its first.
+	a := c.startHABridgeWith(t, "bridge-a", endpoint, prefix, func(next calls.Caller) calls.Caller {
+		return calls.CallerFunc(func(ctx context.Context, call *scheduler.Call) (mesos.Response, error) {
+			if reserves(call) {
+				select {
+				case killA <- struct{}{}:
+				default:
+				}
+				return nil, errors.New("bridge-a is dying")
+			}
+			return next.Call(ctx, call)
+		})
+	})
+	eventually(t, 10*time.Second, "bridge-a leading", func() (bool, string) { return a.leading.Load(), "" })
+	var bSent atomic.Bool
+	b := c.startHABridgeWith(t, "bridge-b", endpoint, prefix, func(next calls.Caller) calls.Caller {
+		return calls.CallerFunc(func(ctx context.Context, call *scheduler.Call) (mesos.Response, error) {
+			if !reserves(call) {
+				return next.Call(ctx, call)
+			}
+			if bSent.Swap(true) {
+				return nil, errors.New("bridge-b is dying")
+			}
+			resp, err := next.Call(ctx, call)
+			killB <- struct{}{}
+			return resp, err
+		})
+	})
+	bridgeC := c.startHABridgeWith(t, "bridge-c", endpoint, prefix, nil)
+
+	var claims []*corev1.PersistentVolumeClaim
+	for i := range 2 {
+		pvc, err := c.client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim(fmt.Sprintf("data-db-%d", i), "256Mi"), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims = append(claims, pvc)
+		if _, err := c.client.CoreV1().Pods("default").Create(ctx, podWithClaim(fmt.Sprintf("db-%d", i), pvc.Name), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-killA:
+	case <-time.After(30 * time.Second):
+		t.Fatal("bridge-a never tried to provision")
+	}
+	var written []bridge.VolumeIntent
+	for _, in := range storedIntents(t, cli, prefix) {
+		written = append(written, in.Volumes...)
+	}
+	if len(written) == 0 {
+		t.Fatal("bridge-a tried to provision with no volume in its stored launch intents")
+	}
+	a.kill()
+	if n := c.claimReservations(t); len(n) != 0 {
+		t.Fatalf("Mesos has claims' disks %v though no RESERVE reached it", n)
+	}
+	select {
+	case <-killB:
+	case <-time.After(haLeaseTTL + 30*time.Second):
+		t.Fatal("bridge-b never provisioned")
+	}
+	b.kill()
+	eventually(t, haLeaseTTL+10*time.Second, "bridge-c leading", func() (bool, string) { return bridgeC.leading.Load(), "" })
+
+	for i, pvc := range claims {
+		p := c.runningOn(t, fmt.Sprintf("db-%d", i))
+		var pv *corev1.PersistentVolume
+		eventually(t, 30*time.Second, "the PV of "+pvc.Name, func() (bool, string) {
+			got, err := c.client.CoreV1().PersistentVolumes().Get(ctx, podtask.PVName(pvc.UID), metav1.GetOptions{})
+			pv = got
+			return err == nil, fmt.Sprint(err)
+		})
+		agent := pv.Annotations[podtask.AnnAgentID]
+		if hostname := c.agentHostname(t, agent); podtask.NodeName(hostname) != p.Spec.NodeName {
+			t.Errorf("pod %s runs on %s, its volume is on agent %s (%s)", p.Name, p.Spec.NodeName, agent, hostname)
+		}
+		eventually(t, 20*time.Second, "one reservation and volume of "+pvc.Name, func() (bool, string) {
+			n := c.claimReservations(t)[pvc.UID]
+			return n.reservations == 1 && n.volumes == 1 && n.agents[0] == agent, fmt.Sprintf("%+v, want 1 and 1 on %s", n, agent)
+		})
+	}
+	// Nothing else is reserved for a claim.
+	if n := c.claimReservations(t); len(n) != len(claims) {
+		t.Fatalf("claims' disks in Mesos: %v, want one per claim", n)
+	}
+}
+
+// agentHostname is the hostname of the agent with this ID.
+func (c *testCluster) agentHostname(t *testing.T, id string) string {
+	st, err := bridge.FetchMasterState(t.Context(), c.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.AgentHostname(id)
 }
