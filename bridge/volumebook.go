@@ -80,6 +80,9 @@ type volumeBook struct {
 	// reclaims are the volumes (and labelled reservations) being
 	// destroyed, by claim UID and agent.
 	reclaims map[reclaimKey]*reclaim
+	// workDirAsked are the agents whose node task was killed this term to
+	// learn their work_dir (volumeworkdir.go).
+	workDirAsked map[string]bool
 }
 
 // provisioned is a volume being provisioned: its intent, the task whose
@@ -93,7 +96,7 @@ type provisioned struct {
 }
 
 func newVolumeBook(src VolumeSource) *volumeBook {
-	return &volumeBook{src: src, workDirs: map[string]string{}, provisioning: map[types.UID]*provisioned{}, reclaims: map[reclaimKey]*reclaim{}}
+	return &volumeBook{src: src, workDirs: map[string]string{}, provisioning: map[types.UID]*provisioned{}, reclaims: map[reclaimKey]*reclaim{}, workDirAsked: map[string]bool{}}
 }
 
 // launched records the volumes of launches whose intents are stored (or,

@@ -204,7 +204,8 @@ func sortedUIDs(ms ...map[types.UID]mesos.Resource) []types.UID {
 	return out
 }
 
-// reclaimVolumes is the volumes' part of a cycle: it settles the volumes
+// reclaimVolumes is the volumes' part of a cycle: it learns the work_dirs
+// a pending claim may need (volumeworkdir.go), settles the volumes
 // being provisioned against the held offers (queuing the PVs of those
 // that exist), then sends the reclaim's ACCEPTs and lets go the PVs of
 // volumes that are gone. Offers it uses leave the book.
@@ -213,6 +214,7 @@ func (s *Scheduler) reclaimVolumes(ctx context.Context) {
 		return
 	}
 	log := klog.FromContext(ctx)
+	s.askWorkDirs(ctx, s.needsVolume())
 	held := s.offers.All()
 	for _, pv := range s.volumes.observe(held, s.launchLive) {
 		s.report.CreateVolume(pv)

@@ -449,3 +449,49 @@ func (c *testCluster) agentHostname(t *testing.T, id string) string {
 	}
 	return st.AgentHostname(id)
 }
+
+// TestRestartedBridgeLearnsWorkDirs: a bridge restarted after its node
+// tasks came up has not seen their statuses, so it does not know its
+// agents' work_dirs; a new claim makes it relaunch the node tasks (the
+// nodes stay up) and learn them from the new tasks' statuses, and the
+// claim is provisioned.
+func TestRestartedBridgeLearnsWorkDirs(t *testing.T) {
+	c := newVolumeCluster(t, 1)
+	c.startBridge()
+	ctx := t.Context()
+	eventually(t, 30*time.Second, "the agent's node task RUNNING", func() (bool, string) {
+		for id, st := range c.allTasks(t) {
+			if podtask.IsNodeTask(id) && st == "TASK_RUNNING" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(c.allTasks(t))
+	})
+	// The master shows RUNNING before the bridge acknowledged it; an
+	// update not acknowledged would come again (every second) to the next
+	// bridge, data and all. Let the acknowledgement happen.
+	time.Sleep(3 * time.Second)
+	c.stopBridge()
+	c.startBridge()
+	pvc, err := c.client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim("data-late", "128Mi"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, podWithClaim("late", pvc.Name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.runningOn(t, "late")
+	eventually(t, 20*time.Second, "one reservation and volume of the claim", func() (bool, string) {
+		n := c.claimReservations(t)[pvc.UID]
+		return n.reservations == 1 && n.volumes == 1, fmt.Sprintf("%+v", n)
+	})
+	nodeTasks := map[string]string{}
+	for id, st := range c.allTasks(t) {
+		if podtask.IsNodeTask(id) {
+			nodeTasks[id] = st
+		}
+	}
+	if len(nodeTasks) != 2 {
+		t.Fatalf("node tasks %v, want the first killed and a second running", nodeTasks)
+	}
+}
