@@ -39,7 +39,7 @@ func (s *Scheduler) recoverIntents(ctx context.Context) error {
 		}
 		t := s.tasks.Launched(ref, in.TaskID, in.AgentID)
 		t.Hostname, t.Unconfirmed, t.Volumes = in.Hostname, true, in.Volumes
-		s.volumes.launched(in.TaskID, in.Volumes)
+		s.volumes.launched(in.TaskID, in.Volumes, in.Confirmed)
 	}
 	if len(ins) > 0 {
 		log.Info("Recovered launch intents; reconciling their tasks before launching", "intents", len(ins), "unconfirmed", s.intents.Unconfirmed())

@@ -821,7 +821,7 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 			continue
 		}
 		for _, t := range recorded {
-			s.volumes.launched(t.TaskID, t.Volumes)
+			s.volumes.launched(t.TaskID, t.Volumes, false)
 		}
 		s.offers.Remove(o.ID.Value)
 		accept := calls.Accept(calls.OfferOperations(append(volumeOps, calls.OpLaunch(tasks...))).WithOffers(o.ID)).

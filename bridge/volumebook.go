@@ -101,13 +101,14 @@ func newVolumeBook(src VolumeSource) *volumeBook {
 
 // launched records the volumes of launches whose intents are stored (or,
 // without an intent store, about to be sent), and of intents a new leader
-// loaded.
-func (b *volumeBook) launched(taskID string, ins []VolumeIntent) {
+// loaded; applied says Mesos is known to have applied the ACCEPT (the
+// intent was confirmed by a status).
+func (b *volumeBook) launched(taskID string, ins []VolumeIntent, applied bool) {
 	if b == nil {
 		return
 	}
 	for _, in := range ins {
-		b.provisioning[in.Claim.UID] = &provisioned{VolumeIntent: in, taskID: taskID}
+		b.provisioning[in.Claim.UID] = &provisioned{VolumeIntent: in, taskID: taskID, exists: applied}
 		if in.WorkDir != "" && b.workDirs[in.AgentID] == "" {
 			b.workDirs[in.AgentID] = in.WorkDir
 		}

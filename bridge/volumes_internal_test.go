@@ -109,7 +109,7 @@ func TestClaimsOfAPod(t *testing.T) {
 	src.pvs[made.PersistenceID] = ourPV(t, made)
 	src.pvs[podtask.PVName("u-fake")] = &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: podtask.PVName("u-fake")}}
 	b := newVolumeBook(src)
-	b.launched("pod.x", []VolumeIntent{testIntent("coming", "u-coming")})
+	b.launched("pod.x", []VolumeIntent{testIntent("coming", "u-coming")}, false)
 
 	for _, tc := range []struct {
 		claims  []string
@@ -279,7 +279,7 @@ func TestVolumeStatusesAndObservation(t *testing.T) {
 	ins := map[string]VolumeIntent{}
 	for _, n := range []string{"lost", "ran", "live", "offered", "pv"} {
 		ins[n] = testIntent(n, "u-"+n)
-		b.launched("pod.t-"+n+".1.1", []VolumeIntent{ins[n]})
+		b.launched("pod.t-"+n+".1.1", []VolumeIntent{ins[n]}, false)
 	}
 	master, agent := mesos.SOURCE_MASTER.Enum(), mesos.SOURCE_AGENT.Enum()
 	for _, st := range []mesos.TaskStatus{
@@ -314,10 +314,18 @@ func TestVolumeStatusesAndObservation(t *testing.T) {
 		t.Error("a volume whose PV exists: still provisioning")
 	}
 	// A launch still live keeps its unproven volume whatever the offers say.
-	b.launched("pod.t-wait.1.1", []VolumeIntent{testIntent("wait", "u-wait")})
+	b.launched("pod.t-wait.1.1", []VolumeIntent{testIntent("wait", "u-wait")}, false)
 	b.observe([]mesos.Offer{o}, func(id string) bool { return id == "pod.t-wait.1.1" })
 	if _, ok := b.provisioning["u-wait"]; !ok {
 		t.Error("the volume of a live launch forgotten")
+	}
+	// A confirmed intent a new leader loads: the volume exists, whatever
+	// the offers show (a task uses it) and whether its launch still runs.
+	b.launched("pod.t-confirmed.1.1", []VolumeIntent{testIntent("confirmed", "u-confirmed")}, true)
+	if pvs := b.observe([]mesos.Offer{o}, func(string) bool { return false }); !slices.ContainsFunc(pvs, func(pv *corev1.PersistentVolume) bool {
+		return pv.Spec.ClaimRef.UID == "u-confirmed"
+	}) {
+		t.Error("the volume of a confirmed intent: no PV to create")
 	}
 }
 
