@@ -759,6 +759,7 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 		claims, err := s.volumes.claims(p)
 		if err != nil {
 			s.report.Unschedulable(p, err.Error())
+			s.explained[p.UID] = true // the claim's reason stands, offers or none
 			unplaced = append(unplaced, p)
 			continue
 		}
