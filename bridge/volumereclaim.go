@@ -39,8 +39,9 @@ type reclaim struct {
 	claim podtask.ClaimRef
 	// pv is the PV to let go once the volume is gone; "" for an orphan.
 	pv string
-	// sent: a DESTROY/UNRESERVE of it was accepted.
-	sent bool
+	// sent: a DESTROY/UNRESERVE of it was accepted; revived: a REVIVE was
+	// sent for it.
+	sent, revived bool
 }
 
 // reclaimAccept is one ACCEPT of the reclaim: DESTROY and UNRESERVE on an
@@ -224,6 +225,7 @@ func (s *Scheduler) reclaimVolumes(ctx context.Context) {
 		log.Info("Volume destroyed; releasing its PV", "pv", name)
 		s.report.ReleaseVolume(name)
 	}
+	s.reviveForReclaims(ctx, held)
 	for _, a := range accepts {
 		s.offers.Remove(a.offer.Value)
 		accept := calls.Accept(calls.OfferOperations(a.ops).WithOffers(a.offer)).With(calls.RefuseSeconds(0))
@@ -235,6 +237,34 @@ func (s *Scheduler) reclaimVolumes(ctx context.Context) {
 		for _, k := range a.keys {
 			s.volumes.reclaims[k].sent = true
 			log.Info("Destroying volume and unreserving its disk", "claim", s.volumes.reclaims[k].claim.String(), "claimUID", k.claim, "agent", k.agent)
+		}
+	}
+}
+
+// reviveForReclaims sends one REVIVE (within ReviveEvery) for reclaims
+// whose agent has no held offer: with no pod pending the bridge declines
+// every offer with the idle filter, which would hold the volume's offer
+// back that long. Each reclaim revives once at most, so an agent that
+// never offers again costs one REVIVE.
+func (s *Scheduler) reviveForReclaims(ctx context.Context, held []mesos.Offer) {
+	offered := map[string]bool{}
+	for _, o := range held {
+		offered[o.AgentID.Value] = true
+	}
+	var want []*reclaim
+	for k, rc := range s.volumes.reclaims {
+		if !rc.sent && !rc.revived && !offered[k.agent] {
+			want = append(want, rc)
+		}
+	}
+	now := s.now()
+	if len(want) == 0 || now.Sub(s.lastRevive) < s.policy.ReviveEvery {
+		return
+	}
+	s.revive(ctx, now)
+	if s.lastRevive == now { // sent
+		for _, rc := range want {
+			rc.revived = true
 		}
 	}
 }

@@ -43,6 +43,13 @@ const volumeAgent = "cpus:2;mem:2048;disk:2048"
 // their agent's work_dir. The bridges it starts provision volumes.
 func newVolumeCluster(t *testing.T, agents int) *testCluster {
 	t.Helper()
+	return newVolumeClusterOf(t, storage.DeleteFile, agents)
+}
+
+// newVolumeClusterOf is newVolumeCluster with the class of the manifest
+// file classFile (storage.DeleteFile or storage.RetainFile).
+func newVolumeClusterOf(t *testing.T, classFile string, agents int) *testCluster {
+	t.Helper()
 	c := newClusterWith(t, 1, nil, []cptest.Option{cptest.WithControllerManager()})
 	c.volumes = true
 	env := map[string]string{
@@ -55,7 +62,7 @@ func newVolumeCluster(t *testing.T, agents int) *testCluster {
 	for range agents {
 		c.startAgent(volumeAgent, env)
 	}
-	class, err := storage.Class(storage.DeleteFile)
+	class, err := storage.Class(classFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,4 +501,62 @@ func TestRestartedBridgeLearnsWorkDirs(t *testing.T) {
 	if len(nodeTasks) != 2 {
 		t.Fatalf("node tasks %v, want the first killed and a second running", nodeTasks)
 	}
+}
+
+// TestRetainedVolumeStaysUntilItsPVIsDeleted: under the Retain class a
+// deleted claim leaves its PV Released and its volume and reservation in
+// Mesos, data included; deleting the PV (the finalizer holds it) destroys
+// the volume, unreserves the disk and lets the PV go.
+func TestRetainedVolumeStaysUntilItsPVIsDeleted(t *testing.T) {
+	c := newVolumeClusterOf(t, storage.RetainFile, 1)
+	c.startBridge()
+	ctx := t.Context()
+	pvc, err := c.client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim("data-keep", "128Mi"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, podWithClaim("keep", pvc.Name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := c.runningOn(t, "keep")
+	var pv *corev1.PersistentVolume
+	eventually(t, 30*time.Second, "the PV", func() (bool, string) {
+		got, err := c.client.CoreV1().PersistentVolumes().Get(ctx, podtask.PVName(pvc.UID), metav1.GetOptions{})
+		pv = got
+		return err == nil, fmt.Sprint(err)
+	})
+	if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain {
+		t.Fatalf("PV reclaim policy %s, want the class's Retain", pv.Spec.PersistentVolumeReclaimPolicy)
+	}
+	file := filepath.Join(pv.Spec.Local.Path, "kept")
+	if err := os.WriteFile(file, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.deletePod(t, p)
+	if err := c.client.CoreV1().PersistentVolumeClaims("default").Delete(ctx, pvc.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the PV Released", func() (bool, string) {
+		got, err := c.client.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Phase == corev1.VolumeReleased, string(got.Status.Phase)
+	})
+	// Several offers of the agent come and go meanwhile (100 ms allocations).
+	time.Sleep(3 * time.Second)
+	if n := c.claimReservations(t)[pvc.UID]; n.reservations != 1 || n.volumes != 1 {
+		t.Fatalf("a Released PV of the Retain class: %+v in Mesos, want its reservation and volume kept", n)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "data" {
+		t.Fatalf("the retained volume's data: %q %v", b, err)
+	}
+	if err := c.client.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the volume destroyed, its disk unreserved and the PV gone", func() (bool, string) {
+		n := c.claimReservations(t)[pvc.UID]
+		_, err := c.client.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+		return n.reservations == 0 && apierrors.IsNotFound(err), fmt.Sprintf("in Mesos %+v, PV: %v", n, err)
+	})
 }
