@@ -1,12 +1,9 @@
 package bridge_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,6 +26,7 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/controlplane/cptest"
 	kubeletexecutor "github.com/kubemesos/kubemesos/kubelet-executor"
 	"github.com/kubemesos/kubemesos/manifests/storage"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -150,34 +148,10 @@ func getAgents(t *testing.T, master string) []opv1.Response_GetAgents_Agent {
 	return operatorCall(t, master, opv1.Call_GET_AGENTS).GetGetAgents().GetAgents()
 }
 
-// operatorCall makes a call of the master's operator API (protobuf, as
-// Apache Mesos serves it) and returns the answer.
+// operatorCall makes a call of the master's operator API.
 func operatorCall(t *testing.T, master string, typ opv1.Call_Type) *opv1.Response {
 	t.Helper()
-	body, err := (&opv1.Call{Type: typ}).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+strings.Split(master, ",")[0]+"/api/v1", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("Accept", "application/x-protobuf")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: HTTP %d %q %v", typ, resp.StatusCode, b, err)
-	}
-	var r opv1.Response
-	if err := r.Unmarshal(b); err != nil {
-		t.Fatal(err)
-	}
-	return &r
+	return mesostest.OperatorCall(t, master, &opv1.Call{Type: typ})
 }
 
 // runningOn waits until the pod name is bound and its task RUNNING, and
