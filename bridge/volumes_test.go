@@ -103,11 +103,26 @@ type claimCount struct {
 
 func (c *testCluster) claimReservations(t *testing.T) map[types.UID]claimCount {
 	t.Helper()
+	// The two are read one after the other: an operation applied in
+	// between makes them differ for a moment.
+	var state, operator map[types.UID]claimCount
+	for range 20 {
+		if state, operator = c.claimReservationsOnce(t); fmt.Sprint(state) == fmt.Sprint(operator) {
+			return state
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("/master/state shows the claims' disks %v, GET_AGENTS %v", state, operator)
+	return nil
+}
+
+func (c *testCluster) claimReservationsOnce(t *testing.T) (fromState, fromOperator map[types.UID]claimCount) {
+	t.Helper()
 	st, err := bridge.FetchMasterState(t.Context(), c.master)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromState := map[types.UID]claimCount{}
+	fromState = map[types.UID]claimCount{}
 	for _, r := range st.ClaimResources() {
 		n := fromState[r.Claim]
 		n.reservations++
@@ -118,7 +133,7 @@ func (c *testCluster) claimReservations(t *testing.T) map[types.UID]claimCount {
 		sort.Strings(n.agents)
 		fromState[r.Claim] = n
 	}
-	fromOperator := map[types.UID]claimCount{}
+	fromOperator = map[types.UID]claimCount{}
 	for _, a := range getAgents(t, c.master) {
 		for i := range a.TotalResources {
 			r := &a.TotalResources[i]
@@ -136,10 +151,7 @@ func (c *testCluster) claimReservations(t *testing.T) map[types.UID]claimCount {
 			fromOperator[cl.UID] = n
 		}
 	}
-	if fmt.Sprint(fromState) != fmt.Sprint(fromOperator) {
-		t.Fatalf("/master/state shows the claims' disks %v, GET_AGENTS %v", fromState, fromOperator)
-	}
-	return fromState
+	return fromState, fromOperator
 }
 
 // getAgents asks the master's operator API for its agents.

@@ -23,15 +23,30 @@ import (
 // API's GET_AGENTS shows otherwise.
 func claimDisks(t *testing.T) map[types.UID][]string {
 	t.Helper()
+	// The two are read one after the other: an operation applied in
+	// between makes them differ for a moment.
+	var state, operator map[types.UID][]string
+	for range 20 {
+		if state, operator = claimDisksOnce(t); fmt.Sprint(state) == fmt.Sprint(operator) {
+			return state
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the claims' disks: /master/state %v, GET_AGENTS %v", state, operator)
+	return nil
+}
+
+func claimDisksOnce(t *testing.T) (state, operator map[types.UID][]string) {
+	t.Helper()
 	st, err := bridge.FetchMasterState(t.Context(), cluster.mesosMaster)
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := map[types.UID][]string{}
+	state = map[types.UID][]string{}
 	for _, r := range st.ClaimResources() {
 		state[r.Claim] = append(state[r.Claim], r.AgentID+"/"+r.PersistenceID)
 	}
-	operator := map[types.UID][]string{}
+	operator = map[types.UID][]string{}
 	for _, a := range operatorCall(t, &opv1.Call{Type: opv1.Call_GET_AGENTS}).GetGetAgents().GetAgents() {
 		for i := range a.TotalResources {
 			r := &a.TotalResources[i]
@@ -45,10 +60,7 @@ func claimDisks(t *testing.T) map[types.UID][]string {
 			sort.Strings(l)
 		}
 	}
-	if fmt.Sprint(state) != fmt.Sprint(operator) {
-		t.Fatalf("the claims' disks: /master/state %v, GET_AGENTS %v", state, operator)
-	}
-	return state
+	return state, operator
 }
 
 // TestStatefulSetDataSurvivesOnMesosVolumes: a StatefulSet of 2 (one per
