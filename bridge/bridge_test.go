@@ -68,8 +68,11 @@ type testCluster struct {
 	// policy is the bridge's (DefaultPolicy with short waits unless a test
 	// changes it before startBridge).
 	policy bridge.Policy
-	// bridgeKubeconfig is the bridge identity's kubeconfig file.
-	bridgeKubeconfig string
+	// bridgeKubeconfig is the bridge identity's kubeconfig file;
+	// adminKubeconfig the cluster admin's.
+	bridgeKubeconfig, adminKubeconfig string
+	// volumes makes the bridges provision persistent volumes (UseVolumes).
+	volumes bool
 }
 
 // startCluster starts a real API server, a mesoslocal master and agents with
@@ -98,11 +101,18 @@ func startClusterPolicy(t *testing.T, masters int, policy func(*bridge.Policy), 
 // newCluster is startClusterPolicy without the bridge.
 func newCluster(t *testing.T, masters int, policy func(*bridge.Policy), agentResources ...string) *testCluster {
 	t.Helper()
+	return newClusterWith(t, masters, policy, nil, agentResources...)
+}
+
+// newClusterWith is newCluster with the control plane's options (a
+// controller manager, say).
+func newClusterWith(t *testing.T, masters int, policy func(*bridge.Policy), cpOpts []cptest.Option, agentResources ...string) *testCluster {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
-	cp := cptest.Start(t)
-	// No controller manager here: create the ServiceAccount pods need.
-	if _, err := cp.Client().CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+	cp := cptest.Start(t, cpOpts...)
+	// Without a controller manager, create the ServiceAccount pods need.
+	if _, err := cp.Client().CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	execKubeconfig, err := cp.Kubeconfig("executor", "kubemesos-executor", "kubemesos:executors")
@@ -154,7 +164,7 @@ func newCluster(t *testing.T, masters int, policy func(*bridge.Policy), agentRes
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.bclient, c.executor, c.bridgeKubeconfig = kubernetes.NewForConfigOrDie(kcfg), self, bridgeKubeconfig
+	c.bclient, c.executor, c.bridgeKubeconfig, c.adminKubeconfig = kubernetes.NewForConfigOrDie(kcfg), self, bridgeKubeconfig, cp.AdminKubeconfig
 	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubemesos-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -200,8 +210,10 @@ func (c *testCluster) startBridge() {
 	reporter := k8sapi.NewPodReporter(ctx, c.bclient, "default-scheduler")
 	store := k8sapi.ConfigMapFrameworkStore{Client: c.bclient, Namespace: "kubemesos-system", Name: "kubemesos-framework"}
 	exec := bridge.ExecutorSpec{Command: c.executor, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
+	sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, c.policy)
+	c.useVolumes(ctx, sched)
 	done := make(chan error, 1)
-	go func() { done <- bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, c.policy).Run(ctx) }()
+	go func() { done <- sched.Run(ctx) }()
 	var once sync.Once
 	c.stopBridge = func() {
 		once.Do(func() {
@@ -213,6 +225,19 @@ func (c *testCluster) startBridge() {
 		})
 	}
 	t.Cleanup(c.stopBridge)
+}
+
+// useVolumes makes sched provision volumes when the cluster's bridges do.
+func (c *testCluster) useVolumes(ctx context.Context, sched *bridge.Scheduler) {
+	if !c.volumes {
+		return
+	}
+	claims := k8sapi.NewClaimMirror(c.bclient, time.Minute)
+	if err := claims.Run(ctx); err != nil {
+		c.t.Errorf("claim mirror: %v", err) // a term's goroutine: no Fatal
+		return
+	}
+	sched.UseVolumes(claims, k8sapi.NewVolumeWriter(c.bclient))
 }
 
 // leaderOf is the leader's address as the master at addr names it ("" if none).

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ func TestEtcdStoreFrameworkIDAndIntents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != a || got[1] != b {
+	if len(got) != 2 || !reflect.DeepEqual(got[0], a) || !reflect.DeepEqual(got[1], b) {
 		t.Fatalf("Intents = %+v, want %+v and %+v", got, a, b)
 	}
 	b.Confirmed = true
@@ -94,7 +95,7 @@ func TestEtcdStoreFrameworkIDAndIntents(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = store.Intents(ctx)
-	if err != nil || len(got) != 1 || got[0] != b {
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], b) {
 		t.Fatalf("after confirm+remove: %+v, %v; want only %+v", got, err, b)
 	}
 	// More operations than one transaction carries.
@@ -125,7 +126,7 @@ func TestEtcdStoreFrameworkIDAndIntents(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = store.Intents(ctx)
-	if err != nil || !slices.Contains(got, legacy) {
+	if err != nil || !slices.ContainsFunc(got, func(in bridge.LaunchIntent) bool { return reflect.DeepEqual(in, legacy) }) {
 		t.Fatalf("an older bridge's intent not read back: %v", err)
 	}
 	if err := leader.ApplyIntents(ctx, nil, []string{legacy.TaskID}); err != nil {

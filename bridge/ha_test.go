@@ -171,14 +171,25 @@ func (b *haBridge) metric(t *testing.T, name string, labels ...string) (v float6
 // schedules only while it leads; launches are counted in launches.
 func (c *testCluster) startHABridge(t *testing.T, name, endpoint, prefix string, launches *launchLog) *haBridge {
 	t.Helper()
+	var wrap func(calls.Caller) calls.Caller
+	if launches != nil {
+		wrap = launches.wrap(name)
+	}
+	return c.startHABridgeWith(t, name, endpoint, prefix, wrap)
+}
+
+// startHABridgeWith is startHABridge with the bridge's Mesos calls going
+// through wrap (when not nil).
+func (c *testCluster) startHABridgeWith(t *testing.T, name, endpoint, prefix string, wrap func(calls.Caller) calls.Caller) *haBridge {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	cli := newEtcdClient(t, endpoint)
 	fw, err := bridge.NewFramework(bridge.FrameworkOptions{Master: c.master, Name: "kubemesos", Role: "kubernetes", FailoverTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if launches != nil {
-		fw.Decorate(launches.wrap(name), nil)
+	if wrap != nil {
+		fw.Decorate(wrap, nil)
 	}
 	feed := k8sapi.NewPodFeed(c.bclient, "default-scheduler", time.Minute)
 	if err := feed.Run(ctx); err != nil {
@@ -206,7 +217,9 @@ func (c *testCluster) startHABridge(t *testing.T, name, endpoint, prefix string,
 	}
 	go func() {
 		b.done <- el.Run(ctx, func(ctx context.Context, term bridge.Term) error {
-			return bridge.NewScheduler(fw, metrics.InstrumentStore(term.Store), feed, nodes, reporter, exec, c.policy).Run(ctx)
+			sched := bridge.NewScheduler(fw, metrics.InstrumentStore(term.Store), feed, nodes, reporter, exec, c.policy)
+			c.useVolumes(ctx, sched)
+			return sched.Run(ctx)
 		})
 	}()
 	var once sync.Once

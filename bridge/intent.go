@@ -27,6 +27,9 @@ type LaunchIntent struct {
 	Written  time.Time      `json:"written"`
 	// Confirmed is set once a status of the task arrived: Mesos knows it.
 	Confirmed bool `json:"confirmed,omitempty"`
+	// Volumes are the persistent volumes the launch provisions (#8): the
+	// RESERVE and CREATE of each are in the same ACCEPT as the LAUNCH.
+	Volumes []VolumeIntent `json:"volumes,omitempty"`
 	// Malformed is set on an intent rebuilt from its key only, because its
 	// record could not be read: its pod is treated as launched on an unknown
 	// agent until Mesos says otherwise. Never stored.
@@ -100,6 +103,14 @@ func (in LaunchIntent) validate(taskID string) error {
 		return fmt.Errorf("launch intent of task %q names pod %q, not %q", taskID, in.Pod.UID, uid)
 	case in.AgentID == "":
 		return fmt.Errorf("launch intent of task %q names no agent", taskID)
+	}
+	for _, v := range in.Volumes {
+		if err := v.validate(); err != nil {
+			return fmt.Errorf("launch intent of task %q: %w", taskID, err)
+		}
+		if v.AgentID != in.AgentID {
+			return fmt.Errorf("launch intent of task %q on agent %q has a volume on agent %q", taskID, in.AgentID, v.AgentID)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,70 @@ type StateAgent struct {
 	ID       string `json:"id"`
 	Hostname string `json:"hostname"`
 	Active   bool   `json:"active"`
+	// ReservedFull are its reserved resources by role, reservations and
+	// persistent volumes included ("reserved_resources_full").
+	ReservedFull map[string][]StateResource `json:"reserved_resources_full"`
+}
+
+// StateResource is a resource of /master/state's reserved_resources_full:
+// the parts that tell a claim's reservation and volume.
+type StateResource struct {
+	Name   string `json:"name"`
+	Scalar struct {
+		Value float64 `json:"value"`
+	} `json:"scalar"`
+	Reservations []struct {
+		Role   string `json:"role"`
+		Labels struct {
+			Labels []struct {
+				Key   string `json:"key"`
+				Value string `json:"value"`
+			} `json:"labels"`
+		} `json:"labels"`
+	} `json:"reservations"`
+	Disk *struct {
+		Persistence struct {
+			ID string `json:"id"`
+		} `json:"persistence"`
+	} `json:"disk"`
+}
+
+// ClaimResource is a disk reserved for a claim's volume (its reservation
+// labels name the claim, podtask.LabelClaimUID), on one agent, with the
+// persistence ID of the volume on it ("" for a reservation without one).
+type ClaimResource struct {
+	AgentID       string
+	Claim         types.UID
+	PersistenceID string
+	DiskMB        float64
+}
+
+// ClaimResources lists the reserved disks of claims on every agent.
+func (s *MasterState) ClaimResources() []ClaimResource {
+	var out []ClaimResource
+	for _, a := range s.Agents {
+		for _, rs := range a.ReservedFull {
+			for _, r := range rs {
+				if r.Name != "disk" || len(r.Reservations) == 0 {
+					continue
+				}
+				c := ClaimResource{AgentID: a.ID, DiskMB: r.Scalar.Value}
+				for _, l := range r.Reservations[len(r.Reservations)-1].Labels.Labels {
+					if l.Key == podtask.LabelClaimUID {
+						c.Claim = types.UID(l.Value)
+					}
+				}
+				if c.Claim == "" {
+					continue
+				}
+				if r.Disk != nil {
+					c.PersistenceID = r.Disk.Persistence.ID
+				}
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // StateFramework is a framework of /master/state with its tasks.

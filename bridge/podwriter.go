@@ -10,6 +10,8 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // The scheduler loop never writes to the API server itself: what it has to
@@ -29,7 +31,10 @@ import (
 // reporter is one) asynchronously. Its methods only queue the write and
 // return at once: failures are retried and logged by the writer.
 type PodWriter struct {
-	to      PodReporter
+	to PodReporter
+	// volumes writes the PVs of the volumes the bridge provisions (nil
+	// without UseVolumes).
+	volumes VolumeWriter
 	timeout time.Duration
 	limit   flowcontrol.RateLimiter
 	queue   workqueue.TypedRateLimitingInterface[writeKey]
@@ -48,6 +53,8 @@ const (
 	writeForceDelete
 	writeRemoveNode
 	writeNodeReachability
+	writeCreateVolume
+	writeReleaseVolume
 )
 
 // writeKey names a queued write: its kind and the pod UID or Node name.
@@ -59,6 +66,7 @@ type writeKey struct {
 // podWrite is a queued write and its arguments.
 type podWrite struct {
 	pod         *corev1.Pod
+	pv          *corev1.PersistentVolume
 	reason, msg string
 	// reachable is what a writeNodeReachability says of the Node.
 	reachable bool
@@ -145,10 +153,28 @@ func (w *PodWriter) NodeReachable(name string, reachable bool, msg string) {
 	}
 }
 
+// CreateVolume queues creating the PV pv (of a volume that exists).
+func (w *PodWriter) CreateVolume(pv *corev1.PersistentVolume) {
+	if w.volumes != nil {
+		w.queueWrite(writeKey{writeCreateVolume, pv.Name}, podWrite{pv: pv})
+	}
+}
+
+// ReleaseVolume queues letting the PV name go (its volume is destroyed).
+func (w *PodWriter) ReleaseVolume(name string) {
+	if w.volumes != nil {
+		w.queueWrite(writeKey{writeReleaseVolume, name}, podWrite{})
+	}
+}
+
 func (w *PodWriter) add(k writeKey, pw podWrite) {
 	if w.to == nil {
 		return
 	}
+	w.queueWrite(k, pw)
+}
+
+func (w *PodWriter) queueWrite(k writeKey, pw podWrite) {
 	w.mu.Lock()
 	w.pending[k] = pw
 	w.mu.Unlock()
@@ -250,6 +276,13 @@ func (w *PodWriter) perform(ctx context.Context, k writeKey, pw podWrite) error 
 			return nr.MarkNodeReachable(ctx, k.name, pw.msg)
 		}
 		return nr.MarkNodeUnreachable(ctx, k.name, pw.msg)
+	case writeCreateVolume:
+		if err := w.volumes.CreateVolume(ctx, pw.pv); err != nil {
+			return err
+		}
+		klog.FromContext(ctx).Info("Created the PV of a persistent volume", "pv", k.name, "claim", klog.KRef(pw.pv.Spec.ClaimRef.Namespace, pw.pv.Spec.ClaimRef.Name))
+	case writeReleaseVolume:
+		return w.volumes.ReleaseVolume(ctx, k.name, podtask.FinalizerVolume)
 	}
 	return nil
 }

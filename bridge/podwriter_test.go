@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
@@ -199,5 +200,55 @@ func TestPodWriterKeepsTheLatestReachability(t *testing.T) {
 	w.Drain(t.Context())
 	if got := fmt.Sprint(r.nodes); got != "[reachable n1 unreachable n2]" && got != "[unreachable n2 reachable n1]" {
 		t.Fatalf("Node writes %s, want n1 reachable once and n2 unreachable", got)
+	}
+}
+
+// recordingVolumes is a VolumeWriter that records its writes and refuses
+// the first failFor of them.
+type recordingVolumes struct {
+	recordingReporter
+}
+
+func (r *recordingVolumes) write(s string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failFor > 0 {
+		r.failFor--
+		r.writes = append(r.writes, "refused "+s)
+		return errors.New("503: the API server is overloaded")
+	}
+	r.writes = append(r.writes, s)
+	return nil
+}
+
+func (r *recordingVolumes) CreateVolume(_ context.Context, pv *corev1.PersistentVolume) error {
+	return r.write("create " + pv.Name)
+}
+
+func (r *recordingVolumes) ReleaseVolume(_ context.Context, name, finalizer string) error {
+	return r.write("release " + name + " " + finalizer)
+}
+
+// TestPodWriterWritesVolumes: the PV writes go through the writer, a
+// failed one retried; a writer without a VolumeWriter drops them.
+func TestPodWriterWritesVolumes(t *testing.T) {
+	v := &recordingVolumes{recordingReporter{failFor: 1}}
+	w := NewPodWriter(&recordingReporter{}, time.Second)
+	w.volumes = v
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go w.Run(ctx)
+	w.CreateVolume(&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-1"}, Spec: corev1.PersistentVolumeSpec{ClaimRef: &corev1.ObjectReference{Name: "c"}}})
+	w.ReleaseVolume("pvc-2")
+	mesostest.Eventually(t, 5*time.Second, "both written, the refused one again", func() (bool, string) {
+		got := slices.Clone(v.got())
+		slices.Sort(got)
+		return slices.Equal(got, []string{"create pvc-1", "refused create pvc-1", "release pvc-2 kubemesos.io/mesos-volume"}), fmt.Sprint(got)
+	})
+	none := NewPodWriter(&recordingReporter{}, time.Second)
+	none.CreateVolume(&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-1"}})
+	none.ReleaseVolume("pvc-2")
+	if n := none.Len(); n != 0 {
+		t.Fatalf("%d writes queued without a VolumeWriter", n)
 	}
 }

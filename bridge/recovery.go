@@ -38,7 +38,8 @@ func (s *Scheduler) recoverIntents(ctx context.Context) error {
 			ref = podtask.RefOf(pod)
 		}
 		t := s.tasks.Launched(ref, in.TaskID, in.AgentID)
-		t.Hostname, t.Unconfirmed = in.Hostname, true
+		t.Hostname, t.Unconfirmed, t.Volumes = in.Hostname, true, in.Volumes
+		s.volumes.launched(in.TaskID, in.Volumes, in.Confirmed)
 	}
 	if len(ins) > 0 {
 		log.Info("Recovered launch intents; reconciling their tasks before launching", "intents", len(ins), "unconfirmed", s.intents.Unconfirmed())
@@ -57,7 +58,7 @@ func (s *Scheduler) writeIntents(ctx context.Context, o mesos.Offer, tasks []*Po
 	for _, t := range tasks {
 		ins = append(ins, LaunchIntent{
 			Pod: t.Pod, TaskID: t.TaskID, AgentID: t.AgentID, Hostname: t.Hostname,
-			OfferID: o.ID.Value, Written: now,
+			OfferID: o.ID.Value, Written: now, Volumes: t.Volumes,
 		})
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.apiTimeout)

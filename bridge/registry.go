@@ -24,6 +24,9 @@ type PodTask struct {
 	// ACCEPT failed; the bridge asks about it until it does.
 	Unconfirmed bool
 	asked       time.Time
+	// Volumes are the persistent volumes the launch provisions (RESERVE,
+	// CREATE in its ACCEPT), as in its intent.
+	Volumes []VolumeIntent
 }
 
 // Terminal reports whether the task reached a terminal state.

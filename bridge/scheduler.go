@@ -162,6 +162,9 @@ type Scheduler struct {
 	intents     *IntentTable
 	// epoch and launched make the task ID of each launch (taskid.go).
 	epoch, launched uint64
+	// volumes is the state of the persistent volumes the bridge provisions
+	// (volumebook.go); nil without UseVolumes.
+	volumes *volumeBook
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -293,6 +296,9 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		s.offers.Remove(e.GetRescind().OfferID.Value)
 	case scheduler.Event_UPDATE:
 		s.perform(ctx, s.update(ctx, e.GetUpdate().GetStatus(), s.now()))
+		if err := s.volumes.status(e.GetUpdate().GetStatus()); err != nil {
+			log.Error(err, "Ignoring malformed status data")
+		}
 	case scheduler.Event_FAILURE:
 		f := e.GetFailure()
 		log.Info("Mesos failure", "agent", f.GetAgentID().GetValue(), "executor", f.GetExecutorID().GetValue(), "status", f.GetStatus())
@@ -584,6 +590,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	if s.policy.NodeTasks {
 		s.launchNodeTasks(ctx, now)
 	}
+	s.reclaimVolumes(ctx)
 
 	pending := s.pendingPods()
 	s.notePending(pending)
@@ -786,8 +793,17 @@ func (s *Scheduler) place(ctx context.Context, pending []*corev1.Pod, heldNote s
 	byUID := make(map[string]*corev1.Pod, len(pending))
 	reqs := make([]offermatcher.PodRequest, 0, len(pending))
 	for _, p := range pending {
+		req := offermatcher.FromPod(p, s.policy.MinPod)
+		claims, err := s.volumes.claims(p)
+		if err != nil {
+			s.report.Unschedulable(p, err.Error())
+			s.explained[p.UID] = true // the claim's reason stands, offers or none
+			unplaced = append(unplaced, p)
+			continue
+		}
+		req.Claims = claims
 		byUID[string(p.UID)] = p
-		reqs = append(reqs, offermatcher.FromPod(p, s.policy.MinPod))
+		reqs = append(reqs, req)
 	}
 	held := s.offers.All()
 	offers := s.placementOffers(held)
@@ -858,9 +874,14 @@ func (s *Scheduler) placementOffers(held []mesos.Offer) []offermatcher.Offer {
 				taints = withoutConditionTaints(taints)
 			}
 		}
+		var execDisk int64
+		if !running {
+			execDisk = s.executor.Resources.DiskMB
+		}
 		out = append(out, offermatcher.Offer{
 			ID: o.ID.Value, AgentID: o.AgentID.Value, NodeName: name,
 			Labels: labels, Taints: taints, Resources: res,
+			Volumes: podtask.VolumeIDs(o.Resources), UnreservedDiskMB: s.volumes.unreservedDiskMB(&o, execDisk),
 		})
 	}
 	return out
@@ -920,15 +941,26 @@ func (s *Scheduler) launchOn(ctx context.Context, o mesos.Offer, as []offermatch
 	exec := s.executor.executorInfo(s.fw.ID(), offerRole(o))
 	tasks := make([]mesos.TaskInfo, 0, len(as))
 	recorded := make([]*PodTask, 0, len(as))
+	var volumeOps []mesos.Offer_Operation // RESERVE, CREATE before the LAUNCH
 	for _, a := range as {
 		pod := byUID[a.Pod.UID]
 		ref := podtask.RefOf(pod)
 		at := s.nextAttempt()
-		tasks = append(tasks, podTaskInfo(a, ref, at, o, exec))
+		ti := podTaskInfo(a, ref, at, o, exec)
+		ops, vols, err := s.volumes.volumeLaunch(a, pod, &o, s.fw.opts.Principal, &ti)
+		if err != nil {
+			s.report.Unschedulable(pod, err.Error())
+			continue
+		}
+		volumeOps = append(volumeOps, ops...)
+		tasks = append(tasks, ti)
 		t := s.tasks.Launched(ref, podtask.TaskID(ref.UID, at), o.AgentID.Value) // write-ahead: never launched twice
-		t.Hostname = o.Hostname
+		t.Hostname, t.Volumes = o.Hostname, vols
 		recorded = append(recorded, t)
 		s.report.Forget(pod.UID)
+	}
+	if len(tasks) == 0 {
+		return nil, nil
 	}
 	if err := s.writeIntents(ctx, o, recorded); err != nil {
 		// Not launched: nothing may be sent without its intent stored.
@@ -937,8 +969,11 @@ func (s *Scheduler) launchOn(ctx context.Context, o mesos.Offer, as []offermatch
 		}
 		return nil, err
 	}
+	for _, t := range recorded {
+		s.volumes.launched(t.TaskID, t.Volumes, false)
+	}
 	s.offers.Remove(o.ID.Value)
-	accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
+	accept := calls.Accept(calls.OfferOperations(append(volumeOps, calls.OpLaunch(tasks...))).WithOffers(o.ID)).
 		With(calls.RefuseSeconds(0))
 	if err := s.fw.call(ctx, accept); err != nil {
 		// The master may have launched the tasks all the same (only its

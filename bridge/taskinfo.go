@@ -144,7 +144,9 @@ func fromMesos(rs []mesos.Resource) offermatcher.Resources {
 		case "mem":
 			out.MemoryMB += int64(r.GetScalar().GetValue())
 		case "disk":
-			if r.Disk == nil { // persistent volumes and mounted disks are not general disk
+			// Persistent volumes, mounted disks and the disk reserved for a
+			// claim's volume are not general disk.
+			if _, claimed := podtask.ClaimOfResource(&r); r.Disk == nil && !claimed {
 				out.DiskMB += int64(r.GetScalar().GetValue())
 			}
 		case "ports":

@@ -10,12 +10,15 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/images"
 	"github.com/kubemesos/kubemesos/manifests/addons"
 	"github.com/kubemesos/kubemesos/manifests/apply"
+	"github.com/kubemesos/kubemesos/manifests/storage"
 )
 
 // startAddons applies the cluster add-ons (manifests/addons) with the
-// cluster's DNS ClusterIP and the locally built images, and waits until a
-// CoreDNS replica is ready: the bridge schedules them like any pod.
-// metrics-server is not waited for (its first scrape takes a while).
+// cluster's DNS ClusterIP and the locally built images, and the StorageClass
+// kubemesos-local (manifests/storage, reclaim Delete) whose claims the
+// bridge provisions as Mesos persistent volumes, and waits until a CoreDNS
+// replica is ready: the bridge schedules them like any pod. metrics-server
+// is not waited for (its first scrape takes a while).
 func (c *Cluster) startAddons(ctx context.Context) error {
 	objs, err := addons.CoreDNS(addons.CoreDNSOptions{ClusterIP: c.ClusterDNS, Image: images.CoreDNSRef})
 	if err != nil {
@@ -26,6 +29,15 @@ func (c *Cluster) startAddons(ctx context.Context) error {
 		return err
 	}
 	objs = append(objs, metrics...)
+	class, err := storage.FS.ReadFile(storage.DeleteFile)
+	if err != nil {
+		return fmt.Errorf("storage class: %w", err)
+	}
+	classes, err := apply.Decode(class)
+	if err != nil {
+		return fmt.Errorf("storage class %s: %w", storage.DeleteFile, err)
+	}
+	objs = append(objs, classes...)
 	a, err := apply.New(c.ControlPlane.RESTConfig())
 	if err != nil {
 		return err

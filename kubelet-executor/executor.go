@@ -88,6 +88,11 @@ type Executor struct {
 	podTasks map[types.UID]*podTask
 	// nodeTasks are the live node tasks (nodetask.go).
 	nodeTasks map[string]bool
+	// workDir is the agent's work_dir, derived from MESOS_DIRECTORY
+	// (podtask.WorkDirOfSandbox); "" when the sandbox is not laid out as
+	// Mesos' (then node task statuses carry none). Node task statuses
+	// report it.
+	workDir string
 	// ended remembers the tasks whose terminal update was sent, so none
 	// gets a second one: Mesos refuses a status for a terminal task, and a
 	// KILL may still arrive for a task that just ended (the framework sends
@@ -124,8 +129,10 @@ func New(mc config.Config, client kubernetes.Interface, node Node) *Executor {
 		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))),
 	)
 	opts := mesosexec.CallOptions{calls.Framework(mc.FrameworkID), calls.Executor(mc.ExecutorID)}
+	workDir, _ := podtask.WorkDirOfSandbox(mc.Directory) // none: volumes cannot be placed here
 	return &Executor{
 		mesos:        mc,
+		workDir:      workDir,
 		client:       client,
 		node:         node,
 		agentCalls:   calls.SenderWith(httpexec.NewSender(cli.Send), opts...),

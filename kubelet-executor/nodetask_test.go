@@ -2,6 +2,7 @@ package kubeletexecutor
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,33 @@ func TestNodeTaskOfANodeThatCannotStart(t *testing.T) {
 	case u := <-a.updates:
 		t.Errorf("second update %v %q after TASK_FAILED", u.GetState(), u.GetMessage())
 	default:
+	}
+}
+
+// TestNodeTaskStatusesCarryTheWorkDir: under a sandbox laid out as Mesos'
+// (<work_dir>/slaves/…/runs/<container>), every node task status carries
+// the work_dir; a sandbox of another layout gives node task statuses no
+// data.
+func TestNodeTaskStatusesCarryTheWorkDir(t *testing.T) {
+	a := newTestAgent(t)
+	workDir := t.TempDir()
+	mc := a.mesosConfig()
+	mc.Directory = filepath.Join(workDir, "slaves", "a1", "frameworks", "fw", "executors", "kubelet-executor", "runs", "c1")
+	runExecutor(t, a, New(mc, fake.NewClientset(), &readyNode{}))
+	id := podtask.NodeTaskID("agent-a", time.Unix(1, 0))
+	a.events <- launch(id, nil)
+	for _, want := range []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING} {
+		u := a.nextUpdate(t)
+		d, err := podtask.DecodeStatusData(u.Data)
+		if u.GetState() != want || err != nil || d.WorkDir != workDir {
+			t.Fatalf("update %v data %q (%v), want %v with work_dir %s", u.GetState(), u.Data, err, want, workDir)
+		}
+	}
+
+	b := newTestAgent(t)
+	runExecutor(t, b, New(b.mesosConfig(), fake.NewClientset(), &readyNode{}))
+	b.events <- launch(id, nil)
+	if u := b.nextUpdate(t); len(u.Data) != 0 {
+		t.Fatalf("a sandbox not under slaves/…: data %q", u.Data)
 	}
 }

@@ -32,6 +32,10 @@ func (e *Executor) sendStatusLocked(id mesos.TaskID, r taskstate.Report, reason 
 	if r.Message != "" {
 		st.Message = ptr.To(r.Message)
 	}
+	if podtask.IsNodeTask(id.Value) && e.workDir != "" {
+		// The bridge builds the host paths of this agent's volumes from it.
+		st.Data = podtask.StatusData{WorkDir: e.workDir}.Encode()
+	}
 	if len(r.PodIPs) > 0 {
 		st.Data = podtask.StatusDataOf(r.PodIPs).Encode()
 		var addrs []mesos.NetworkInfo_IPAddress

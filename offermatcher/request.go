@@ -104,8 +104,8 @@ func FromPod(pod *corev1.Pod, min Resources) PodRequest {
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 	r := Resources{
 		MilliCPU: milliValue(reqs[corev1.ResourceCPU]),
-		MemoryMB: mebibytes(reqs[corev1.ResourceMemory]),
-		DiskMB:   mebibytes(reqs[corev1.ResourceEphemeralStorage]),
+		MemoryMB: Mebibytes(reqs[corev1.ResourceMemory]),
+		DiskMB:   Mebibytes(reqs[corev1.ResourceEphemeralStorage]),
 		Ports:    hostPorts(pod),
 	}
 	req := PodRequest{
@@ -179,8 +179,8 @@ func milliValue(q resource.Quantity) int64 {
 	return q.MilliValue()
 }
 
-// mebibytes is ceil(q / 2^20), saturating, zero for q <= 0.
-func mebibytes(q resource.Quantity) int64 {
+// Mebibytes is ceil(q / 2^20), saturating, zero for q <= 0.
+func Mebibytes(q resource.Quantity) int64 {
 	if q.Sign() <= 0 {
 		return 0
 	}

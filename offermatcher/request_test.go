@@ -200,13 +200,13 @@ func FuzzFromPod(f *testing.F) {
 		if c := milliValue(initRL[corev1.ResourceCPU]); got.MilliCPU < c {
 			t.Fatalf("cpu %d below the init container's %d", got.MilliCPU, c)
 		}
-		if m := mebibytes(rl[corev1.ResourceMemory]); got.MemoryMB < m {
+		if m := Mebibytes(rl[corev1.ResourceMemory]); got.MemoryMB < m {
 			t.Fatalf("memory %d below the container's %d", got.MemoryMB, m)
 		}
-		if m := mebibytes(initRL[corev1.ResourceMemory]); got.MemoryMB < m {
+		if m := Mebibytes(initRL[corev1.ResourceMemory]); got.MemoryMB < m {
 			t.Fatalf("memory %d below the init container's %d", got.MemoryMB, m)
 		}
-		if d := mebibytes(rl[corev1.ResourceEphemeralStorage]); got.DiskMB < d {
+		if d := Mebibytes(rl[corev1.ResourceEphemeralStorage]); got.DiskMB < d {
 			t.Fatalf("disk %d below the container's %d", got.DiskMB, d)
 		}
 		wantPorts := 0

@@ -30,7 +30,9 @@
 // or ExecutorIDOf its configuration (IsExecutorID accepts both).
 //
 // Status data. A status of a pod with IPs carries StatusData (JSON podIP,
-// podIPs). Readers must accept statuses without data.
+// podIPs); every status of a node task carries the agent's work_dir
+// (workDir) when the executor could derive it. Readers must accept
+// statuses without data.
 //
 // Terminal states. After a state for which IsTerminal holds, no further
 // status of that task follows and the pod no longer runs under it.

@@ -88,6 +88,13 @@ func TestStatusData(t *testing.T) {
 	if got := string(StatusDataOf(nil).Encode()); got != "{}" {
 		t.Fatalf("no IPs encode as %s", got)
 	}
+	wd, err := DecodeStatusData(StatusData{WorkDir: "/var/lib/mesos"}.Encode())
+	if err != nil || wd.WorkDir != "/var/lib/mesos" {
+		t.Fatalf("work_dir round trip %+v %v", wd, err)
+	}
+	if _, err := DecodeStatusData([]byte(`{"workDir":"var/lib/mesos"}`)); err == nil {
+		t.Fatal("relative work_dir accepted")
+	}
 }
 
 func TestIsTerminal(t *testing.T) {

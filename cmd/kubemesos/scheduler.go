@@ -120,6 +120,11 @@ func runScheduler(args []string) error {
 	if err := namespaces.Run(ctx); err != nil {
 		return err
 	}
+	claims := k8sapi.NewClaimMirror(client, 10*time.Minute)
+	if err := claims.Run(ctx); err != nil {
+		return err
+	}
+	volumes := k8sapi.NewVolumeWriter(client)
 	reporter := k8sapi.NewPodReporter(ctx, client, *schedName)
 	defer reporter.Shutdown()
 	policy := bridge.DefaultPolicy
@@ -155,6 +160,7 @@ func runScheduler(args []string) error {
 	newScheduler := func(store bridge.FrameworkStore) *bridge.Scheduler {
 		sched := bridge.NewScheduler(fw, metrics.InstrumentStore(store), feed, nodes, reporter, exec, policy)
 		sched.UseNamespaces(namespaces)
+		sched.UseVolumes(claims, volumes)
 		pending.Store(sched.PendingLog())
 		return sched
 	}

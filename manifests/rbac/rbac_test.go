@@ -69,8 +69,10 @@ func TestManifests(t *testing.T) {
 	}{
 		{
 			role: "ClusterRole/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,
-			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "namespaces", "watch"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"}},
-			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"}},
+			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "namespaces", "watch"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"},
+				{"", "persistentvolumeclaims", "watch"}, {"", "persistentvolumes", "watch"}, {"", "persistentvolumes", "create"}, {"", "persistentvolumes", "delete"}, {"", "persistentvolumes", "patch"}, {"storage.k8s.io", "storageclasses", "watch"}},
+			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"},
+				{"", "persistentvolumeclaims", "update"}, {"", "persistentvolumeclaims", "delete"}, {"storage.k8s.io", "storageclasses", "create"}},
 		},
 		{
 			role: "Role/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -239,16 +240,33 @@ func TestExplicitAndImplicitReconcile(t *testing.T) {
 	s := subscribe(t, c, frameworkInfo("reconcile"))
 	o := s.next(scheduler.Event_OFFERS, 5*time.Second).Offers.Offers[0]
 	ti := taskInfo("r1", o, testExecutor("exec-r"), "cpus:0.1;mem:32", "")
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(ti)}.WithOffers(o.ID)))
-	if st := s.update("r1", 8*time.Second); st.GetState() != mesos.TASK_RUNNING {
+	withData := taskInfo("r2", o, testExecutor("exec-r"), "cpus:0.1;mem:32", "")
+	withData.Data = []byte(mesostest.TaskDataStatusData)
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(ti, withData)}.WithOffers(o.ID)))
+	// updates reads the next update of each of ids, acknowledging them.
+	updates := func(ids ...string) map[string]mesos.TaskStatus {
+		t.Helper()
+		got := map[string]mesos.TaskStatus{}
+		for len(got) < len(ids) {
+			st := s.next(scheduler.Event_UPDATE, 8*time.Second).Update.Status
+			if len(st.UUID) > 0 {
+				s.mustCall(calls.Acknowledge(st.GetAgentID().GetValue(), st.TaskID.Value, st.UUID))
+			}
+			if slices.Contains(ids, st.TaskID.Value) {
+				got[st.TaskID.Value] = st
+			}
+		}
+		return got
+	}
+	launched := updates("r1", "r2")
+	if st := launched["r1"]; st.GetState() != mesos.TASK_RUNNING {
 		t.Fatalf("got %v", st.GetState())
 	}
-	s.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"r1": c.agent.ID(), "ghost": ""})))
-	got := map[string]mesos.TaskStatus{}
-	for len(got) < 2 {
-		st := s.next(scheduler.Event_UPDATE, 3*time.Second).Update.Status
-		got[st.TaskID.Value] = st
+	if st := launched["r2"]; st.GetState() != mesos.TASK_RUNNING || string(st.Data) != mesostest.TaskDataStatusData || st.GetLabels() == nil {
+		t.Fatalf("the executor's update of r2: %v", st)
 	}
+	s.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"r1": c.agent.ID(), "ghost": ""})))
+	got := updates("r1", "ghost")
 	if st := got["r1"]; st.GetState() != mesos.TASK_RUNNING || st.GetReason() != mesos.REASON_RECONCILIATION || st.GetSource() != mesos.SOURCE_MASTER || len(st.UUID) != 0 {
 		t.Errorf("known task: %v", st)
 	}
@@ -257,8 +275,13 @@ func TestExplicitAndImplicitReconcile(t *testing.T) {
 		t.Errorf("unknown task: %v", st)
 	}
 	s.mustCall(calls.Reconcile())
-	if st := s.next(scheduler.Event_UPDATE, 3*time.Second).Update.Status; st.TaskID.Value != "r1" || st.GetState() != mesos.TASK_RUNNING {
+	implicit := updates("r1", "r2")
+	if st := implicit["r1"]; st.GetState() != mesos.TASK_RUNNING || st.GetReason() != mesos.REASON_RECONCILIATION {
 		t.Errorf("implicit reconcile: %v", st)
+	}
+	// An answer is a new status: the latest one's data and labels stay out.
+	if st := implicit["r2"]; st.GetState() != mesos.TASK_RUNNING || len(st.Data) != 0 || st.GetLabels() != nil {
+		t.Errorf("reconciliation answer of r2 %v with data %q, labels %v, want neither", st.GetState(), st.Data, st.GetLabels())
 	}
 }
 

@@ -378,6 +378,7 @@ func (m *Master) unreachableTaskStatusLocked(fw *framework, taskID string) (meso
 				continue
 			}
 			st := t.latest
+			st.Data, st.Labels = nil, nil // a new status, as reconcileLocked's
 			if !fw.partitionAware() {
 				st.State = mesos.TASK_LOST.Enum()
 			}

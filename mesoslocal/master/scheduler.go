@@ -530,10 +530,14 @@ func (m *Master) acknowledgeLocked(fw *framework, ack *scheduler.Call_Acknowledg
 // sends the latest state of every known task; explicit sends the latest state
 // of each named known task, and for an unknown one TASK_GONE/TASK_LOST when
 // its agent is registered, TASK_UNKNOWN/TASK_LOST otherwise (partition-aware
-// frameworks get the former of each pair).
+// frameworks get the former of each pair). An answer is a new status
+// (Master::_reconcileTasks, protobuf::createStatusUpdate): the state, the
+// executor, health, check and container status of the latest one, but not
+// its data or labels.
 func (m *Master) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcile_Task) {
 	send := func(t *task) {
 		st := t.latest
+		st.Data, st.Labels = nil, nil
 		st.Source = mesos.SOURCE_MASTER.Enum()
 		st.Reason = mesos.REASON_RECONCILIATION.Enum()
 		st.Message = ptr("Reconciliation: Latest task state")

@@ -11,7 +11,7 @@
 // ExecutorCommand (or gives the agent ExecutorOptions.Environment) so that the
 // binary acts as the executor instead of running tests. Its behaviour is
 // selected by environment variables (ExecutorEnv, RecoverEnv), by the task's
-// data (TaskDataCrash, TaskDataFinish) and by the LaunchFunc the test package
+// data (TaskDataCrash, TaskDataFinish, TaskDataStatusData) and by the LaunchFunc the test package
 // passes to RunExecutorIfRequested:
 //
 //   - every LAUNCH is answered with TASK_RUNNING, every KILL with TASK_KILLED,

@@ -40,6 +40,9 @@ const (
 	TaskDataCrash = "crash"
 	// TaskDataFinish: the task is reported TASK_RUNNING, then TASK_FINISHED.
 	TaskDataFinish = "finish"
+	// TaskDataStatusData: the task's TASK_RUNNING carries this as its
+	// status data (TaskStatus.data), and the label status=data.
+	TaskDataStatusData = "status-data"
 	// CrashExitCode is the exit status of a crashing executor.
 	CrashExitCode = 3
 )
@@ -259,6 +262,9 @@ func (x *testExecutor) launch(ctx context.Context, task mesos.TaskInfo) error {
 			return err
 		}
 		return x.update(ctx, task.TaskID, mesos.TASK_FINISHED, "")
+	case data == TaskDataStatusData:
+		return x.send(ctx, mesos.TaskStatus{TaskID: task.TaskID, State: mesos.TASK_RUNNING.Enum(), Data: task.Data,
+			Labels: &mesos.Labels{Labels: []mesos.Label{{Key: "status", Value: ptr("data")}}}})
 	case x.onLaunch != nil:
 		if err := x.onLaunch(ctx, x.agent, task); err != nil {
 			return x.update(ctx, task.TaskID, mesos.TASK_FAILED, err.Error())
@@ -269,10 +275,17 @@ func (x *testExecutor) launch(ctx context.Context, task mesos.TaskInfo) error {
 
 // update sends a status update, kept until it is acknowledged.
 func (x *testExecutor) update(ctx context.Context, id mesos.TaskID, state mesos.TaskState, message string) error {
-	st := mesos.TaskStatus{TaskID: id, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(), ExecutorID: &x.execID, UUID: newUUID()}
+	st := mesos.TaskStatus{TaskID: id, State: state.Enum()}
 	if message != "" {
 		st.Message = &message
 	}
+	return x.send(ctx, st)
+}
+
+// send sends st as an update of this executor, kept until it is acknowledged.
+func (x *testExecutor) send(ctx context.Context, st mesos.TaskStatus) error {
+	id, state := st.TaskID, st.GetState()
+	st.Source, st.ExecutorID, st.UUID = mesos.SOURCE_EXECUTOR.Enum(), &x.execID, newUUID()
 	x.unacked[string(st.UUID)] = executor.Call_Update{Status: st}
 	resp, err := x.sender.Send(ctx, execcalls.NonStreaming(execcalls.Update(st)))
 	if resp != nil {
