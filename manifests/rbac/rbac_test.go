@@ -69,8 +69,9 @@ func TestManifests(t *testing.T) {
 	}{
 		{
 			role: "ClusterRole/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,
-			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "namespaces", "watch"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"}},
-			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"}},
+			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "namespaces", "watch"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"},
+				{"", "nodes", "update"}, {"", "pods/eviction", "create"}, {"apps", "daemonsets", "get"}},
+			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"}, {"", "nodes", "create"}},
 		},
 		{
 			role: "Role/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,
