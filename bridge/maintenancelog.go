@@ -19,7 +19,7 @@ type MaintenanceLog struct {
 
 // MaintenanceReport is the JSON of /debug/maintenance.
 type MaintenanceReport struct {
-	At     time.Time          `json:"at"`
+	At     time.Time         `json:"at"`
 	Agents []MaintainedAgent `json:"agents"`
 }
 
