@@ -69,6 +69,8 @@ type testCluster struct {
 	policy bridge.Policy
 	// bridgeKubeconfig is the bridge identity's kubeconfig file.
 	bridgeKubeconfig string
+	// maintenance is the running bridge's MaintenanceLog.
+	maintenance *bridge.MaintenanceLog
 }
 
 // startCluster starts a real API server, a mesoslocal master and agents with
@@ -199,8 +201,20 @@ func (c *testCluster) startBridge() {
 	reporter := k8sapi.NewPodReporter(ctx, c.bclient, "default-scheduler")
 	store := k8sapi.ConfigMapFrameworkStore{Client: c.bclient, Namespace: "kubemesos-system", Name: "kubemesos-framework"}
 	exec := bridge.ExecutorSpec{Command: c.executor, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
+	dcfg, err := clientcmd.BuildConfigFromFlags("", c.bridgeKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its own client, as `kubemesos scheduler` gives it: evictions do not
+	// share the rate limit of the pod writes.
+	drainer := k8sapi.NewNodeDrainer(ctx, kubernetes.NewForConfigOrDie(dcfg), "default-scheduler")
+	drainer.Every = 500 * time.Millisecond
+	go drainer.Run(ctx)
+	sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, c.policy)
+	sched.UseDrainer(drainer)
+	c.maintenance = sched.MaintenanceLog()
 	done := make(chan error, 1)
-	go func() { done <- bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, c.policy).Run(ctx) }()
+	go func() { done <- sched.Run(ctx) }()
 	var once sync.Once
 	c.stopBridge = func() {
 		once.Do(func() {
@@ -209,6 +223,7 @@ func (c *testCluster) startBridge() {
 				t.Errorf("bridge: %v", err)
 			}
 			reporter.Shutdown()
+			drainer.Shutdown()
 		})
 	}
 	t.Cleanup(c.stopBridge)

@@ -253,7 +253,7 @@ func (d *NodeDrainer) pass(ctx context.Context, node string) DrainProgress {
 		if pod.DeletionTimestamp != nil {
 			continue // evicted already: its grace period runs
 		}
-		err := h.EvictPod(pod, policyv1.SchemeGroupVersion)
+		err := d.evict(ctx, h, pod)
 		switch {
 		case err == nil:
 			p.Evicted++
@@ -267,6 +267,22 @@ func (d *NodeDrainer) pass(ctx context.Context, node string) DrainProgress {
 	}
 	p.Err = strings.Join(errs, "; ")
 	return p
+}
+
+// evict makes the eviction kubectl drain makes (Helper.EvictPod: policy/v1,
+// its delete options), without client-go's retries of a 429: the API
+// server asks to wait up to 10 s for a budget it has not processed yet,
+// and the next pass asks again anyway.
+func (d *NodeDrainer) evict(ctx context.Context, h *drain.Helper, pod corev1.Pod) error {
+	opts := metav1.DeleteOptions{}
+	if h.GracePeriodSeconds >= 0 {
+		grace := int64(h.GracePeriodSeconds)
+		opts.GracePeriodSeconds = &grace
+	}
+	eviction := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}, DeleteOptions: &opts}
+	return d.client.PolicyV1().RESTClient().Post().
+		AbsPath("/api/v1").Namespace(pod.Namespace).Resource("pods").Name(pod.Name).SubResource("eviction").
+		MaxRetries(0).Body(eviction).Do(ctx).Error()
 }
 
 // helper is kubectl drain's, as `kubectl drain --force --ignore-daemonsets

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
@@ -122,8 +123,14 @@ func runScheduler(args []string) error {
 	}
 	reporter := k8sapi.NewPodReporter(ctx, client, *schedName)
 	defer reporter.Shutdown()
-	// One drainer for every term: a new leader carries on a drain.
-	drainer := k8sapi.NewNodeDrainer(ctx, client, *schedName)
+	// One drainer for every term: a new leader carries on a drain. It has
+	// its own client: its evictions and taints do not share the rate limit
+	// of the pod writes.
+	dclient, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return err
+	}
+	drainer := k8sapi.NewNodeDrainer(ctx, dclient, *schedName)
 	defer drainer.Shutdown()
 	go drainer.Run(ctx)
 	policy := bridge.DefaultPolicy
