@@ -306,7 +306,9 @@ func TestMaintenanceDrainsAgentBeforeAcceptingInverseOffer(t *testing.T) {
 		}
 		tainted := err == nil && hasMaintenanceTaint(n)
 		live := c.liveTasksOn(t, "agent-1")
-		running := slices.ContainsFunc(live, func(s string) bool { return strings.HasPrefix(s, podtask.NodeTaskPrefix) && strings.HasSuffix(s, "TASK_RUNNING") })
+		running := slices.ContainsFunc(live, func(s string) bool {
+			return strings.HasPrefix(s, podtask.NodeTaskPrefix) && strings.HasSuffix(s, "TASK_RUNNING")
+		})
 		return !tainted && running, fmt.Sprintf("tainted %v, tasks %v", tainted, live)
 	})
 	for _, tk := range c.liveTasksOn(t, "agent-1") {
