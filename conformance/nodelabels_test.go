@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,9 +23,18 @@ import (
 // as Apache Mesos serves it) and returns the answer.
 func operatorCall(t *testing.T, call *opv1.Call) *opv1.Response {
 	t.Helper()
-	body, err := call.Marshal()
+	r, err := tryOperatorCall(t.Context(), call)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+// tryOperatorCall is operatorCall returning its error, for goroutines.
+func tryOperatorCall(ctx context.Context, call *opv1.Call) (*opv1.Response, error) {
+	body, err := call.Marshal()
+	if err != nil {
+		return nil, err
 	}
 	var errs []string
 	for _, m := range strings.Split(cluster.mesosMaster, ",") {
@@ -34,9 +44,9 @@ func operatorCall(t *testing.T, call *opv1.Call) *opv1.Response {
 		if !strings.Contains(m, "://") {
 			m = "http://" + m
 		}
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, strings.TrimSuffix(m, "/")+"/api/v1", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(m, "/")+"/api/v1", bytes.NewReader(body))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/x-protobuf")
 		req.Header.Set("Accept", "application/x-protobuf")
@@ -53,12 +63,11 @@ func operatorCall(t *testing.T, call *opv1.Call) *opv1.Response {
 		}
 		var r opv1.Response
 		if err := r.Unmarshal(b); err != nil {
-			t.Fatalf("%s answer: %v", call.Type, err)
+			return nil, fmt.Errorf("%s answer: %w", call.Type, err)
 		}
-		return &r
+		return &r, nil
 	}
-	t.Fatalf("%s: %v", call.Type, errs)
-	return nil
+	return nil, fmt.Errorf("%s: %v", call.Type, errs)
 }
 
 // mesosAgents asks the master's operator API (GET_AGENTS) for the agents it
