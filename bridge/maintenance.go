@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -193,6 +194,13 @@ func (b *maintenanceBook) draining(agentID string) bool {
 // maintenanceView is what the maintenance decision reads of the rest of
 // the scheduler.
 type maintenanceView struct {
+	// hostnameOf is an agent's hostname from its offers or node task ("" if unknown).
+	hostnameOf func(agentID string) string
+	// available are the nodes of held offers without unavailability:
+	// their machines are not DRAINING.
+	available []string
+	// tainted reports whether a node carries podtask.MaintenanceTaint.
+	tainted func(node string) bool
 	// podsOn counts the live pod tasks on an agent.
 	podsOn func(agentID string) int
 	// nodeTaskOn is the live node task on an agent ("" if none).
@@ -220,9 +228,18 @@ func (b *maintenanceBook) step(now time.Time, p Policy, v maintenanceView) maint
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	draining := map[string]bool{}
 	for _, id := range ids {
 		a := b.agents[id]
+		if a.hostname == "" && v.hostnameOf != nil {
+			a.hostname = v.hostnameOf(id)
+		}
 		due := a.window != nil && !now.Before(windowStart(a.window).Add(-p.DrainAhead))
+		if due && a.hostname == "" {
+			// Its Node cannot be named yet: its next offer names it.
+			a.phase, a.reason = PhaseScheduled, "waiting for the agent's hostname (its next offer)"
+			continue
+		}
 		if !due {
 			if a.draining {
 				out.release = append(out.release, a.node())
@@ -236,6 +253,7 @@ func (b *maintenanceBook) step(now time.Time, p Policy, v maintenanceView) maint
 				windowStart(a.window).Add(-p.DrainAhead).UTC().Format(time.RFC3339), p.DrainAhead)
 			continue
 		}
+		draining[a.node()] = true
 		if !a.draining {
 			a.draining, a.since = true, now
 			out.drain = append(out.drain, a.node())
@@ -280,6 +298,14 @@ func (b *maintenanceBook) step(now time.Time, p Policy, v maintenanceView) maint
 			}
 		}
 	}
+	// A taint of this bridge's on a node whose machine is not DRAINING
+	// (its offer says so) and that it does not drain is left from a drain
+	// it forgot (a restart, an earlier leader's term): remove it.
+	for _, node := range v.available {
+		if !draining[node] && v.tainted != nil && v.tainted(node) && !slices.Contains(out.release, node) {
+			out.release = append(out.release, node)
+		}
+	}
 	return out
 }
 
@@ -319,7 +345,30 @@ func (s *Scheduler) maintain(ctx context.Context, now time.Time) {
 		return
 	}
 	b := s.maintenanceBook()
+	var available []string
+	hostnames := map[string]string{}
+	for _, o := range s.offers.All() {
+		hostnames[o.AgentID.Value] = o.Hostname
+		if o.Unavailability == nil {
+			available = append(available, podtask.NodeName(o.Hostname))
+		}
+	}
 	out := b.step(now, s.policy, maintenanceView{
+		hostnameOf: func(agentID string) string {
+			if h := hostnames[agentID]; h != "" {
+				return h
+			}
+			if nt := s.nodeTasks[agentID]; nt != nil {
+				return nt.Hostname
+			}
+			return ""
+		},
+		available: available,
+		tainted: func(node string) bool {
+			return s.nodes != nil && slices.ContainsFunc(s.nodes.Taints(node), func(t corev1.Taint) bool {
+				return t.MatchTaint(&podtask.MaintenanceTaint)
+			})
+		},
 		podsOn: func(agentID string) int {
 			n := 0
 			s.tasks.Each(func(t *PodTask) {

@@ -313,3 +313,33 @@ func TestInverseOffersIgnoredWithoutDrainer(t *testing.T) {
 		t.Fatal("answered an inverse offer without a drainer")
 	}
 }
+
+// TestMaintenanceStaleTaintAndUnknownHostname: an inverse offer without
+// the agent's hostname waits for it (no Node to name: nothing drained);
+// a node carrying the maintenance taint whose machine's offer has no
+// unavailability, and that the bridge does not drain, is released (a
+// drain of an earlier term or run), one it drains is not.
+func TestMaintenanceStaleTaintAndUnknownHostname(t *testing.T) {
+	p := DefaultPolicy
+	now := time.Unix(1000, 0)
+	b := &maintenanceBook{agents: map[string]*agentMaintenance{}, report: NewMaintenanceLog()}
+	pods, task := 1, ""
+	v := agentView(&pods, &task, nil)
+	io := inverseOffer("io-1", "a9", now)
+	io.URL = nil
+	b.inverseOffers([]mesos.InverseOffer{io})
+	if out := b.step(now, p, v); len(out.drain) != 0 || b.agents["a9"].phase != PhaseScheduled {
+		t.Fatalf("drained an agent whose hostname is unknown: %+v", out)
+	}
+	v.hostnameOf = func(id string) string { return map[string]string{"a9": "host-9"}[id] }
+	if out := b.step(now, p, v); !slices.Equal(out.drain, []string{"host-9"}) {
+		t.Fatalf("hostname known: %+v", out)
+	}
+
+	v.tainted = func(node string) bool { return node == "host-9" || node == "host-7" }
+	v.available = []string{"host-7", "host-8", "host-9"}
+	out := b.step(now, p, v)
+	if !slices.Equal(out.release, []string{"host-7"}) {
+		t.Fatalf("released %v, want the stale taint of host-7 only (host-8 untainted, host-9 drained)", out.release)
+	}
+}
