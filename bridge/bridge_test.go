@@ -651,6 +651,13 @@ func TestAgentGoneDeletesItsPods(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("MARK_AGENT_GONE: %s", resp.Status)
 	}
+	c.waitGoneByOperator(t, p)
+}
+
+// waitGoneByOperator waits for pod p, whose agent Mesos removed, to be
+// force-deleted, its task TASK_GONE_BY_OPERATOR.
+func (c *testCluster) waitGoneByOperator(t *testing.T, p *corev1.Pod) {
+	t.Helper()
 	eventually(t, 20*time.Second, "the pod force-deleted", func() (bool, string) {
 		got, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {

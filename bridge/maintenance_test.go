@@ -1,10 +1,7 @@
 package bridge_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -22,36 +19,19 @@ import (
 
 	"github.com/kubemesos/kubemesos/bridge"
 	"github.com/kubemesos/kubemesos/k8sapi"
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
-// operator makes a Mesos operator API call (protobuf, as Mesos serves it)
-// and returns the answer and the HTTP status.
-func (c *testCluster) operator(t *testing.T, call *opv1.Call) (*opv1.Response, int) {
+// operator makes a Mesos operator API call and returns the answer, failing
+// the test if the master refuses it.
+func (c *testCluster) operator(t *testing.T, call *opv1.Call) *opv1.Response {
 	t.Helper()
-	body, err := call.Marshal()
+	r, err := mesostest.OperatorCall(t.Context(), c.master, call)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+c.masters[0].addr+"/api/v1", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("Accept", "application/x-protobuf")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r opv1.Response
-	if resp.StatusCode == http.StatusOK && len(b) > 0 {
-		if err := r.Unmarshal(b); err != nil {
-			t.Fatalf("%s answer: %v", call.Type, err)
-		}
-	}
-	return &r, resp.StatusCode
+	return r
 }
 
 // machine is the Mesos machine of test agent host (all listen on 127.0.0.1).
@@ -71,19 +51,14 @@ func (c *testCluster) scheduleMaintenance(t *testing.T, start time.Time, hosts .
 			Start: mesos.TimeInfo{Nanoseconds: start.UnixNano()}, Duration: &mesos.DurationInfo{Nanoseconds: int64(time.Hour)},
 		}}}},
 	}}
-	if _, code := c.operator(t, call); code != http.StatusOK {
-		t.Fatalf("UPDATE_MAINTENANCE_SCHEDULE: HTTP %d", code)
-	}
+	c.operator(t, call)
 }
 
 // inverseOfferAnswer is the bridge's last answer to an inverse offer for
 // host's machine in GET_MAINTENANCE_STATUS ("" if none).
 func (c *testCluster) inverseOfferAnswer(t *testing.T, host string) string {
 	t.Helper()
-	r, code := c.operator(t, &opv1.Call{Type: opv1.Call_GET_MAINTENANCE_STATUS})
-	if code != http.StatusOK {
-		t.Fatalf("GET_MAINTENANCE_STATUS: HTTP %d", code)
-	}
+	r := c.operator(t, &opv1.Call{Type: opv1.Call_GET_MAINTENANCE_STATUS})
 	for _, m := range r.GetGetMaintenanceStatus().Status.DrainingMachines {
 		if m.ID.GetHostname() != host {
 			continue
@@ -292,13 +267,9 @@ func TestMaintenanceDrainsAgentBeforeAcceptingInverseOffer(t *testing.T) {
 		}
 	}
 	start := &opv1.Call{Type: opv1.Call_START_MAINTENANCE, StartMaintenance: &opv1.Call_StartMaintenance{Machines: []mesos.MachineID{machine("agent-1")}}}
-	if _, code := c.operator(t, start); code != http.StatusOK {
-		t.Fatalf("START_MAINTENANCE: HTTP %d", code)
-	}
+	c.operator(t, start)
 	stop := &opv1.Call{Type: opv1.Call_STOP_MAINTENANCE, StopMaintenance: &opv1.Call_StopMaintenance{Machines: []mesos.MachineID{machine("agent-1")}}}
-	if _, code := c.operator(t, stop); code != http.StatusOK {
-		t.Fatalf("STOP_MAINTENANCE: HTTP %d", code)
-	}
+	c.operator(t, stop)
 	eventually(t, 30*time.Second, "agent-1 back: Node untainted, a node task running on a new agent", func() (bool, string) {
 		n, err := c.client.CoreV1().Nodes().Get(ctx, "agent-1", metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -330,20 +301,6 @@ func TestMachineDownWithoutDrainIsAgentLoss(t *testing.T) {
 	p, _ := c.boundPod(t, "on-maintained-agent")
 	c.scheduleMaintenance(t, time.Now().Add(time.Hour), "agent-1")
 	start := &opv1.Call{Type: opv1.Call_START_MAINTENANCE, StartMaintenance: &opv1.Call_StartMaintenance{Machines: []mesos.MachineID{machine("agent-1")}}}
-	if _, code := c.operator(t, start); code != http.StatusOK {
-		t.Fatalf("START_MAINTENANCE: HTTP %d", code)
-	}
-	eventually(t, 20*time.Second, "the pod force-deleted", func() (bool, string) {
-		got, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, ""
-		}
-		if err != nil {
-			return false, err.Error()
-		}
-		return got.UID != p.UID, fmt.Sprintf("still there: %s", got.Status.Phase)
-	})
-	if tasks := c.tasks(t); tasks[string(p.UID)] != "TASK_GONE_BY_OPERATOR" {
-		t.Fatalf("task state %q, want TASK_GONE_BY_OPERATOR", tasks[string(p.UID)])
-	}
+	c.operator(t, start)
+	c.waitGoneByOperator(t, p)
 }

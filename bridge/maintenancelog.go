@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"cmp"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"sync"
@@ -62,18 +61,14 @@ func (l *MaintenanceLog) set(r MaintenanceReport) {
 // ServeHTTP serves the last state as JSON (GET /debug/maintenance), only
 // the agent of ?node= when given.
 func (l *MaintenanceLog) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodGet {
-		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+	if !getOnly(w, req) {
 		return
 	}
 	r := l.Report()
 	if node := req.URL.Query().Get("node"); node != "" {
 		r.Agents = slices.DeleteFunc(r.Agents, func(a MaintainedAgent) bool { return a.Node != node })
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(r)
+	writeJSON(w, r)
 }
 
 // MaintenanceLog is the scheduler's log of agents in maintenance, to serve

@@ -1,11 +1,8 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
@@ -32,42 +30,7 @@ func operatorCall(t *testing.T, call *opv1.Call) *opv1.Response {
 
 // tryOperatorCall is operatorCall returning its error, for goroutines.
 func tryOperatorCall(ctx context.Context, call *opv1.Call) (*opv1.Response, error) {
-	body, err := call.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	var errs []string
-	for _, m := range strings.Split(cluster.mesosMaster, ",") {
-		if m = strings.TrimSpace(m); m == "" {
-			continue
-		}
-		if !strings.Contains(m, "://") {
-			m = "http://" + m
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(m, "/")+"/api/v1", bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-protobuf")
-		req.Header.Set("Accept", "application/x-protobuf")
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req) // a non-leading master redirects (307)
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			errs = append(errs, fmt.Sprintf("%s: HTTP %d %q %v", m, resp.StatusCode, b, err))
-			continue
-		}
-		var r opv1.Response
-		if err := r.Unmarshal(b); err != nil {
-			return nil, fmt.Errorf("%s answer: %w", call.Type, err)
-		}
-		return &r, nil
-	}
-	return nil, fmt.Errorf("%s: %v", call.Type, errs)
+	return mesostest.OperatorCall(ctx, cluster.mesosMaster, call)
 }
 
 // mesosAgents asks the master's operator API (GET_AGENTS) for the agents it
