@@ -231,6 +231,18 @@ func (m *Master) outstandingInverseLocked(fwID, agentID string) bool {
 	return false
 }
 
+// dropInverseOffersLocked voids fwID's outstanding inverse offers without
+// an event (its connection is gone or replaced), as Mesos removes the
+// inverse offers of a framework it deactivates or that fails over; the
+// next allocation sends new ones.
+func (m *Master) dropInverseOffersLocked(fwID string) {
+	for id, io := range m.maint.inverse {
+		if io.fwID == fwID {
+			delete(m.maint.inverse, id)
+		}
+	}
+}
+
 // rescindInverseOffersLocked withdraws the outstanding inverse offers
 // matching pred with RESCIND_INVERSE_OFFER events.
 func (m *Master) rescindInverseOffersLocked(pred func(*inverseOffer) bool) {

@@ -184,3 +184,25 @@ func TestMaintenanceInverseOfferForHeldOfferAndRevive(t *testing.T) {
 		t.Fatalf("inverse offers after REVIVE: %+v", again)
 	}
 }
+
+// A framework that subscribes again (failover) gets new inverse offers for
+// the agents it had unanswered ones for: Mesos voids a framework's inverse
+// offers with its connection, as it does its offers.
+func TestMaintenanceInverseOffersVoidedOnFailover(t *testing.T) {
+	c := startCluster(t)
+	s := subscribe(t, c, frameworkInfo("failing-over"))
+	launchRunning(t, s, "m1", 0)
+	mustOperator(t, c, scheduleCall(time.Now(), time.Hour, machine()))
+	first := s.next(scheduler.Event_INVERSE_OFFERS, 5*time.Second).InverseOffers.InverseOffers
+	if len(first) != 1 {
+		t.Fatalf("inverse offers %+v", first)
+	}
+	s.cancel()
+	info := frameworkInfo("failing-over")
+	info.ID = &mesos.FrameworkID{Value: s.fwID}
+	again := subscribe(t, c, info)
+	ios := again.next(scheduler.Event_INVERSE_OFFERS, 5*time.Second).InverseOffers.InverseOffers
+	if len(ios) != 1 || ios[0].OfferID == first[0].OfferID || ios[0].GetAgentID().GetValue() != c.agent.ID() {
+		t.Fatalf("inverse offers after the failover: %+v (before: %v)", ios, first[0].OfferID)
+	}
+}
