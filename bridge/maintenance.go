@@ -211,10 +211,32 @@ type maintenanceView struct {
 
 // maintenanceEffects are what the decision asks for.
 type maintenanceEffects struct {
-	calls   []*scheduler.Call
+	calls []*scheduler.Call
+	// answers are the calls that answer inverse offers: one that fails
+	// leaves its inverse offers outstanding (answered), so the next step
+	// answers again.
+	answers []inverseAnswer
 	drain   []string // nodes to drain
 	release []string // nodes to release
 	events  []nodeEvent
+}
+
+// inverseAnswer is an ACCEPT or DECLINE of an agent's inverse offers.
+type inverseAnswer struct {
+	agentID string
+	ids     []mesos.OfferID
+	call    *scheduler.Call
+}
+
+// answered undoes the answer whose call failed: its inverse offers are
+// outstanding again.
+func (b *maintenanceBook) answerFailed(ans inverseAnswer) {
+	if a := b.agents[ans.agentID]; a != nil {
+		for _, id := range ans.ids {
+			a.inverse[id.Value] = true
+		}
+		a.answer = ""
+	}
 }
 
 type nodeEvent struct{ node, eventType, reason, msg string }
@@ -267,7 +289,8 @@ func (b *maintenanceBook) step(now time.Time, p Policy, v maintenanceView) maint
 			a.phase = PhaseBlocked
 			a.reason = fmt.Sprintf("%d pod(s) left; eviction refused: %s", pods, strings.Join(prog.Blocked, "; "))
 			if len(a.inverse) > 0 {
-				out.calls = append(out.calls, calls.DeclineInverseOffers(a.takeInverse()...).With(calls.RefuseSeconds(p.DrainRetry)))
+				ids := a.takeInverse()
+				out.answers = append(out.answers, inverseAnswer{id, ids, calls.DeclineInverseOffers(ids...).With(calls.RefuseSeconds(p.DrainRetry))})
 				a.answer = "DECLINE"
 				out.events = append(out.events, nodeEvent{a.node(), corev1.EventTypeWarning, k8sapi.ReasonDrainBlocked,
 					"Mesos maintenance inverse offer declined: " + a.reason})
@@ -289,7 +312,8 @@ func (b *maintenanceBook) step(now time.Time, p Policy, v maintenanceView) maint
 			}
 			a.phase, a.reason = PhaseDrained, "no kubemesos task on the agent"
 			if len(a.inverse) > 0 {
-				out.calls = append(out.calls, calls.AcceptInverseOffers(a.takeInverse()...).With(calls.RefuseSeconds(p.DrainRetry)))
+				ids := a.takeInverse()
+				out.answers = append(out.answers, inverseAnswer{id, ids, calls.AcceptInverseOffers(ids...).With(calls.RefuseSeconds(p.DrainRetry))})
 				if a.answer != "ACCEPT" {
 					out.events = append(out.events, nodeEvent{a.node(), corev1.EventTypeNormal, k8sapi.ReasonDrained,
 						"Mesos maintenance inverse offer accepted: no kubemesos task on agent " + id})
@@ -306,6 +330,9 @@ func (b *maintenanceBook) step(now time.Time, p Policy, v maintenanceView) maint
 			out.release = append(out.release, node)
 		}
 	}
+	// An earlier agent of a host that another agent of it drains again
+	// releases nothing.
+	out.release = slices.DeleteFunc(out.release, func(n string) bool { return draining[n] })
 	return out
 }
 
@@ -399,6 +426,12 @@ func (s *Scheduler) maintain(ctx context.Context, now time.Time) {
 		s.drainer.NodeEvent(e.node, e.eventType, e.reason, e.msg)
 	}
 	s.perform(ctx, out.calls)
+	for _, ans := range out.answers {
+		if err := s.fw.call(ctx, ans.call); err != nil {
+			log.Error(err, "Answer inverse offers", "type", ans.call.GetType(), "agent", ans.agentID)
+			b.answerFailed(ans)
+		}
+	}
 	var drained []string
 	for _, o := range s.offers.All() {
 		if b.draining(o.AgentID.Value) {

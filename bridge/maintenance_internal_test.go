@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -77,6 +78,15 @@ func ofType(cs []*scheduler.Call, t scheduler.Call_Type) []*scheduler.Call {
 	return out
 }
 
+// stepCalls are the calls of a step, the answers to inverse offers last.
+func stepCalls(out maintenanceEffects) []*scheduler.Call {
+	cs := slices.Clone(out.calls)
+	for _, a := range out.answers {
+		cs = append(cs, a.call)
+	}
+	return cs
+}
+
 // callTypes are the types of calls, with the inverse offer IDs each answers.
 func callTypes(cs []*scheduler.Call) []string {
 	var out []string
@@ -127,40 +137,40 @@ func TestMaintenanceStepDrainsThenAnswers(t *testing.T) {
 
 	b.inverseOffers([]mesos.InverseOffer{inverseOffer("io-1", "a1", now)})
 	out := step()
-	if !slices.Equal(out.drain, []string{"a1"}) || len(out.calls) != 0 || len(out.events) != 1 || out.events[0].reason != k8sapi.ReasonDrainStarted {
+	if !slices.Equal(out.drain, []string{"a1"}) || len(stepCalls(out)) != 0 || len(out.events) != 1 || out.events[0].reason != k8sapi.ReasonDrainStarted {
 		t.Fatalf("first step: %+v", out)
 	}
 	phase(PhaseDraining)
 	if !b.draining("a1") || b.draining("a2") {
 		t.Fatal("draining(a1) false or draining(a2) true")
 	}
-	if out := step(); len(out.drain) != 0 || len(out.calls) != 0 {
+	if out := step(); len(out.drain) != 0 || len(stepCalls(out)) != 0 {
 		t.Fatalf("the drain is asked once, the inverse offer held while pods leave: %+v", out)
 	}
 
 	prog = &k8sapi.DrainProgress{Pods: 2, Blocked: []string{"default/web-1: The disruption budget web needs 3 healthy pods and has 3 currently"}}
 	out = step()
-	if got := callTypes(out.calls); !slices.Equal(got, []string{"DECLINE_INVERSE_OFFERS io-1"}) {
+	if got := callTypes(stepCalls(out)); !slices.Equal(got, []string{"DECLINE_INVERSE_OFFERS io-1"}) {
 		t.Fatalf("blocked: calls %v", got)
 	}
-	if f := out.calls[0].GetDeclineInverseOffers().GetFilters().GetRefuseSeconds(); f != p.DrainRetry.Seconds() {
+	if f := stepCalls(out)[0].GetDeclineInverseOffers().GetFilters().GetRefuseSeconds(); f != p.DrainRetry.Seconds() {
 		t.Errorf("decline filter %v s, want %v", f, p.DrainRetry.Seconds())
 	}
 	if len(out.events) != 1 || out.events[0].reason != k8sapi.ReasonDrainBlocked || !strings.Contains(out.events[0].msg, "needs 3 healthy pods") {
 		t.Errorf("blocked: events %+v", out.events)
 	}
 	phase(PhaseBlocked)
-	if out := step(); len(out.calls) != 0 {
-		t.Fatalf("an answered inverse offer is answered again: %v", callTypes(out.calls))
+	if out := step(); len(stepCalls(out)) != 0 {
+		t.Fatalf("an answered inverse offer is answered again: %v", callTypes(stepCalls(out)))
 	}
 	b.inverseOffers([]mesos.InverseOffer{inverseOffer("io-2", "a1", now)})
-	if got := callTypes(step().calls); !slices.Equal(got, []string{"DECLINE_INVERSE_OFFERS io-2"}) {
+	if got := callTypes(stepCalls(step())); !slices.Equal(got, []string{"DECLINE_INVERSE_OFFERS io-2"}) {
 		t.Fatalf("the next inverse offer while blocked: %v", got)
 	}
 
 	b.inverseOffers([]mesos.InverseOffer{inverseOffer("io-3", "a1", now)})
 	pods, prog = 0, &k8sapi.DrainProgress{}
-	if got := callTypes(step().calls); !slices.Equal(got, []string{"KILL node.a1.1"}) {
+	if got := callTypes(stepCalls(step())); !slices.Equal(got, []string{"KILL node.a1.1"}) {
 		t.Fatalf("no pod left: calls %v, want the node task's KILL and no answer", got)
 	}
 	phase(PhaseEmptying)
@@ -168,13 +178,13 @@ func TestMaintenanceStepDrainsThenAnswers(t *testing.T) {
 		t.Fatalf("KILL sent again at once: %v", callTypes(got))
 	}
 	now = now.Add(reconcileRetry)
-	if got := callTypes(step().calls); !slices.Equal(got, []string{"KILL node.a1.1"}) {
+	if got := callTypes(stepCalls(step())); !slices.Equal(got, []string{"KILL node.a1.1"}) {
 		t.Fatalf("KILL not sent again after %v: %v", reconcileRetry, got)
 	}
 
 	task = ""
 	out = step()
-	if got := callTypes(out.calls); !slices.Equal(got, []string{"ACCEPT_INVERSE_OFFERS io-3"}) {
+	if got := callTypes(stepCalls(out)); !slices.Equal(got, []string{"ACCEPT_INVERSE_OFFERS io-3"}) {
 		t.Fatalf("no kubemesos task left: calls %v", got)
 	}
 	if len(out.events) != 1 || out.events[0].reason != k8sapi.ReasonDrained {
@@ -188,7 +198,7 @@ func TestMaintenanceStepDrainsThenAnswers(t *testing.T) {
 	b.inverseOffers([]mesos.InverseOffer{inverseOffer("io-4", "a1", now)})
 	b.rescindInverse("io-4")
 	out = step()
-	if !slices.Equal(out.release, []string{"a1"}) || len(out.calls) != 0 {
+	if !slices.Equal(out.release, []string{"a1"}) || len(stepCalls(out)) != 0 {
 		t.Fatalf("after the rescind: %+v", out)
 	}
 	if _, ok := b.agents["a1"]; ok || b.draining("a1") {
@@ -211,7 +221,7 @@ func TestMaintenanceWindowAndOffers(t *testing.T) {
 
 	start := now.Add(p.DrainAhead + time.Minute)
 	b.inverseOffers([]mesos.InverseOffer{inverseOffer("io-1", "a1", start)})
-	if out := b.step(now, p, v); len(out.drain) != 0 || len(out.calls) != 0 || b.draining("a1") {
+	if out := b.step(now, p, v); len(out.drain) != 0 || len(stepCalls(out)) != 0 || b.draining("a1") {
 		t.Fatalf("a window %v away drained: %+v", p.DrainAhead+time.Minute, out)
 	}
 	if a := b.agents["a1"]; a.phase != PhaseScheduled || !strings.Contains(a.reason, "--drain-ahead") {
@@ -242,7 +252,7 @@ func TestMaintenanceWindowAndOffers(t *testing.T) {
 	b.offers([]mesos.Offer{{ID: mesos.OfferID{Value: "o3"}, AgentID: mesos.AgentID{Value: "a2"}, Hostname: "a2", Unavailability: &u}})
 	pods = 0
 	out := b.step(now, p, v)
-	if !slices.Equal(out.drain, []string{"a2"}) || len(out.calls) != 0 {
+	if !slices.Equal(out.drain, []string{"a2"}) || len(stepCalls(out)) != 0 {
 		t.Fatalf("offer with unavailability: %+v", out)
 	}
 }
@@ -341,5 +351,35 @@ func TestMaintenanceStaleTaintAndUnknownHostname(t *testing.T) {
 	out := b.step(now, p, v)
 	if !slices.Equal(out.release, []string{"host-7"}) {
 		t.Fatalf("released %v, want the stale taint of host-7 only (host-8 untainted, host-9 drained)", out.release)
+	}
+}
+
+// TestFailedInverseOfferAnswerIsSentAgain: an ACCEPT the master did not
+// take leaves the inverse offer outstanding, and the next cycle sends it
+// again.
+func TestFailedInverseOfferAnswerIsSentAgain(t *testing.T) {
+	l := newLoopTest(t)
+	l.s.UseDrainer(&fakeDrainer{})
+	io := inverseOffer("io-1", "a1", time.Now())
+	if err := l.s.handle(t.Context(), &scheduler.Event{Type: scheduler.Event_INVERSE_OFFERS, InverseOffers: &scheduler.Event_InverseOffers{InverseOffers: []mesos.InverseOffer{io}}}); err != nil {
+		t.Fatal(err)
+	}
+	l.master.fail[scheduler.Call_ACCEPT_INVERSE_OFFERS] = errors.New("master unreachable")
+	l.cycle(t)
+	if got := ofType(l.master.takeAll(), scheduler.Call_ACCEPT_INVERSE_OFFERS); len(got) != 1 {
+		t.Fatalf("%d ACCEPTs, want 1", len(got))
+	}
+	if r := l.s.MaintenanceLog().Report(); r.Agents[0].InverseOffers != 1 || r.Agents[0].Answer != "" {
+		t.Fatalf("after the failed ACCEPT: %+v", r.Agents[0])
+	}
+	delete(l.master.fail, scheduler.Call_ACCEPT_INVERSE_OFFERS)
+	l.cycle(t)
+	got := ofType(l.master.takeAll(), scheduler.Call_ACCEPT_INVERSE_OFFERS)
+	if len(got) != 1 || got[0].GetAcceptInverseOffers().InverseOfferIDs[0].Value != "io-1" {
+		t.Fatalf("ACCEPT not sent again: %v", got)
+	}
+	l.cycle(t)
+	if got := ofType(l.master.takeAll(), scheduler.Call_ACCEPT_INVERSE_OFFERS); len(got) != 0 {
+		t.Fatalf("a taken ACCEPT sent again: %v", got)
 	}
 }
