@@ -304,3 +304,50 @@ func TestMachineDownWithoutDrainIsAgentLoss(t *testing.T) {
 	c.operator(t, start)
 	c.waitGoneByOperator(t, p)
 }
+
+// TestCancelledMaintenanceUntaintsNode: maintenance scheduled for the only
+// agent drains it (tainted, node task killed, inverse offer accepted);
+// once the operator posts an empty schedule the Node is untainted, the
+// agent gets a node task again and a new pod runs there.
+func TestCancelledMaintenanceUntaintsNode(t *testing.T) {
+	c := newCluster(t, 1, func(p *bridge.Policy) { p.DrainRetry = time.Second }, "cpus:2;mem:2048")
+	ctx := t.Context()
+	node, err := c.client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "agent-1"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Spec.Taints = nil // no kubelet: drop the API server's not-ready taint
+	if _, err := c.client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.startBridge()
+	eventually(t, 20*time.Second, "a node task on agent-1", func() (bool, string) {
+		live := c.liveTasksOn(t, "agent-1")
+		return len(live) == 1, fmt.Sprint(live)
+	})
+	c.scheduleMaintenance(t, time.Now(), "agent-1")
+	eventually(t, 20*time.Second, "agent-1 drained: tainted, no task, ACCEPT", func() (bool, string) {
+		n, err := c.client.CoreV1().Nodes().Get(ctx, "agent-1", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		live, answer := c.liveTasksOn(t, "agent-1"), c.inverseOfferAnswer(t, "agent-1")
+		return hasMaintenanceTaint(n) && len(live) == 0 && answer == mesosalloc.InverseOfferStatus_ACCEPT.String(),
+			fmt.Sprintf("tainted %v, tasks %v, answer %q", hasMaintenanceTaint(n), live, answer)
+	})
+	c.operator(t, &opv1.Call{Type: opv1.Call_UPDATE_MAINTENANCE_SCHEDULE, UpdateMaintenanceSchedule: &opv1.Call_UpdateMaintenanceSchedule{}})
+	eventually(t, 20*time.Second, "agent-1 untainted, a node task again", func() (bool, string) {
+		n, err := c.client.CoreV1().Nodes().Get(ctx, "agent-1", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		live := c.liveTasksOn(t, "agent-1")
+		return !hasMaintenanceTaint(n) && len(live) == 1, fmt.Sprintf("tainted %v, tasks %v", hasMaintenanceTaint(n), live)
+	})
+	p, err := c.client.CoreV1().Pods("default").Create(ctx, pinned("after", "agent-1", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := []string{string(p.UID)}
+	eventually(t, 20*time.Second, "the new pod RUNNING on agent-1", c.allRunning(t, &uids))
+}
