@@ -73,6 +73,8 @@ type testCluster struct {
 	bridgeKubeconfig, adminKubeconfig string
 	// volumes makes the bridges provision persistent volumes (UseVolumes).
 	volumes bool
+	// maintenance is the running bridge's MaintenanceLog.
+	maintenance *bridge.MaintenanceLog
 }
 
 // startCluster starts a real API server, a mesoslocal master and agents with
@@ -210,8 +212,19 @@ func (c *testCluster) startBridge() {
 	reporter := k8sapi.NewPodReporter(ctx, c.bclient, "default-scheduler")
 	store := k8sapi.ConfigMapFrameworkStore{Client: c.bclient, Namespace: "kubemesos-system", Name: "kubemesos-framework"}
 	exec := bridge.ExecutorSpec{Command: c.executor, Resources: offermatcher.Resources{MilliCPU: 100, MemoryMB: 32}}
+	dcfg, err := clientcmd.BuildConfigFromFlags("", c.bridgeKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its own client, as `kubemesos scheduler` gives it: evictions do not
+	// share the rate limit of the pod writes.
+	drainer := k8sapi.NewNodeDrainer(ctx, kubernetes.NewForConfigOrDie(dcfg), "default-scheduler")
+	drainer.Every = 500 * time.Millisecond
+	go drainer.Run(ctx)
 	sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, c.policy)
 	c.useVolumes(ctx, sched)
+	sched.UseDrainer(drainer)
+	c.maintenance = sched.MaintenanceLog()
 	done := make(chan error, 1)
 	go func() { done <- sched.Run(ctx) }()
 	var once sync.Once
@@ -222,6 +235,7 @@ func (c *testCluster) startBridge() {
 				t.Errorf("bridge: %v", err)
 			}
 			reporter.Shutdown()
+			drainer.Shutdown()
 		})
 	}
 	t.Cleanup(c.stopBridge)
@@ -700,6 +714,13 @@ func TestAgentGoneDeletesItsPods(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("MARK_AGENT_GONE: %s", resp.Status)
 	}
+	c.waitGoneByOperator(t, p)
+}
+
+// waitGoneByOperator waits for pod p, whose agent Mesos removed, to be
+// force-deleted, its task TASK_GONE_BY_OPERATOR.
+func (c *testCluster) waitGoneByOperator(t *testing.T, p *corev1.Pod) {
+	t.Helper()
 	eventually(t, 20*time.Second, "the pod force-deleted", func() (bool, string) {
 		got, err := c.client.CoreV1().Pods("default").Get(t.Context(), p.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {

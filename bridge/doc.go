@@ -23,6 +23,10 @@
 //     a new leader reconciles every task that may run before it launches anything.
 //   - PodWriter: performs the loop's writes to pods and Nodes on its own goroutine,
 //     rate-limited and retried, so the loop never waits for the API server.
+//   - agent in maintenance: Mesos takes the agent's machine back (inverse offer, offers
+//     with unavailability); from --drain-ahead before the window its Node is tainted and
+//     drained (NodeDrainer, off the loop), and the inverse offer accepted once no
+//     kubemesos task runs there (maintenance.go).
 //   - task ID: pod.<uid>.<epoch>.<seq>, one per launch (podtask.TaskID), never reused by the
 //     framework across relaunches and leaders.
 package bridge

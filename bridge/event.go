@@ -26,6 +26,10 @@ func eventError(e *scheduler.Event) error {
 		if e.GetRescind() == nil || e.GetRescind().OfferID.Value == "" {
 			return errors.New("RESCIND without an offer ID")
 		}
+	case scheduler.Event_RESCIND_INVERSE_OFFER:
+		if e.GetRescindInverseOffer() == nil || e.GetRescindInverseOffer().InverseOfferID.Value == "" {
+			return errors.New("RESCIND_INVERSE_OFFER without an inverse offer ID")
+		}
 	case scheduler.Event_UPDATE:
 		if e.GetUpdate() == nil || e.GetUpdate().Status.TaskID.Value == "" {
 			return errors.New("UPDATE without a task status")

@@ -15,7 +15,8 @@ import (
 // FuzzSchedulerEvents: the Mesos master's events are outside input,
 // decoded from protobuf (mesos-go's codec, as Framework.Stream does) with
 // any field possibly missing. Whatever sequence of events arrives, the
-// scheduler handles each one and runs its cycle without panicking, holds
+// scheduler handles each one (inverse offers included, with a drainer) and
+// runs its cycle without panicking, holds
 // only offers that name themselves and their agent, and never names a task
 // twice in its ACCEPTs.
 //
@@ -45,6 +46,10 @@ func FuzzSchedulerEvents(f *testing.F) {
 		{Type: scheduler.Event_OFFERS},
 		{Type: scheduler.Event_FAILURE},
 		{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: []mesos.Offer{{Resources: offer.Resources}, {ID: offer.ID}}}},
+		{Type: scheduler.Event_INVERSE_OFFERS, InverseOffers: &scheduler.Event_InverseOffers{InverseOffers: []mesos.InverseOffer{inverseOffer("io1", "a1", time.Unix(1, 0)), {}}}},
+		{Type: scheduler.Event_RESCIND_INVERSE_OFFER, RescindInverseOffer: &scheduler.Event_RescindInverseOffer{InverseOfferID: mesos.OfferID{Value: "io1"}}},
+		{Type: scheduler.Event_INVERSE_OFFERS},
+		{Type: scheduler.Event_RESCIND_INVERSE_OFFER},
 	}
 	var all []byte
 	for _, e := range seeds {
@@ -59,6 +64,7 @@ func FuzzSchedulerEvents(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := newLoopTest(t, testPod("a"), testPod("b"))
 		l.s.policy.NodeTasks = true
+		l.s.UseDrainer(&fakeDrainer{})
 		seen := map[string]bool{}
 		for len(data) >= 2 {
 			n := int(binary.BigEndian.Uint16(data))

@@ -170,8 +170,7 @@ func (l *PendingLog) set(r PendingReport) {
 // ServeHTTP serves the last attempt as JSON (GET /debug/pending), only the
 // pods of ?namespace= and ?name= when given.
 func (l *PendingLog) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodGet {
-		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+	if !getOnly(w, req) {
 		return
 	}
 	r := l.Report()
@@ -181,10 +180,24 @@ func (l *PendingLog) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return (ns != "" && p.Namespace != ns) || (name != "" && p.Name != name)
 		})
 	}
+	writeJSON(w, r)
+}
+
+// getOnly answers 405 to anything but GET, and reports whether req is one.
+func getOnly(w http.ResponseWriter, req *http.Request) bool {
+	if req.Method != http.MethodGet {
+		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+		return false
+	}
+	return true
+}
+
+// writeJSON writes v as indented JSON, the debug listener's answers.
+func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(r)
+	_ = enc.Encode(v)
 }
 
 // PendingLog is the scheduler's log of pods left pending, to serve over

@@ -62,6 +62,14 @@ type Policy struct {
 	// it at most the executors' KUBEMESOS_ADOPT_WINDOW. Zero: such a pod is
 	// marked Failed at once.
 	AdoptWindow time.Duration
+	// DrainAhead is how long before a Mesos maintenance window begins the
+	// bridge drains the agent (maintenance.go); a window that has begun is
+	// drained at once.
+	DrainAhead time.Duration
+	// DrainRetry is the refuse_seconds of the answers to inverse offers
+	// and of the declines of a draining agent's offers: how soon Mesos asks
+	// again.
+	DrainRetry time.Duration
 }
 
 // DefaultPolicy is the policy of `kubemesos scheduler` without flags.
@@ -81,6 +89,8 @@ var DefaultPolicy = Policy{
 	NodeTask:  offermatcher.Resources{MilliCPU: 10, MemoryMB: 8},
 
 	AdoptWindow: time.Minute,
+	DrainAhead:  10 * time.Minute,
+	DrainRetry:  5 * time.Second,
 }
 
 // PodSource is the Kubernetes side the scheduler reads: pods of its scheduler name.
@@ -165,6 +175,10 @@ type Scheduler struct {
 	// volumes is the state of the persistent volumes the bridge provisions
 	// (volumebook.go); nil without UseVolumes.
 	volumes *volumeBook
+	// drainer drains agents in Mesos maintenance, maint is what the
+	// scheduler knows of them (maintenance.go); nil drainer: none is.
+	drainer NodeDrainer
+	maint   *maintenanceBook
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -285,6 +299,9 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		}
 		log.Info("Subscribed to Mesos", "frameworkID", sub.FrameworkID.Value, "master", sub.GetMasterInfo().GetHostname())
 		s.perform(ctx, s.subscribedAt(s.now()))
+		if s.drainer != nil {
+			s.maintenanceBook().resubscribed()
+		}
 	case scheduler.Event_OFFERS:
 		offers, err := usableOffers(e.GetOffers().GetOffers())
 		if err != nil {
@@ -292,6 +309,17 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		}
 		s.offersSeen(ctx, offers)
 		s.offers.Add(s.now(), offers...)
+		if s.drainer != nil {
+			s.maintenanceBook().offers(offers)
+		}
+	case scheduler.Event_INVERSE_OFFERS:
+		if s.drainer != nil {
+			s.maintenanceBook().inverseOffers(e.GetInverseOffers().GetInverseOffers())
+		}
+	case scheduler.Event_RESCIND_INVERSE_OFFER:
+		if s.drainer != nil {
+			s.maintenanceBook().rescindInverse(e.GetRescindInverseOffer().InverseOfferID.Value)
+		}
 	case scheduler.Event_RESCIND:
 		s.offers.Remove(e.GetRescind().OfferID.Value)
 	case scheduler.Event_UPDATE:
@@ -304,7 +332,7 @@ func (s *Scheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		log.Info("Mesos failure", "agent", f.GetAgentID().GetValue(), "executor", f.GetExecutorID().GetValue(), "status", f.GetStatus())
 	case scheduler.Event_ERROR:
 		return fmt.Errorf("mesos master ended the framework: %s", e.GetError().GetMessage())
-	case scheduler.Event_HEARTBEAT, scheduler.Event_MESSAGE, scheduler.Event_INVERSE_OFFERS, scheduler.Event_RESCIND_INVERSE_OFFER:
+	case scheduler.Event_HEARTBEAT, scheduler.Event_MESSAGE:
 	default:
 		log.V(2).Info("Ignoring Mesos event", "type", e.GetType())
 	}
@@ -583,6 +611,7 @@ func (s *Scheduler) cycle(ctx context.Context) error {
 	s.killOrphans(ctx)
 	s.reconcileUnconfirmed(ctx, now)
 	heldNote := s.declineHeld(ctx, now)
+	s.maintain(ctx, now) // before node tasks and pods: a draining agent gets neither
 	s.retireStaleExecutors(ctx, now)
 	if err := s.relaunchLost(ctx, now); errors.Is(err, ErrDeposed) {
 		return err

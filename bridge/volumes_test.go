@@ -163,7 +163,7 @@ func getAgents(t *testing.T, master string) []opv1.Response_GetAgents_Agent {
 // operatorCall makes a call of the master's operator API.
 func operatorCall(t *testing.T, master string, typ opv1.Call_Type) *opv1.Response {
 	t.Helper()
-	return mesostest.OperatorCall(t, master, &opv1.Call{Type: typ})
+	return mesostest.MustOperatorCall(t, master, &opv1.Call{Type: typ})
 }
 
 // runningOn waits until the pod name is bound and its task RUNNING, and

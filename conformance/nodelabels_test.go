@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,7 +21,16 @@ import (
 // as Apache Mesos serves it) and returns the answer.
 func operatorCall(t *testing.T, call *opv1.Call) *opv1.Response {
 	t.Helper()
-	return mesostest.OperatorCall(t, cluster.mesosMaster, call)
+	r, err := tryOperatorCall(t.Context(), call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryOperatorCall is operatorCall returning its error, for goroutines.
+func tryOperatorCall(ctx context.Context, call *opv1.Call) (*opv1.Response, error) {
+	return mesostest.OperatorCall(ctx, cluster.mesosMaster, call)
 }
 
 // mesosAgents asks the master's operator API (GET_AGENTS) for the agents it

@@ -49,16 +49,23 @@ type reported struct {
 
 // NewPodReporter starts an event broadcaster for component (the scheduler name).
 func NewPodReporter(ctx context.Context, client kubernetes.Interface, component string) *PodReporter {
-	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
-	b.StartRecordingToSink(ctx.Done())
+	recorder, stop := newRecorder(ctx, client, component)
 	return &PodReporter{
 		client:   client,
-		recorder: b.NewRecorder(scheme.Scheme, component),
+		recorder: recorder,
 		Repeat:   time.Minute,
 		Gap:      10 * time.Second,
 		last:     map[types.UID]reported{},
-		stop:     b.Shutdown,
+		stop:     stop,
 	}
+}
+
+// newRecorder starts an event broadcaster for component and returns its
+// recorder and the func that flushes and stops it.
+func newRecorder(ctx context.Context, client kubernetes.Interface, component string) (events.EventRecorder, func()) {
+	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	b.StartRecordingToSink(ctx.Done())
+	return b.NewRecorder(scheme.Scheme, component), b.Shutdown
 }
 
 // Shutdown flushes and stops the event broadcaster.

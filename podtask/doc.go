@@ -52,6 +52,11 @@
 // matched against them. Labels added to the Node later by others (kubectl
 // label, controllers) are not part of the contract.
 //
+// Maintenance. MaintenanceTaint (kubemesos.io/maintenance:NoSchedule) is
+// on the Node of an agent the bridge drains because Mesos takes its machine
+// back; pods that must not go there need not say anything, and a pod that
+// tolerates it may still be evicted by the drain.
+//
 // Persistent volumes. A PVC of StorageClassName is one Mesos persistent
 // volume: persistence ID = PV name = PVName(PVC UID); its disk is reserved
 // for the framework's role with labels naming the PVC (Volume.ReserveResource,

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
@@ -62,7 +63,8 @@ func runScheduler(args []string) error {
 		adoptFor   = fs.Duration("adopt-window", bridge.DefaultPolicy.AdoptWindow, "how long a bound pod whose executor ended under it waits for an offer of its agent to be launched again there, for the next executor to adopt it, before it is evicted; keep it at most the executors' KUBEMESOS_ADOPT_WINDOW (0: mark such pods Failed at once)")
 		storeNS    = fs.String("framework-store-namespace", "kubemesos-system", "without --etcd-endpoints: namespace of the ConfigMap that keeps the framework ID of the single bridge (empty: do not keep it)")
 		storeName  = fs.String("framework-store-name", "kubemesos-framework", "name of that ConfigMap")
-		debugAddr  = fs.String("debug-address", defaultDebugAddress, "host:port of the debug listener (GET /debug/pending: why pods are pending; `kubemesos why` reads it); empty: none")
+		debugAddr  = fs.String("debug-address", defaultDebugAddress, "host:port of the debug listener (GET /debug/pending: why pods are pending, GET /debug/maintenance: the agents Mesos drains; `kubemesos why` reads them); empty: none")
+		drainAhead = fs.Duration("drain-ahead", bridge.DefaultPolicy.DrainAhead, "drain an agent (taint its Node, evict its pods) this long before its Mesos maintenance window begins")
 		packing    = fs.Bool("most-allocated", false, "place pods on the offers left fullest (bin packing) instead of the emptiest")
 		etcdFlags  = addEtcdFlags(fs)
 		metricsAt  = fs.String("metrics-address", "127.0.0.1:10259", "host:port serving Prometheus metrics on /metrics, and /healthz and /readyz (ready: a subscribed leader or a standby) (empty: none)")
@@ -127,6 +129,16 @@ func runScheduler(args []string) error {
 	volumes := k8sapi.NewVolumeWriter(client)
 	reporter := k8sapi.NewPodReporter(ctx, client, *schedName)
 	defer reporter.Shutdown()
+	// One drainer for every term: a new leader carries on a drain. It has
+	// its own client: its evictions and taints do not share the rate limit
+	// of the pod writes.
+	dclient, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return err
+	}
+	drainer := k8sapi.NewNodeDrainer(ctx, dclient, *schedName)
+	defer drainer.Shutdown()
+	go drainer.Run(ctx)
 	policy := bridge.DefaultPolicy
 	policy.OfferTTL, policy.DeclineFor = *offerTTL, *declineFor
 	policy.MinPod = offermatcher.Resources{MilliCPU: *minCPU, MemoryMB: *minMem}
@@ -135,6 +147,7 @@ func runScheduler(args []string) error {
 		return fmt.Errorf("--adopt-window=%v: want a duration of at least 0", *adoptFor)
 	}
 	policy.AdoptWindow = *adoptFor
+	policy.DrainAhead = *drainAhead
 	if *packing {
 		policy.Scoring = offermatcher.MostAllocated
 	}
@@ -157,15 +170,18 @@ func runScheduler(args []string) error {
 		defer stopMetrics()
 	}
 	var pending atomic.Pointer[bridge.PendingLog] // of the current term
+	var maintenance atomic.Pointer[bridge.MaintenanceLog]
 	newScheduler := func(store bridge.FrameworkStore) *bridge.Scheduler {
 		sched := bridge.NewScheduler(fw, metrics.InstrumentStore(store), feed, nodes, reporter, exec, policy)
 		sched.UseNamespaces(namespaces)
 		sched.UseVolumes(claims, volumes)
+		sched.UseDrainer(drainer)
 		pending.Store(sched.PendingLog())
+		maintenance.Store(sched.MaintenanceLog())
 		return sched
 	}
 	if *debugAddr != "" {
-		stopDebug, _ := serveDebug(ctx, *debugAddr, termPending{&pending})
+		stopDebug, _ := serveDebug(ctx, *debugAddr, termLog[bridge.PendingLog]{&pending}, termLog[bridge.MaintenanceLog]{&maintenance})
 		defer stopDebug()
 	}
 	if len(etcdFlags.endpoints()) == 0 {
@@ -192,31 +208,34 @@ func runScheduler(args []string) error {
 	}
 	return el.Run(ctx, func(ctx context.Context, t bridge.Term) error {
 		defer pending.Store(nil)
+		defer maintenance.Store(nil)
 		return newScheduler(t.Store).Run(ctx)
 	})
 }
 
-// termPending serves the PendingLog of the current term's scheduler, and
-// 503 while this bridge stands by.
-type termPending struct {
-	log *atomic.Pointer[bridge.PendingLog]
+// termLog serves a log (PendingLog, MaintenanceLog) of the current term's
+// scheduler, and 503 while this bridge stands by.
+type termLog[T any] struct {
+	log *atomic.Pointer[T]
 }
 
-func (h termPending) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h termLog[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l := h.log.Load(); l != nil {
-		l.ServeHTTP(w, r)
+		any(l).(http.Handler).ServeHTTP(w, r)
 		return
 	}
 	http.Error(w, "standing by: this bridge is not the leader", http.StatusServiceUnavailable)
 }
 
-// serveDebug serves pending on /debug/pending at addr until the returned
-// func is called; it returns the address it listens on. A listener that
-// cannot start is logged, not fatal: scheduling does not depend on it.
-func serveDebug(ctx context.Context, addr string, pending http.Handler) (func(), string) {
+// serveDebug serves pending on /debug/pending and maintenance on
+// /debug/maintenance at addr until the returned func is called; it returns
+// the address it listens on. A listener that cannot start is logged, not
+// fatal: scheduling does not depend on it.
+func serveDebug(ctx context.Context, addr string, pending, maintenance http.Handler) (func(), string) {
 	log := klog.FromContext(ctx)
 	mux := http.NewServeMux()
 	mux.Handle("/debug/pending", pending)
+	mux.Handle("/debug/maintenance", maintenance)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Error(err, "Debug listener not started", "address", addr)
@@ -228,7 +247,7 @@ func serveDebug(ctx context.Context, addr string, pending http.Handler) (func(),
 			log.Error(err, "Debug listener")
 		}
 	}()
-	log.Info("Serving /debug/pending", "address", ln.Addr().String())
+	log.Info("Serving /debug/pending and /debug/maintenance", "address", ln.Addr().String())
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

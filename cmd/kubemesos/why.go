@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register("why", "say why a pod is pending: the bridge's last placement attempt, per agent", runWhy)
+	register("why", "say why a pod is pending (the bridge's last placement attempt, per agent), or where the Mesos maintenance drain of node/NAME stands", runWhy)
 }
 
 // defaultDebugAddress is where `kubemesos scheduler` serves /debug/pending
@@ -32,7 +32,7 @@ var errNotPending = errors.New("not pending in the bridge's last placement attem
 func runWhy(args []string) error {
 	fs := flag.NewFlagSet("why", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kubemesos why [-n NAMESPACE] POD")
+		fmt.Fprintln(fs.Output(), "usage: kubemesos why [-n NAMESPACE] POD | node/NODE")
 		fs.PrintDefaults()
 	}
 	namespace := fs.String("n", "default", "the pod's namespace")
@@ -62,25 +62,43 @@ func runWhy(args []string) error {
 	if strings.Trim(*addr, ", ") == "" {
 		return errors.New("no bridge address (--bridge or KUBEMESOS_BRIDGE_DEBUG)")
 	}
-	// Standbys answer 503: ask each bridge until one (the leader) answers.
+	if node, ok := strings.CutPrefix(pod, "node/"); ok {
+		var report bridge.MaintenanceReport
+		err := askLeader(*addr, func(a string) (err error) {
+			report, err = fetchMaintenance(ctx, a, node)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return writeWhyNode(os.Stdout, report, node)
+	}
 	var report bridge.PendingReport
+	err := askLeader(*addr, func(a string) (err error) {
+		report, err = fetchPending(ctx, a, *namespace, pod)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeWhy(os.Stdout, report, *namespace, pod)
+}
+
+// askLeader calls ask with each bridge address of addrs (comma-separated)
+// until one answers: standbys answer 503, the leader its logs.
+func askLeader(addrs string, ask func(addr string) error) error {
 	var errs []error
-	for _, a := range strings.Split(*addr, ",") {
+	for _, a := range strings.Split(addrs, ",") {
 		if a = strings.TrimSpace(a); a == "" {
 			continue
 		}
-		r, err := fetchPending(ctx, a, *namespace, pod)
+		err := ask(a)
 		if err == nil {
-			report, errs = r, nil
-			break
+			return nil
 		}
 		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-
-	return writeWhy(os.Stdout, report, *namespace, pod)
+	return errors.Join(errs...)
 }
 
 func envOr(name, def string) string {
@@ -93,28 +111,41 @@ func envOr(name, def string) string {
 // fetchPending asks the bridge at addr for its last attempt at one pod.
 func fetchPending(ctx context.Context, addr, namespace, pod string) (bridge.PendingReport, error) {
 	var r bridge.PendingReport
+	err := fetchDebug(ctx, addr, "/debug/pending?"+url.Values{"namespace": {namespace}, "name": {pod}}.Encode(), &r)
+	return r, err
+}
+
+// fetchMaintenance asks the bridge at addr where the drain of node stands.
+func fetchMaintenance(ctx context.Context, addr, node string) (bridge.MaintenanceReport, error) {
+	var r bridge.MaintenanceReport
+	err := fetchDebug(ctx, addr, "/debug/maintenance?"+url.Values{"node": {node}}.Encode(), &r)
+	return r, err
+}
+
+// fetchDebug GETs path of the bridge's debug listener at addr into out.
+func fetchDebug(ctx context.Context, addr, path string, out any) error {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	u := base + "/debug/pending?" + url.Values{"namespace": {namespace}, "name": {pod}}.Encode()
+	u := base + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return r, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return r, fmt.Errorf("ask the bridge (is `kubemesos scheduler --debug-address %s` running?): %w", addr, err)
+		return fmt.Errorf("ask the bridge (is `kubemesos scheduler --debug-address %s` running?): %w", addr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return r, fmt.Errorf("%s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+		return fmt.Errorf("%s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return r, fmt.Errorf("%s: %w", u, err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s: %w", u, err)
 	}
-	return r, nil
+	return nil
 }
 
 // writeWhy prints the attempt at namespace/pod:

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func TestWhyAsksTheDebugListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	sched := bridge.NewScheduler(fw, nil, nil, nil, nil, bridge.ExecutorSpec{}, bridge.DefaultPolicy)
-	stop, addr := serveDebug(t.Context(), "127.0.0.1:0", sched.PendingLog())
+	stop, addr := serveDebug(t.Context(), "127.0.0.1:0", sched.PendingLog(), sched.MaintenanceLog())
 	defer stop()
 	if addr == "" {
 		t.Fatal("no listener")
@@ -66,5 +67,56 @@ func TestWhyAsksTheDebugListener(t *testing.T) {
 	var b strings.Builder
 	if err := writeWhy(&b, r, "default", "web"); !errors.Is(err, errNotPending) {
 		t.Fatalf("want errNotPending, got %v", err)
+	}
+}
+
+func TestWriteWhyNode(t *testing.T) {
+	at := time.Date(2026, 12, 1, 19, 30, 11, 0, time.UTC)
+	r := bridge.MaintenanceReport{At: at, Agents: []bridge.MaintainedAgent{
+		{AgentID: "S0", Node: "agent-0", Phase: bridge.PhaseDrained, Reason: "no kubemesos task on the agent"},
+		{AgentID: "S1", Node: "agent-1", Phase: bridge.PhaseBlocked,
+			Reason:      "1 pod(s) left; eviction refused: default/web-1: The disruption budget web needs 3 healthy pods and has 3 currently",
+			WindowStart: at.Add(-11 * time.Second), WindowDuration: time.Hour, DrainingSince: at.Add(-10 * time.Second), Answer: "DECLINE"},
+	}}
+	var b strings.Builder
+	if err := writeWhyNode(&b, r, "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	want := `node/agent-1 (agent S1): blocked, as of 19:30:11 UTC
+  window: from 2026-12-01 19:30:00 UTC for 1h0m0s; draining since 19:30:01 UTC (10s)
+  1 pod(s) left; eviction refused: default/web-1: The disruption budget web needs 3 healthy pods and has 3 currently
+  last answer to Mesos: DECLINE; inverse offers outstanding: 0
+`
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	if err := writeWhyNode(&b, r, "agent-2"); !errors.Is(err, errNotInMaintenance) {
+		t.Fatalf("a node not in maintenance: %v", err)
+	}
+}
+
+// TestWhyNodeAsksTheDebugListener: `kubemesos why node/…` reads the
+// scheduler's MaintenanceLog through the debug listener, and a standby
+// (no log) answers 503.
+func TestWhyNodeAsksTheDebugListener(t *testing.T) {
+	fw, err := bridge.NewFramework(bridge.FrameworkOptions{Master: "127.0.0.1:1", Name: "kubemesos", Role: "kubernetes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched := bridge.NewScheduler(fw, nil, nil, nil, nil, bridge.ExecutorSpec{}, bridge.DefaultPolicy)
+	var standby atomic.Pointer[bridge.MaintenanceLog]
+	stop, addr := serveDebug(t.Context(), "127.0.0.1:0", sched.PendingLog(), termLog[bridge.MaintenanceLog]{&standby})
+	defer stop()
+	if _, err := fetchMaintenance(t.Context(), addr, "agent-1"); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("a standby's answer: %v", err)
+	}
+	standby.Store(sched.MaintenanceLog())
+	r, err := fetchMaintenance(t.Context(), addr, "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := writeWhyNode(&b, r, "agent-1"); !errors.Is(err, errNotInMaintenance) {
+		t.Fatalf("want errNotInMaintenance, got %v", err)
 	}
 }

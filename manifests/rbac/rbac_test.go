@@ -70,8 +70,9 @@ func TestManifests(t *testing.T) {
 		{
 			role: "ClusterRole/kubemesos:bridge", user: BridgeUser, group: BridgeGroup,
 			want: []grant{{"", "pods", "watch"}, {"", "nodes", "list"}, {"", "namespaces", "watch"}, {"", "events", "create"}, {"events.k8s.io", "events", "create"}, {"", "pods/status", "patch"}, {"", "pods/status", "update"}, {"", "pods", "delete"},
-				{"", "persistentvolumeclaims", "watch"}, {"", "persistentvolumes", "watch"}, {"", "persistentvolumes", "create"}, {"", "persistentvolumes", "delete"}, {"", "persistentvolumes", "patch"}, {"storage.k8s.io", "storageclasses", "watch"}},
-			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"},
+				{"", "persistentvolumeclaims", "watch"}, {"", "persistentvolumes", "watch"}, {"", "persistentvolumes", "create"}, {"", "persistentvolumes", "delete"}, {"", "persistentvolumes", "patch"}, {"storage.k8s.io", "storageclasses", "watch"},
+				{"", "nodes", "update"}, {"", "pods/eviction", "create"}, {"apps", "daemonsets", "get"}},
+			deny: []grant{{"", "pods/binding", "create"}, {"", "pods", "create"}, {"", "secrets", "get"}, {"apps", "deployments", "create"}, {"", "nodes", "create"},
 				{"", "persistentvolumeclaims", "update"}, {"", "persistentvolumeclaims", "delete"}, {"storage.k8s.io", "storageclasses", "create"}},
 		},
 		{

@@ -81,6 +81,7 @@ func (m *Master) reviveLocked(fw *framework, roles []string) {
 		}
 	}
 	fw.filters = kept
+	m.maint.clearInverseFilters(fw.id)
 	klog.V(2).InfoS("Revived offers", "framework", fw.id, "roles", roles)
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -49,6 +50,16 @@ type inverseOffer struct {
 	agentID        string
 	machine        string
 	unavailability mesos.Unavailability
+}
+
+// clearInverseFilters drops the refuse_seconds of fwID's inverse offer
+// answers, as Mesos' REVIVE clears a framework's inverse offer filters.
+func (s *maintenanceState) clearInverseFilters(fwID string) {
+	for k := range s.refused {
+		if strings.HasSuffix(k, "/"+fwID) {
+			delete(s.refused, k)
+		}
+	}
 }
 
 func (s *maintenanceState) init() {
@@ -136,9 +147,11 @@ func (m *Master) maintenanceLoop(ctx context.Context) {
 	}
 }
 
-// sendInverseOffersLocked offers every framework with tasks or executors on
-// an agent of a DRAINING machine an inverse offer for that agent, unless one
-// is outstanding or its last answer's refuse_seconds have not passed.
+// sendInverseOffersLocked offers every framework with resources allocated on
+// an agent of a DRAINING machine (tasks, executors, or an offer it holds, as
+// Mesos' allocator counts offered resources as allocated) an inverse offer
+// for that agent, unless one is outstanding or its last answer's
+// refuse_seconds have not passed.
 func (m *Master) sendInverseOffersLocked(now time.Time) {
 	if len(m.maint.schedule.Windows) == 0 {
 		return
@@ -196,6 +209,11 @@ func (m *Master) frameworkOnAgentLocked(fw *framework, a *agent) bool {
 	if len(a.executors[fw.id]) > 0 {
 		return true
 	}
+	for _, o := range m.offers {
+		if o.fwID == fw.id && o.agentID == a.id {
+			return true
+		}
+	}
 	for _, t := range fw.tasks {
 		if !t.terminal && t.task.AgentID.Value == a.id {
 			return true
@@ -211,6 +229,18 @@ func (m *Master) outstandingInverseLocked(fwID, agentID string) bool {
 		}
 	}
 	return false
+}
+
+// dropInverseOffersLocked voids fwID's outstanding inverse offers without
+// an event (its connection is gone or replaced), as Mesos removes the
+// inverse offers of a framework it deactivates or that fails over; the
+// next allocation sends new ones.
+func (m *Master) dropInverseOffersLocked(fwID string) {
+	for id, io := range m.maint.inverse {
+		if io.fwID == fwID {
+			delete(m.maint.inverse, id)
+		}
+	}
 }
 
 // rescindInverseOffersLocked withdraws the outstanding inverse offers
@@ -387,6 +417,9 @@ func (m *Master) startMaintenance(_ context.Context, call *opv1.Call) (*opv1.Res
 	if call.StartMaintenance == nil {
 		return nil, wire.Errorf(http.StatusBadRequest, "Expecting 'start_maintenance' to be present")
 	}
+	if err := validMachineList(call.StartMaintenance.Machines); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.maint.init()
@@ -430,6 +463,9 @@ func (m *Master) stopMaintenance(_ context.Context, call *opv1.Call) (*opv1.Resp
 	if call.StopMaintenance == nil {
 		return nil, wire.Errorf(http.StatusBadRequest, "Expecting 'stop_maintenance' to be present")
 	}
+	if err := validMachineList(call.StopMaintenance.Machines); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.maint.init()
@@ -459,6 +495,29 @@ func (m *Master) stopMaintenance(_ context.Context, call *opv1.Call) (*opv1.Resp
 		klog.InfoS("Machine back UP after maintenance", "machine", key)
 	}
 	return nil, nil
+}
+
+// validMachineList checks the machines of START_MAINTENANCE or
+// STOP_MAINTENANCE as Mesos does (400 otherwise): the list is not empty,
+// each machine has a hostname or a well-formed IP, and appears once.
+func validMachineList(ids []mesos.MachineID) error {
+	if len(ids) == 0 {
+		return wire.Errorf(http.StatusBadRequest, "List of machines is empty")
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id.GetHostname() == "" && id.GetIP() == "" {
+			return wire.Errorf(http.StatusBadRequest, "Both 'hostname' and 'ip' for a machine are empty")
+		}
+		if id.IP != nil && net.ParseIP(id.GetIP()) == nil {
+			return wire.Errorf(http.StatusBadRequest, "Invalid IP address '%s'", id.GetIP())
+		}
+		if seen[machineKey(id)] {
+			return wire.Errorf(http.StatusBadRequest, "Machine '%s' appears more than once in the list", machineKey(id))
+		}
+		seen[machineKey(id)] = true
+	}
+	return nil
 }
 
 func (m *Master) markAgentGone(_ context.Context, call *opv1.Call) (*opv1.Response, error) {

@@ -136,6 +136,8 @@ func TestMaintenanceBadCalls(t *testing.T) {
 		scheduleCall(time.Now(), time.Hour, mesos.MachineID{IP: ptr("not-an-ip")}),
 		{Type: opv1.Call_START_MAINTENANCE, StartMaintenance: &opv1.Call_StartMaintenance{Machines: []mesos.MachineID{machine()}}},
 		{Type: opv1.Call_STOP_MAINTENANCE, StopMaintenance: &opv1.Call_StopMaintenance{Machines: []mesos.MachineID{machine()}}},
+		{Type: opv1.Call_START_MAINTENANCE, StartMaintenance: &opv1.Call_StartMaintenance{}},
+		{Type: opv1.Call_STOP_MAINTENANCE, StopMaintenance: &opv1.Call_StopMaintenance{}},
 	}
 	for _, call := range bad {
 		if code, _ := operatorCall(t, c, call); code != http.StatusBadRequest {
@@ -150,5 +152,57 @@ func TestMaintenanceBadCalls(t *testing.T) {
 	mustOperator(t, c, &opv1.Call{Type: opv1.Call_START_MAINTENANCE, StartMaintenance: &opv1.Call_StartMaintenance{Machines: []mesos.MachineID{machine()}}})
 	if code, _ := operatorCall(t, c, &opv1.Call{Type: opv1.Call_UPDATE_MAINTENANCE_SCHEDULE, UpdateMaintenanceSchedule: &opv1.Call_UpdateMaintenanceSchedule{}}); code != http.StatusBadRequest {
 		t.Errorf("dropping a DOWN machine: HTTP %d, want 400", code)
+	}
+	// A machine listed twice, or with a malformed IP, is refused.
+	for _, ids := range [][]mesos.MachineID{{machine(), machine()}, {{IP: ptr("not-an-ip")}}} {
+		call := &opv1.Call{Type: opv1.Call_STOP_MAINTENANCE, StopMaintenance: &opv1.Call_StopMaintenance{Machines: ids}}
+		if code, _ := operatorCall(t, c, call); code != http.StatusBadRequest {
+			t.Errorf("STOP_MAINTENANCE of %v: HTTP %d, want 400", ids, code)
+		}
+	}
+}
+
+// A framework that only holds an offer of a DRAINING agent gets an inverse
+// offer for it (Mesos' allocator counts offered resources as allocated),
+// and a REVIVE clears the filter of its last answer, as in Mesos.
+func TestMaintenanceInverseOfferForHeldOfferAndRevive(t *testing.T) {
+	c := startCluster(t)
+	s := subscribe(t, c, frameworkInfo("holder"))
+	s.offerWhere(5*time.Second, "an offer", func(mesos.Offer) bool { return true })
+	mustOperator(t, c, scheduleCall(time.Now(), time.Hour, machine()))
+	ios := s.next(scheduler.Event_INVERSE_OFFERS, 5*time.Second).InverseOffers.InverseOffers
+	if len(ios) != 1 || ios[0].GetAgentID().GetValue() != c.agent.ID() {
+		t.Fatalf("inverse offers to a framework holding only an offer: %+v", ios)
+	}
+	s.mustCall(&scheduler.Call{Type: scheduler.Call_DECLINE_INVERSE_OFFERS, DeclineInverseOffers: &scheduler.Call_DeclineInverseOffers{
+		InverseOfferIDs: []mesos.OfferID{ios[0].OfferID},
+		Filters:         &mesos.Filters{RefuseSeconds: ptr(3600.0)},
+	}})
+	s.none(scheduler.Event_INVERSE_OFFERS, 1500*time.Millisecond)
+	s.mustCall(&scheduler.Call{Type: scheduler.Call_REVIVE})
+	if again := s.next(scheduler.Event_INVERSE_OFFERS, 5*time.Second).InverseOffers.InverseOffers; len(again) != 1 || again[0].OfferID == ios[0].OfferID {
+		t.Fatalf("inverse offers after REVIVE: %+v", again)
+	}
+}
+
+// A framework that subscribes again (failover) gets new inverse offers for
+// the agents it had unanswered ones for: Mesos voids a framework's inverse
+// offers with its connection, as it does its offers.
+func TestMaintenanceInverseOffersVoidedOnFailover(t *testing.T) {
+	c := startCluster(t)
+	s := subscribe(t, c, frameworkInfo("failing-over"))
+	launchRunning(t, s, "m1", 0)
+	mustOperator(t, c, scheduleCall(time.Now(), time.Hour, machine()))
+	first := s.next(scheduler.Event_INVERSE_OFFERS, 5*time.Second).InverseOffers.InverseOffers
+	if len(first) != 1 {
+		t.Fatalf("inverse offers %+v", first)
+	}
+	s.cancel()
+	info := frameworkInfo("failing-over")
+	info.ID = &mesos.FrameworkID{Value: s.fwID}
+	again := subscribe(t, c, info)
+	ios := again.next(scheduler.Event_INVERSE_OFFERS, 5*time.Second).InverseOffers.InverseOffers
+	if len(ios) != 1 || ios[0].OfferID == first[0].OfferID || ios[0].GetAgentID().GetValue() != c.agent.ID() {
+		t.Fatalf("inverse offers after the failover: %+v (before: %v)", ios, first[0].OfferID)
 	}
 }

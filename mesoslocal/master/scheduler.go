@@ -121,8 +121,9 @@ func (m *Master) registerFramework(info mesos.FrameworkInfo, suppressedRoles []s
 		fw.failoverTimer.Stop()
 		fw.failoverTimer = nil
 	}
-	// Offers made to the previous connection are void.
+	// Offers made to the previous connection are void, inverse ones too.
 	m.rescindOffersLocked(func(o *offer) bool { return o.fwID == fw.id }, false)
+	m.dropInverseOffersLocked(fw.id)
 	fw.info = info
 	fw.role = frameworkRole(&info)
 	fw.box = box
@@ -158,6 +159,7 @@ func (m *Master) disconnectFramework(id string, box *mailbox.Box[*scheduler.Even
 	fw.connected = false
 	fw.unregistered = time.Now()
 	m.rescindOffersLocked(func(o *offer) bool { return o.fwID == id }, false)
+	m.dropInverseOffersLocked(id)
 	if m.closed {
 		return
 	}
@@ -615,6 +617,7 @@ func (m *Master) masterUpdateLocked(fw *framework, id mesos.TaskID, agentID stri
 func (m *Master) removeFrameworkLocked(fw *framework) {
 	klog.InfoS("Removing framework", "framework", fw.id)
 	m.rescindOffersLocked(func(o *offer) bool { return o.fwID == fw.id }, false)
+	m.dropInverseOffersLocked(fw.id)
 	for _, a := range m.agents {
 		if a.box != nil {
 			a.box.Push(link.Command{Type: link.CmdShutdownFramework, FrameworkID: fw.id})

@@ -2,7 +2,8 @@
 // master and agents in-process, on free loopback ports: StartMaster and
 // StartAgent (each stopped when the test ends, or earlier by Stop), StartEtcd
 // (the real etcd from bin/, for masters that elect a leader), Subscribe (a
-// scheduler driven by mesos-go's HTTP client), Eventually (polling with a
+// scheduler driven by mesos-go's HTTP client), OperatorCall (the operator
+// API in protobuf, on any of several masters), Eventually (polling with a
 // deadline), Listen and FreeAddr.
 //
 // It also carries a test executor built on mesos-go's executor library. An

@@ -2,6 +2,7 @@ package mesostest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,16 +13,15 @@ import (
 	opv1 "github.com/mesos/mesos-go/api/v1/lib/master"
 )
 
-// OperatorCall makes a call of the operator API (POST /api/v1, protobuf,
-// as Apache Mesos serves it) of the leading master among masters (one or
-// several, comma-separated, host:port or URL; a non-leading master
-// redirects) and returns the answer, failing the test if no master gives
-// one.
-func OperatorCall(t testing.TB, masters string, call *opv1.Call) *opv1.Response {
-	t.Helper()
+// OperatorCall makes a call of the Mesos operator API (protobuf, as Apache
+// Mesos serves it) on the masters (host:port or URLs, comma-separated),
+// each in turn until one answers 200 (a non-leading master redirects, 307,
+// and the client follows), and returns the answer. The error names every
+// master's failure (HTTP status and body).
+func OperatorCall(ctx context.Context, masters string, call *opv1.Call) (*opv1.Response, error) {
 	body, err := call.Marshal()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var errs []string
 	for _, m := range strings.Split(masters, ",") {
@@ -31,13 +31,13 @@ func OperatorCall(t testing.TB, masters string, call *opv1.Call) *opv1.Response 
 		if !strings.Contains(m, "://") {
 			m = "http://" + m
 		}
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, strings.TrimSuffix(m, "/")+"/api/v1", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(m, "/")+"/api/v1", bytes.NewReader(body))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/x-protobuf")
 		req.Header.Set("Accept", "application/x-protobuf")
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req) // a non-leading master redirects (307)
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -49,11 +49,23 @@ func OperatorCall(t testing.TB, masters string, call *opv1.Call) *opv1.Response 
 			continue
 		}
 		var r opv1.Response
-		if err := r.Unmarshal(b); err != nil {
-			t.Fatalf("%s answer: %v", call.Type, err)
+		if len(b) > 0 {
+			if err := r.Unmarshal(b); err != nil {
+				return nil, fmt.Errorf("%s answer: %w", call.Type, err)
+			}
 		}
-		return &r
+		return &r, nil
 	}
-	t.Fatalf("%s: %v", call.Type, errs)
-	return nil
+	return nil, fmt.Errorf("%s: %v", call.Type, errs)
+}
+
+// MustOperatorCall is OperatorCall for a test: it fails the test when no
+// master answers.
+func MustOperatorCall(t testing.TB, masters string, call *opv1.Call) *opv1.Response {
+	t.Helper()
+	r, err := OperatorCall(t.Context(), masters, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
