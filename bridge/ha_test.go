@@ -30,10 +30,9 @@ import (
 // haLeaseTTL is the leader lease of the HA bridges in tests.
 const haLeaseTTL = 2 * time.Second
 
-// launchLog counts the LAUNCH operations every bridge sends, by pod UID
-// for pod tasks (every launch has its own task ID) and by task ID for node
-// tasks, whatever the master answers: a pod launched twice shows as a
-// count of 2.
+// launchLog counts the LAUNCH operations of the ACCEPTs the master took from
+// every bridge, by pod UID for pod tasks (every launch has its own task ID)
+// and by task ID for node tasks: a pod launched twice shows as a count of 2.
 type launchLog struct {
 	mu    sync.Mutex
 	count map[string]int
@@ -54,7 +53,13 @@ func newLaunchLog() *launchLog { return &launchLog{count: map[string]int{}, by: 
 func (l *launchLog) wrap(name string) func(calls.Caller) calls.Caller {
 	return func(c calls.Caller) calls.Caller {
 		return calls.CallerFunc(func(ctx context.Context, call *scheduler.Call) (mesos.Response, error) {
-			if call.GetType() == scheduler.Call_ACCEPT {
+			resp, err := c.Call(ctx, call)
+			// Only ACCEPTs the master took count: one a killed leader's
+			// cancelled context stopped may be followed by the next leader's
+			// launch of the same pod. (One whose answer was lost and that was
+			// launched all the same shows in the master's state, which
+			// everyPodOnce checks.)
+			if call.GetType() == scheduler.Call_ACCEPT && err == nil {
 				l.mu.Lock()
 				for _, op := range call.GetAccept().GetOperations() {
 					for _, ti := range op.GetLaunch().GetTaskInfos() {
@@ -66,7 +71,7 @@ func (l *launchLog) wrap(name string) func(calls.Caller) calls.Caller {
 				}
 				l.mu.Unlock()
 			}
-			return c.Call(ctx, call)
+			return resp, err
 		})
 	}
 }
