@@ -25,6 +25,9 @@ type Offer struct {
 	// Volumes are the persistence IDs of the persistent volumes in the
 	// offer (volumes.go).
 	Volumes []string
+	// Revocable are the offer's revocable cpus and memory, apart from
+	// Resources (revocable.go).
+	Revocable RevocableResources
 }
 
 // Assignment places one pod on one offer.
@@ -33,6 +36,9 @@ type Assignment struct {
 	OfferID string
 	AgentID string
 	Ports   []uint32 // host ports granted, ascending; nil when the pod binds none
+	// Revocable says the pod's cpus and memory are the offer's revocable
+	// ones (revocable.go); its disk and ports are regular.
+	Revocable bool
 }
 
 // Unplaced is a pod no offer could take, and why.
@@ -80,6 +86,7 @@ func (c Cluster) Match(pods []PodRequest, offers []Offer) Plan {
 			volumes: o.Volumes,
 		}
 		book[i].unreservedDisk = max(min(o.UnreservedDiskMB, book[i].disk), 0)
+		book[i].rcpu, book[i].rmem = max(o.Revocable.MilliCPU, 0), max(o.Revocable.MemoryMB, 0)
 		maxCPU = max(maxCPU, book[i].cpu)
 		maxMem = max(maxMem, book[i].mem)
 	}
@@ -96,6 +103,7 @@ func (c Cluster) Match(pods []PodRequest, offers []Offer) Plan {
 	}
 	var cands candidates
 	var provisioning map[string]bool // claims being provisioned, by namespace/name
+	revocable := anyRevocable(offers)
 	for _, pod := range pods {
 		p.prepare(&pod, topo)
 		if len(pod.Claims) > 0 && provisioning == nil {
@@ -103,12 +111,12 @@ func (c Cluster) Match(pods []PodRequest, offers []Offer) Plan {
 		}
 		p.vol.prepare(&pod, provisioning)
 		var rejected [numReasons]int
-		var best int
-		if p.prefers() {
-			best = cands.best(&p, book, sc, &rejected, byOffer)
-		} else {
-			best = p.bestByResources(book, sc, &rejected, byOffer)
-		}
+		best := p.place(&pod, book, revocable, func(rejected *[numReasons]int) int {
+			if p.prefers() {
+				return cands.best(&p, book, sc, rejected, byOffer)
+			}
+			return p.bestByResources(book, sc, rejected, byOffer)
+		}, &rejected)
 		if best < 0 {
 			u := Unplaced{Pod: pod, Reasons: reasonsOf(len(book), &rejected)}
 			if len(pod.Claims) > 0 {
@@ -132,10 +140,11 @@ func (c Cluster) Match(pods []PodRequest, offers []Offer) Plan {
 		topo.add(pod.Namespace, pod.Labels, o.nodeIdx, false,
 			podTerms{pod.PodAntiAffinity, pod.PodAffinity, pod.PreferredPodAffinity, pod.PreferredPodAntiAffinity})
 		plan.Assignments = append(plan.Assignments, Assignment{
-			Pod:     pod,
-			OfferID: o.offer.ID,
-			AgentID: o.offer.AgentID,
-			Ports:   portList(p.ports),
+			Pod:       pod,
+			OfferID:   o.offer.ID,
+			AgentID:   o.offer.AgentID,
+			Ports:     portList(p.ports),
+			Revocable: p.onRevocable,
 		})
 	}
 	return plan
@@ -171,11 +180,17 @@ type offerState struct {
 	score          float64     // scorer.score of what is free
 	unreservedDisk int64       // of disk, what is unreserved
 	volumes        []string    // persistence IDs of the volumes not taken
+	rcpu, rmem     int64       // revocable cpu and memory free
 }
 
 func (o *offerState) take(p *podState) {
-	o.cpu -= p.cpu
-	o.mem -= p.mem
+	if p.onRevocable {
+		o.rcpu -= p.cpu
+		o.rmem -= p.mem
+	} else {
+		o.cpu -= p.cpu
+		o.mem -= p.mem
+	}
 	o.disk -= p.disk
 	if len(p.ports) > 0 {
 		o.ports = takePorts(o.ports, p.ports)
@@ -211,6 +226,9 @@ type podState struct {
 	attraction []domainScores
 	spread     spreadState
 	vol        volumeState
+	// onRevocable says the pod is being placed on revocable cpus and
+	// memory (revocable.go).
+	onRevocable bool
 }
 
 // domainScores is a score per domain of one topology key.
@@ -307,10 +325,11 @@ func (p *podState) fits(o *offerState) (reasonIndex, bool) {
 			return r, false
 		}
 	}
+	cpu, mem := p.capacity(o)
 	switch {
-	case p.cpu > o.cpu:
+	case p.cpu > cpu:
 		return reasonCPU, false
-	case p.mem > o.mem:
+	case p.mem > mem:
 		return reasonMemory, false
 	case p.disk > o.disk:
 		return reasonDisk, false

@@ -60,6 +60,9 @@ type PodRequest struct {
 	// class (volumes.go); FromPod leaves them to the caller, which knows
 	// the PVCs and PVs.
 	Claims []Claim
+	// Revocable says the pod may be placed on revocable resources
+	// (MayUseRevocable).
+	Revocable bool
 }
 
 // PreferredNodeTerm is a term of preferred node affinity with its weight.
@@ -114,6 +117,7 @@ func FromPod(pod *corev1.Pod, min Resources) PodRequest {
 		Namespace: pod.Namespace,
 		Labels:    maps.Clone(pod.Labels),
 		Resources: withMinimum(r, min),
+		Revocable: MayUseRevocable(pod),
 	}
 	if len(pod.Spec.NodeSelector) > 0 {
 		req.NodeSelector = make(map[string]string, len(pod.Spec.NodeSelector))
