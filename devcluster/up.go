@@ -64,6 +64,9 @@ type Config struct {
 	MasterPort, AgentPort int
 	// AgentResources is each agent's --resources; default DefaultAgentResources.
 	AgentResources string
+	// Oversubscribe is what each agent offers as revocable resources besides
+	// AgentResources (oversubscribe.go); zero: nothing.
+	Oversubscribe Oversubscription
 	// Verbosity is passed as -v to the kubemesos children.
 	Verbosity int
 	// StartTimeout bounds Up; default 5 minutes.
@@ -553,7 +556,7 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 	workDir := filepath.Join(st.Dir, "mesos")
 	_, rec, err := c.child(life, name, proc.Spec{
 		Path: cfg.Kubemesos,
-		Args: []string{"mesos-agent",
+		Args: append([]string{"mesos-agent",
 			"--master", strings.Join(masterAddrs(cfg), ","),
 			"--ip", st.IP,
 			"--port", strconv.Itoa(cfg.AgentPort),
@@ -563,7 +566,7 @@ func (c *Cluster) startAgent(life, ctx context.Context, i int, archives []images
 			// The agents run on this machine: declare its architecture, which
 			// Mesos does not report (podtask.NodeLabels assumes amd64 otherwise).
 			"--attributes", fmt.Sprintf("rack:r%d;%s:%s", i, corev1.LabelArchStable, runtime.GOARCH),
-			"--executor_environment_variables", string(envJSON)},
+			"--executor_environment_variables", string(envJSON)}, cfg.Oversubscribe.agentArgs()...),
 		NetNS:   st.NetNS,
 		LogFile: filepath.Join(st.LogDir(), "mesos-agent.log"),
 	}, workDir)

@@ -44,6 +44,7 @@ func runUp(args []string) error {
 	dir := fs.String("dir", devcluster.DefaultDir, "directory of the cluster's state, logs and kubeconfigs")
 	binDir := fs.String("bin-dir", "", "directory of the Kubernetes binaries (default: <repo>/bin or $KUBEMESOS_BIN_DIR)")
 	resources := fs.String("agent-resources", devcluster.DefaultAgentResources, "--resources of each agent")
+	oversubscribe := fs.String("oversubscribe", "", "CPUS,MEM: each agent also offers this many cpus and MB of memory as revocable resources (Mesos' fixed resource estimator, with the QoS controller that revokes what a lowered estimate no longer covers)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long starting may take")
 	masters := fs.Int("masters", 1, "number of Mesos masters; with more than one they elect their leader in the control plane's etcd")
 	schedulers := fs.Int("schedulers", devcluster.DefaultSchedulers, "number of bridges (kubemesos scheduler); they elect one leader in the control plane's etcd")
@@ -54,6 +55,10 @@ func runUp(args []string) error {
 		return err
 	}
 	setVerbosity(*v)
+	over, err := devcluster.ParseOversubscription(*oversubscribe)
+	if err != nil {
+		return err
+	}
 
 	// The cluster lives until Down; a signal starts Down instead of killing
 	// the processes all at once.
@@ -70,7 +75,7 @@ func runUp(args []string) error {
 	started := make(chan result, 1)
 	go func() {
 		c, err := devcluster.Up(life, devcluster.Config{
-			Agents: *agents, Dir: *dir, BinDir: *binDir, AgentResources: *resources,
+			Agents: *agents, Dir: *dir, BinDir: *binDir, AgentResources: *resources, Oversubscribe: over,
 			Verbosity: *v, StartTimeout: *timeout, TestImages: *testImages, TestImagesCache: *testImagesCache, Schedulers: *schedulers, Masters: *masters,
 		})
 		started <- result{c, err}
@@ -119,7 +124,7 @@ Logs: %s/logs, %s/agents/*/logs. Ctrl-C (or kubemesos down --dir %s) tears it do
 		fmt.Fprintln(os.Stderr, "kubemesos up: second signal; stopping processes now")
 		stopLife()
 	}()
-	err := c.Down(ctx)
+	err = c.Down(ctx)
 	stopLife()
 	if err != nil {
 		return err

@@ -1,0 +1,54 @@
+package devcluster
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kubemesos/kubemesos/mesoslocal/agent"
+)
+
+// Oversubscription is what every agent of the cluster offers as revocable
+// resources (Mesos' oversubscription): the fixed resource estimator with
+// these amounts and the QoS controller that revokes what a lowered estimate
+// no longer covers. Zero oversubscribes nothing.
+type Oversubscription struct {
+	MilliCPU int64
+	MemoryMB int64
+}
+
+// ParseOversubscription reads `kubemesos up --oversubscribe CPUS,MEM`:
+// cpus (a decimal, e.g. 1.5) and memory in MB, both positive.
+func ParseOversubscription(s string) (Oversubscription, error) {
+	if s == "" {
+		return Oversubscription{}, nil
+	}
+	cpus, mem, ok := strings.Cut(s, ",")
+	if !ok {
+		return Oversubscription{}, fmt.Errorf("--oversubscribe %q: want CPUS,MEM (e.g. 2,1024)", s)
+	}
+	c, err := strconv.ParseFloat(strings.TrimSpace(cpus), 64)
+	if err != nil || c <= 0 || c > 1e6 {
+		return Oversubscription{}, fmt.Errorf("--oversubscribe %q: cpus %q is not a positive number", s, cpus)
+	}
+	m, err := strconv.ParseInt(strings.TrimSpace(mem), 10, 64)
+	if err != nil || m <= 0 {
+		return Oversubscription{}, fmt.Errorf("--oversubscribe %q: mem %q is not a positive whole number of MB", s, mem)
+	}
+	return Oversubscription{MilliCPU: int64(c*1000 + 0.5), MemoryMB: m}, nil
+}
+
+// agentArgs are the agent flags that oversubscribe its resources as Mesos'
+// agent takes them: --resource_estimator with the fixed estimator's
+// resources (Mesos passes them as the module's parameter) and
+// --qos_controller; none when o is zero.
+func (o Oversubscription) agentArgs() []string {
+	if o.MilliCPU <= 0 && o.MemoryMB <= 0 {
+		return nil
+	}
+	return []string{
+		"--resource_estimator", agent.FixedResourceEstimator,
+		"--resource_estimator_resources", fmt.Sprintf("cpus:%s;mem:%d", strconv.FormatFloat(float64(o.MilliCPU)/1000, 'f', -1, 64), o.MemoryMB),
+		"--qos_controller", agent.EstimateQoSController,
+	}
+}
