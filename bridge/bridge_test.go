@@ -75,6 +75,9 @@ type testCluster struct {
 	volumes bool
 	// maintenance is the running bridge's MaintenanceLog.
 	maintenance *bridge.MaintenanceLog
+	// revocable makes the bridges place pods on revocable resources, on
+	// this revocable executor (UseRevocable); nil: they do not.
+	revocable *bridge.ExecutorSpec
 }
 
 // startCluster starts a real API server, a mesoslocal master and agents with
@@ -223,6 +226,9 @@ func (c *testCluster) startBridge() {
 	go drainer.Run(ctx)
 	sched := bridge.NewScheduler(fw, store, feed, nodes, reporter, exec, c.policy)
 	c.useVolumes(ctx, sched)
+	if c.revocable != nil {
+		sched.UseRevocable(*c.revocable)
+	}
 	sched.UseDrainer(drainer)
 	c.maintenance = sched.MaintenanceLog()
 	done := make(chan error, 1)

@@ -132,6 +132,9 @@ func NewFramework(o FrameworkOptions) (*Framework, error) {
 			{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE},
 			{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE},
 			{Type: mesos.FrameworkInfo_Capability_TASK_KILLING_STATE},
+			// Offers carry revocable resources; only pods that may use them
+			// are placed there (revocable.go).
+			{Type: mesos.FrameworkInfo_Capability_REVOCABLE_RESOURCES},
 		},
 	}
 	if o.Principal != "" {

@@ -179,6 +179,9 @@ type Scheduler struct {
 	// scheduler knows of them (maintenance.go); nil drainer: none is.
 	drainer NodeDrainer
 	maint   *maintenanceBook
+	// revocable starts the revocable executor (revocable.go); nil: no pod
+	// is placed on revocable resources.
+	revocable *ExecutorSpec
 }
 
 // agentHold is an agent that gets no pod until `until`, after `failures`
@@ -911,6 +914,7 @@ func (s *Scheduler) placementOffers(held []mesos.Offer) []offermatcher.Offer {
 			ID: o.ID.Value, AgentID: o.AgentID.Value, NodeName: name,
 			Labels: labels, Taints: taints, Resources: res,
 			Volumes: podtask.VolumeIDs(o.Resources), UnreservedDiskMB: s.volumes.unreservedDiskMB(&o, execDisk),
+			Revocable: s.revocableOffer(&o, running),
 		})
 	}
 	return out
@@ -975,7 +979,7 @@ func (s *Scheduler) launchOn(ctx context.Context, o mesos.Offer, as []offermatch
 		pod := byUID[a.Pod.UID]
 		ref := podtask.RefOf(pod)
 		at := s.nextAttempt()
-		ti := podTaskInfo(a, ref, at, o, exec)
+		ti := podTaskInfo(a, ref, at, o, s.executorFor(&a, &o, exec))
 		ops, vols, err := s.volumes.volumeLaunch(a, pod, &o, s.fw.opts.Principal, &ti)
 		if err != nil {
 			s.report.Unschedulable(pod, err.Error())

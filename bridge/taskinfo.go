@@ -93,6 +93,9 @@ func podTaskInfo(a offermatcher.Assignment, pod podtask.PodRef, at podtask.Attem
 	ti := pod.TaskInfo(at)
 	ti.AgentID = o.AgentID
 	ti.Resources = toMesos(res, a.Ports, offerRole(o))
+	if a.Revocable {
+		markRevocable(ti.Resources)
+	}
 	ti.Executor = &exec
 	return ti
 }
