@@ -4,6 +4,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // Revocable resources (Mesos oversubscription, docs/decisions.md "Pods on
@@ -18,12 +19,6 @@ import (
 // destroys that container alone, and the pods of the kubelet-executor keep
 // running.
 
-// revocableExecutorPrefix starts the ID of a revocable executor: the
-// kubelet-executor's ID of the same configuration behind it, so that it is
-// never taken for a kubelet-executor (podtask.IsExecutorID), of another
-// configuration or not.
-const revocableExecutorPrefix = "revocable-"
-
 // UseRevocable lets the pods that may use revocable resources
 // (offermatcher.MayUseRevocable) be placed on them, launched on the agent's
 // revocable executor started as exec says; exec.Resources are taken from
@@ -31,8 +26,10 @@ const revocableExecutorPrefix = "revocable-"
 // is placed on revocable resources.
 func (s *Scheduler) UseRevocable(exec ExecutorSpec) { s.revocable = &exec }
 
-// revocableID is the executor ID of a revocable executor of configuration e.
-func (e ExecutorSpec) revocableID() string { return revocableExecutorPrefix + e.ID() }
+// revocableID is the executor ID of the revocable executor of configuration
+// e (podtask.RevocableExecutorIDOf): never taken for a kubelet-executor, of
+// another configuration or not.
+func (e ExecutorSpec) revocableID() string { return podtask.RevocableExecutorIDOf(e.ID()) }
 
 // revocableExecutorInfo is the ExecutorInfo of the revocable executor: its
 // resources are revocable, as the pods' cpus and memory launched on it.

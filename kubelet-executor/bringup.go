@@ -27,7 +27,8 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo, pods node
 	start := time.Now()
 	name, err := NodeName(agent)
 	var left map[types.UID]bool // pods an earlier executor left, kept for the adoption window
-	if err == nil {
+	// A revocable executor's node holds the kubelet-executor's pods: none is its orphan.
+	if err == nil && !e.Revocable {
 		if e.AdoptWindow > 0 {
 			left, err = e.orphans(ctx, name)
 		} else {
@@ -51,9 +52,11 @@ func (e *Executor) bringUp(ctx context.Context, agent mesos.AgentInfo, pods node
 		}
 		return
 	}
-	if err := e.uncordon(ctx, name); err != nil {
-		// Pods can still run here; only placement skips the node until an operator uncordons it.
-		klog.FromContext(ctx).Error(err, "Lift the cordon of a previous executor")
+	if !e.Revocable { // else the cordon is the kubelet-executor's to lift
+		if err := e.uncordon(ctx, name); err != nil {
+			// Pods can still run here; only placement skips the node until an operator uncordons it.
+			klog.FromContext(ctx).Error(err, "Lift the cordon of a previous executor")
+		}
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(e.client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {

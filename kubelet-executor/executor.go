@@ -49,6 +49,10 @@ type Executor struct {
 	// before they are deleted; zero deletes them before the node starts.
 	// Set it before Run.
 	AdoptWindow time.Duration
+	// Revocable makes it a revocable executor (revocable.go): the node is
+	// another executor's, so it neither sweeps the node's orphans nor
+	// cordons or uncordons it. Set it before Run.
+	Revocable bool
 
 	mesos  config.Config
 	client kubernetes.Interface

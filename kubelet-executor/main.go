@@ -10,6 +10,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubemesos/kubemesos/kubelet-executor/simnode"
+	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // RunFromEnv runs the executor as a Mesos agent starts it: settings from the
@@ -27,7 +28,10 @@ func RunFromEnv(ctx context.Context) error {
 	}
 	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithValues("executor", settings.Mesos.ExecutorID))
 	var n Node = &KubeletNode{Settings: settings, Client: client}
-	if settings.Runtime == RuntimeSimulated {
+	revocable := podtask.IsRevocableExecutorID(settings.Mesos.ExecutorID)
+	if revocable {
+		n = &JoinedNode{Client: client}
+	} else if settings.Runtime == RuntimeSimulated {
 		nodeClient, err := newClient(settings.Kubeconfig, "kubemesos-executor-simulated-node")
 		if err != nil {
 			return err
@@ -44,6 +48,7 @@ func RunFromEnv(ctx context.Context) error {
 	}
 	ex := New(settings.Mesos, client, n)
 	ex.AdoptWindow = settings.AdoptWindow
+	ex.Revocable = revocable
 	return ex.Run(ctx)
 }
 

@@ -60,7 +60,7 @@ func (e *Executor) shutdown(ctx context.Context) {
 	e.mu.Unlock()
 	// The node is cordoned first: nothing new lands on it while it drains.
 	// A failed cordon does not stop the drain.
-	if name != "" {
+	if name != "" && !e.Revocable { // a revocable executor drains only its own pods
 		cordonCtx, cancel := context.WithDeadline(ctx, deadline)
 		if err := e.cordon(cordonCtx, name); err != nil {
 			logger.Error(err, "Cordon the node on shutdown; draining it anyway")
