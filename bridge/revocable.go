@@ -19,6 +19,11 @@ import (
 // destroys that container alone, and the pods of the kubelet-executor keep
 // running.
 
+// RevocableExecutorResources are what a revocable executor holds of the
+// offer's revocable resources: as little as a node task, since its pods'
+// containers run under the agent's kubelet.
+var RevocableExecutorResources = offermatcher.Resources{MilliCPU: 10, MemoryMB: 8}
+
 // UseRevocable lets the pods that may use revocable resources
 // (offermatcher.MayUseRevocable) be placed on them, launched on the agent's
 // revocable executor started as exec says; exec.Resources are taken from

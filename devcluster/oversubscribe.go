@@ -38,6 +38,15 @@ func ParseOversubscription(s string) (Oversubscription, error) {
 	return Oversubscription{MilliCPU: int64(c*1000 + 0.5), MemoryMB: m}, nil
 }
 
+// bridgeArgs make the bridges place the pods that may use revocable
+// resources on them, when the agents oversubscribe.
+func (o Oversubscription) bridgeArgs() []string {
+	if o.MilliCPU <= 0 && o.MemoryMB <= 0 {
+		return nil
+	}
+	return []string{"--revocable-pods"}
+}
+
 // agentArgs are the agent flags that oversubscribe its resources as Mesos'
 // agent takes them: --resource_estimator with the fixed estimator's
 // resources (Mesos passes them as the module's parameter) and

@@ -31,8 +31,11 @@ func TestParseOversubscription(t *testing.T) {
 // the fixed estimator and the QoS controller (cmd/kubemesos/mesos.go), and
 // the estimate parses as Mesos' --resources syntax.
 func TestOversubscriptionAgentArgs(t *testing.T) {
-	if args := (Oversubscription{}).agentArgs(); args != nil {
-		t.Errorf("no oversubscription: args %v", args)
+	if args, bargs := (Oversubscription{}).agentArgs(), (Oversubscription{}).bridgeArgs(); args != nil || bargs != nil {
+		t.Errorf("no oversubscription: agent args %v, bridge args %v", args, bargs)
+	}
+	if bargs := (Oversubscription{MilliCPU: 1}).bridgeArgs(); !slices.Equal(bargs, []string{"--revocable-pods"}) {
+		t.Errorf("bridge args %v", bargs)
 	}
 	args := Oversubscription{MilliCPU: 1500, MemoryMB: 512}.agentArgs()
 	want := []string{"--resource_estimator", agent.FixedResourceEstimator, "--resource_estimator_resources", "cpus:1.5;mem:512", "--qos_controller", agent.EstimateQoSController}

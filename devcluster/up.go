@@ -449,14 +449,14 @@ func (c *Cluster) start(life, ctx context.Context) error {
 		debugAt := net.JoinHostPort(gw, strconv.Itoa(10260+2*(i-1)))
 		_, rec, err := c.child(life, name, proc.Spec{
 			Path: cfg.Kubemesos,
-			Args: c.schedulerArgs("scheduler",
+			Args: c.schedulerArgs(append([]string{"scheduler",
 				"--mesos-master", c.MesosMaster,
 				"--kubeconfig", bridgeKubeconfig,
-				"--executor-command", cfg.Kubemesos+" executor",
+				"--executor-command", cfg.Kubemesos + " executor",
 				"--etcd-endpoints", cp.EtcdURL,
 				"--etcd-prefix", "/kubemesos",
 				"--metrics-address", metricsAt,
-				"--debug-address", debugAt),
+				"--debug-address", debugAt}, cfg.Oversubscribe.bridgeArgs()...)...),
 		}, bridgeKubeconfig)
 		if err != nil {
 			return err

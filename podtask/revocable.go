@@ -11,7 +11,9 @@ const revocablePrefix = "revocable-"
 // revocable resources, with revocable resources of its own. It runs the
 // same command; the executor tells from its ID which one it is. It is never
 // an IsExecutorID: no kubelet runs in it.
-func RevocableExecutorIDOf(kubeletExecutorID string) string { return revocablePrefix + kubeletExecutorID }
+func RevocableExecutorIDOf(kubeletExecutorID string) string {
+	return revocablePrefix + kubeletExecutorID
+}
 
 // IsRevocableExecutorID reports whether id is a revocable executor's.
 func IsRevocableExecutorID(id string) bool {

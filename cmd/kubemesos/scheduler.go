@@ -70,6 +70,7 @@ func runScheduler(args []string) error {
 		metricsAt  = fs.String("metrics-address", "127.0.0.1:10259", "host:port serving Prometheus metrics on /metrics, and /healthz and /readyz (ready: a subscribed leader or a standby) (empty: none)")
 		uris       stringList
 	)
+	revocablePods := fs.Bool("revocable-pods", false, "place BestEffort pods annotated "+offermatcher.RevocableAnnotation+"=true on Mesos revocable (oversubscribed) resources, on a second executor per agent with revocable resources of its own (10 mcpu, 8 MB)")
 	fs.Var(&uris, "executor-uri", "URI the agent fetches into the executor's sandbox (repeatable)")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
@@ -176,6 +177,9 @@ func runScheduler(args []string) error {
 		sched.UseNamespaces(namespaces)
 		sched.UseVolumes(claims, volumes)
 		sched.UseDrainer(drainer)
+		if *revocablePods {
+			sched.UseRevocable(bridge.ExecutorSpec{Command: exec.Command, URIs: exec.URIs, Resources: bridge.RevocableExecutorResources})
+		}
 		pending.Store(sched.PendingLog())
 		maintenance.Store(sched.MaintenanceLog())
 		return sched
