@@ -114,6 +114,17 @@ type StateTask struct {
 	ExecutorID  string `json:"executor_id"`
 	AgentID     string `json:"slave_id"`
 	State       string `json:"state"`
+	// Resources are Mesos' json(Resources) of the task: scalars by name,
+	// revocable ones as "<name>_revocable" (cpus, mem, disk, gpus always,
+	// 0 if none).
+	Resources map[string]any `json:"resources"`
+}
+
+// Scalar is the task's resource name ("cpus", "mem_revocable") in
+// /master/state, 0 if it has none.
+func (t StateTask) Scalar(name string) float64 {
+	v, _ := t.Resources[name].(float64)
+	return v
 }
 
 // FetchMasterState reads /master/state from the leading master. masters is

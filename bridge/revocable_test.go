@@ -1,10 +1,7 @@
 package bridge_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,51 +14,8 @@ import (
 	"github.com/kubemesos/kubemesos/mesoslocal/agent"
 	"github.com/kubemesos/kubemesos/mesoslocal/mesostest"
 	"github.com/kubemesos/kubemesos/offermatcher"
+	"github.com/kubemesos/kubemesos/podtask"
 )
-
-// stateTaskResources reads each task of the kubemesos framework at the
-// master's /master/state with its executor and resources, as an operator
-// sees them (Mesos' json(Resources): revocable ones as "<name>_revocable").
-func (c *testCluster) stateTaskResources(t *testing.T) map[string]struct {
-	Executor  string
-	Resources map[string]any
-} {
-	t.Helper()
-	resp, err := http.Get("http://" + strings.Split(c.master, ",")[0] + "/master/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Frameworks []struct {
-			Name  string `json:"name"`
-			Tasks []struct {
-				ID        string         `json:"id"`
-				Executor  string         `json:"executor_id"`
-				Resources map[string]any `json:"resources"`
-			} `json:"tasks"`
-		} `json:"frameworks"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]struct {
-		Executor  string
-		Resources map[string]any
-	}{}
-	for _, f := range st.Frameworks {
-		if f.Name != "kubemesos" {
-			continue
-		}
-		for _, tk := range f.Tasks {
-			out[tk.ID] = struct {
-				Executor  string
-				Resources map[string]any
-			}{tk.Executor, tk.Resources}
-		}
-	}
-	return out
-}
 
 // TestRevocablePodsAreRevokedAlone: on an agent that oversubscribes 2 cpus
 // and 1 GB, two BestEffort pods that opted in land on revocable resources
@@ -122,7 +76,6 @@ func TestRevocablePodsAreRevokedAlone(t *testing.T) {
 	}
 	fw, _ := st.Framework("kubemesos")
 	byUID := fw.PodTasks()
-	res := c.stateTaskResources(t)
 	taskOf := map[string]string{}
 	for name, uid := range uids {
 		tasks := byUID[types.UID(uid)]
@@ -130,14 +83,13 @@ func TestRevocablePodsAreRevokedAlone(t *testing.T) {
 			t.Fatalf("pod %s has tasks %v, want one", name, tasks)
 		}
 		taskOf[name] = tasks[0].ID
-		r := res[tasks[0].ID]
-		// Mesos' json(Resources) always has cpus, mem, disk and gpus, 0 if none.
-		positive := func(name string) bool { v, _ := r.Resources[name].(float64); return v > 0 }
-		revocableCPU, regularCPU := positive("cpus_revocable") && positive("mem_revocable"), positive("cpus") || positive("mem")
-		revocableExec := strings.HasPrefix(r.Executor, "revocable-")
+		r := tasks[0]
+		revocableCPU := r.Scalar("cpus_revocable") > 0 && r.Scalar("mem_revocable") > 0
+		regularCPU := r.Scalar("cpus") > 0 || r.Scalar("mem") > 0
+		revocableExec := podtask.IsRevocableExecutorID(r.ExecutorID)
 		want := name == "be-1" || name == "be-2"
 		if revocableCPU != want || regularCPU == want || revocableExec != want {
-			t.Errorf("pod %s: task %s on executor %s with resources %v; want revocable %v", name, tasks[0].ID, r.Executor, r.Resources, want)
+			t.Errorf("pod %s: task %s on executor %s with resources %v; want revocable %v", name, r.ID, r.ExecutorID, r.Resources, want)
 		}
 	}
 

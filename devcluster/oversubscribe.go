@@ -47,6 +47,27 @@ func (o Oversubscription) bridgeArgs() []string {
 	return []string{"--revocable-pods"}
 }
 
+// WithEstimate is an agent's args (Cluster.Args) with the fixed estimator's
+// estimate replaced by o: what a Mesos operator changes, restarting the
+// agent, to oversubscribe more or less (the agent recovers its executors
+// and, with the QoS controller, revokes what the new estimate no longer
+// covers). It fails for args of an agent without the fixed estimator or
+// for a zero o.
+func WithEstimate(args []string, o Oversubscription) ([]string, error) {
+	next := o.agentArgs()
+	if next == nil {
+		return nil, fmt.Errorf("devcluster: estimate %+v: want positive cpus and memory", o)
+	}
+	out := append([]string(nil), args...)
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] == "--resource_estimator_resources" {
+			out[i+1] = next[3]
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("devcluster: the agent runs no fixed resource estimator (no --resource_estimator_resources in %v)", args)
+}
+
 // agentArgs are the agent flags that oversubscribe its resources as Mesos'
 // agent takes them: --resource_estimator with the fixed estimator's
 // resources (Mesos passes them as the module's parameter) and

@@ -47,3 +47,23 @@ func TestOversubscriptionAgentArgs(t *testing.T) {
 		t.Fatalf("an agent with these settings: %v", err)
 	}
 }
+
+func TestWithEstimate(t *testing.T) {
+	args := append([]string{"mesos-agent", "--hostname", "a"}, Oversubscription{MilliCPU: 2000, MemoryMB: 1024}.agentArgs()...)
+	got, err := WithEstimate(args, Oversubscription{MilliCPU: 10, MemoryMB: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append([]string{"mesos-agent", "--hostname", "a"}, Oversubscription{MilliCPU: 10, MemoryMB: 8}.agentArgs()...); !slices.Equal(got, want) {
+		t.Errorf("args %v, want %v", got, want)
+	}
+	if args[6] != "cpus:2;mem:1024" {
+		t.Errorf("WithEstimate changed its input: %v", args)
+	}
+	if _, err := WithEstimate([]string{"mesos-agent"}, Oversubscription{MilliCPU: 10, MemoryMB: 8}); err == nil {
+		t.Error("an agent without the estimator: no error")
+	}
+	if _, err := WithEstimate(args, Oversubscription{}); err == nil {
+		t.Error("a zero estimate: no error")
+	}
+}
