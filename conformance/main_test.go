@@ -93,9 +93,9 @@ func run(m *testing.M) int {
 			Dir:         filepath.Join(os.TempDir(), fmt.Sprintf("kubemesos-e2e-%d", os.Getpid())),
 			Kubemesos:   filepath.Join(repo, "bin", "kubemesos"),
 			TestImages:  true,
-			// For TestRevocablePodsEvictedWhenRevoked; only opted-in
-			// BestEffort pods use revocable resources.
-			Oversubscribe: suiteOversubscription,
+			// TestRevocablePodsEvictedWhenRevoked oversubscribes one agent
+			// for its own run; no other scenario sees revocable resources.
+			RevocablePods: true,
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "conformance: bring up a local cluster:", err)

@@ -17,11 +17,9 @@ import (
 	"github.com/kubemesos/kubemesos/podtask"
 )
 
-// suiteOversubscription is what the suite's agents oversubscribe
-// (`kubemesos up --oversubscribe 1,1024`).
-var suiteOversubscription = devcluster.Oversubscription{MilliCPU: 1000, MemoryMB: 1024}
-
-// TestRevocablePodsEvictedWhenRevoked (#9): on one agent, a BestEffort
+// TestRevocablePodsEvictedWhenRevoked (#9): the operator has one agent
+// oversubscribe 1 cpu and 1024 MB (restarted with Mesos' fixed estimator and
+// the QoS controller; the suite's bridges run --revocable-pods). On it, a BestEffort
 // Deployment of 2 opted in with kubemesos.io/revocable=true lands on
 // revocable resources (its tasks' cpus and memory are revocable at
 // /master/state, on the revocable executor) while a Guaranteed pod uses
@@ -39,6 +37,10 @@ func TestRevocablePodsEvictedWhenRevoked(t *testing.T) {
 	ns := namespace(t)
 	victim := "e2e-agent-1"
 	args, err := cluster.dev.Args(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	over, err := devcluster.WithEstimate(args, devcluster.Oversubscription{MilliCPU: 1000, MemoryMB: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,17 @@ func TestRevocablePodsEvictedWhenRevoked(t *testing.T) {
 	if _, err := cluster.client.AppsV1().Deployments(ns).Create(ctx, be, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	restartAgent := func(a []string) {
+		if err := cluster.dev.Kill(victim); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, victim+" stopped", func() (bool, string) { return !cluster.dev.Running(victim), "running" })
+		if err := cluster.dev.RestartWithArgs(victim, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restartAgent(over)
+	t.Cleanup(func() { restartAgent(args) }) // oversubscribing nothing again
 	var gPods, bePods []corev1.Pod
 	eventually(t, 3*time.Minute, "the Guaranteed pod and 2 BestEffort pods Running", func() (bool, string) {
 		var d1, d2 string
@@ -94,18 +107,8 @@ func TestRevocablePodsEvictedWhenRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restartAgent := func(a []string) {
-		if err := cluster.dev.Kill(victim); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, 30*time.Second, victim+" stopped", func() (bool, string) { return !cluster.dev.Running(victim), "running" })
-		if err := cluster.dev.RestartWithArgs(victim, a); err != nil {
-			t.Fatal(err)
-		}
-	}
 	revoked := time.Now()
 	restartAgent(lower)
-	t.Cleanup(func() { restartAgent(args) })
 
 	old := map[types.UID]string{}
 	for _, p := range bePods {

@@ -39,20 +39,20 @@ func ParseOversubscription(s string) (Oversubscription, error) {
 }
 
 // bridgeArgs make the bridges place the pods that may use revocable
-// resources on them, when the agents oversubscribe.
-func (o Oversubscription) bridgeArgs() []string {
-	if o.MilliCPU <= 0 && o.MemoryMB <= 0 {
+// resources on them, when the agents oversubscribe or revocable is set.
+func (o Oversubscription) bridgeArgs(revocable bool) []string {
+	if !revocable && o.MilliCPU <= 0 && o.MemoryMB <= 0 {
 		return nil
 	}
 	return []string{"--revocable-pods"}
 }
 
-// WithEstimate is an agent's args (Cluster.Args) with the fixed estimator's
-// estimate replaced by o: what a Mesos operator changes, restarting the
-// agent, to oversubscribe more or less (the agent recovers its executors
-// and, with the QoS controller, revokes what the new estimate no longer
-// covers). It fails for args of an agent without the fixed estimator or
-// for a zero o.
+// WithEstimate is an agent's args (Cluster.Args) oversubscribing o: the
+// fixed estimator's estimate replaced by o, or, for an agent without the
+// estimator, the estimator and the QoS controller added. That is what a
+// Mesos operator changes, restarting the agent, to oversubscribe more or
+// less (the agent recovers its executors and, with the QoS controller,
+// revokes what the new estimate no longer covers). A zero o is an error.
 func WithEstimate(args []string, o Oversubscription) ([]string, error) {
 	next := o.agentArgs()
 	if next == nil {
@@ -65,7 +65,7 @@ func WithEstimate(args []string, o Oversubscription) ([]string, error) {
 			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("devcluster: the agent runs no fixed resource estimator (no --resource_estimator_resources in %v)", args)
+	return append(out, next...), nil
 }
 
 // agentArgs are the agent flags that oversubscribe its resources as Mesos'

@@ -31,11 +31,13 @@ func TestParseOversubscription(t *testing.T) {
 // the fixed estimator and the QoS controller (cmd/kubemesos/mesos.go), and
 // the estimate parses as Mesos' --resources syntax.
 func TestOversubscriptionAgentArgs(t *testing.T) {
-	if args, bargs := (Oversubscription{}).agentArgs(), (Oversubscription{}).bridgeArgs(); args != nil || bargs != nil {
+	if args, bargs := (Oversubscription{}).agentArgs(), (Oversubscription{}).bridgeArgs(false); args != nil || bargs != nil {
 		t.Errorf("no oversubscription: agent args %v, bridge args %v", args, bargs)
 	}
-	if bargs := (Oversubscription{MilliCPU: 1}).bridgeArgs(); !slices.Equal(bargs, []string{"--revocable-pods"}) {
-		t.Errorf("bridge args %v", bargs)
+	for _, bargs := range [][]string{(Oversubscription{MilliCPU: 1}).bridgeArgs(false), (Oversubscription{}).bridgeArgs(true)} {
+		if !slices.Equal(bargs, []string{"--revocable-pods"}) {
+			t.Errorf("bridge args %v", bargs)
+		}
 	}
 	args := Oversubscription{MilliCPU: 1500, MemoryMB: 512}.agentArgs()
 	want := []string{"--resource_estimator", agent.FixedResourceEstimator, "--resource_estimator_resources", "cpus:1.5;mem:512", "--qos_controller", agent.EstimateQoSController}
@@ -60,8 +62,9 @@ func TestWithEstimate(t *testing.T) {
 	if args[6] != "cpus:2;mem:1024" {
 		t.Errorf("WithEstimate changed its input: %v", args)
 	}
-	if _, err := WithEstimate([]string{"mesos-agent"}, Oversubscription{MilliCPU: 10, MemoryMB: 8}); err == nil {
-		t.Error("an agent without the estimator: no error")
+	added, err := WithEstimate([]string{"mesos-agent"}, Oversubscription{MilliCPU: 10, MemoryMB: 8})
+	if want := append([]string{"mesos-agent"}, Oversubscription{MilliCPU: 10, MemoryMB: 8}.agentArgs()...); err != nil || !slices.Equal(added, want) {
+		t.Errorf("an agent without the estimator: %v, %v; want %v", added, err, want)
 	}
 	if _, err := WithEstimate(args, Oversubscription{}); err == nil {
 		t.Error("a zero estimate: no error")

@@ -67,6 +67,11 @@ type Config struct {
 	// Oversubscribe is what each agent offers as revocable resources besides
 	// AgentResources (oversubscribe.go); zero: nothing.
 	Oversubscribe Oversubscription
+	// RevocablePods makes the bridges place opted-in BestEffort pods on
+	// revocable resources (`kubemesos scheduler --revocable-pods`) even when
+	// the agents start without Oversubscribe (one restarted WithEstimate
+	// offers them); Oversubscribe implies it.
+	RevocablePods bool
 	// Verbosity is passed as -v to the kubemesos children.
 	Verbosity int
 	// StartTimeout bounds Up; default 5 minutes.
@@ -456,7 +461,7 @@ func (c *Cluster) start(life, ctx context.Context) error {
 				"--etcd-endpoints", cp.EtcdURL,
 				"--etcd-prefix", "/kubemesos",
 				"--metrics-address", metricsAt,
-				"--debug-address", debugAt}, cfg.Oversubscribe.bridgeArgs()...)...),
+				"--debug-address", debugAt}, cfg.Oversubscribe.bridgeArgs(cfg.RevocablePods)...)...),
 		}, bridgeKubeconfig)
 		if err != nil {
 			return err
