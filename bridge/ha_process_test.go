@@ -26,7 +26,6 @@ import (
 	"github.com/kubemesos/kubemesos/devcluster/proc"
 	"github.com/kubemesos/kubemesos/k8sapi"
 	"github.com/kubemesos/kubemesos/offermatcher"
-	"github.com/kubemesos/kubemesos/podtask"
 )
 
 // The environment of this test binary run as an HA bridge process (as
@@ -209,22 +208,13 @@ func TestLeaderKill9MidLaunch(t *testing.T) {
 
 	const pods = 30
 	burst := c.createPods(ctx, "k9", pods, 50*time.Millisecond)
-	podsLaunched := func(h *haProcess) int {
-		n := 0
-		for _, id := range h.launched(t) {
-			if strings.HasPrefix(id, podtask.TaskIDPrefix) {
-				n++
-			}
-		}
-		return n
-	}
 	eventually(t, 30*time.Second, "bridge-a launching", func() (bool, string) {
-		n := podsLaunched(a)
+		n := podLaunches(t, a)
 		return n >= 6, fmt.Sprint(n, " launched")
 	})
 	a.kill9(t)
 	killed := time.Now()
-	atKill := podsLaunched(a)
+	atKill := podLaunches(t, a)
 	eventually(t, haLeaseTTL+15*time.Second, "bridge-b elected", func() (bool, string) { n := leaderName(t, cli); return n == "bridge-b", n })
 	elected := time.Since(killed)
 	if err := <-burst.done; err != nil {

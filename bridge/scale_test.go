@@ -57,6 +57,32 @@ func podLaunches(t *testing.T, h *haProcess) int {
 	return n
 }
 
+// waitLaunching waits until the bridges hs have sent at least n pod tasks.
+func waitLaunching(t *testing.T, n int, hs ...*haProcess) {
+	t.Helper()
+	eventually(t, 60*time.Second, "pods being launched", func() (bool, string) {
+		sent := 0
+		for _, h := range hs {
+			sent += podLaunches(t, h)
+		}
+		return sent >= n, fmt.Sprint(sent, " launched")
+	})
+}
+
+// waitAllRunning waits until the burst's n pods are all created and each
+// one's task is TASK_RUNNING at the master.
+func (c *testCluster) waitAllRunning(t *testing.T, burst *podBurst, n int) {
+	t.Helper()
+	if err := <-burst.done; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "every pod's task RUNNING", func() (bool, string) {
+		_, states := c.taskCounts(t)
+		running := burst.running(states)
+		return running == n, fmt.Sprintf("%d/%d running", running, n)
+	})
+}
+
 // launchedOnce fails the test when a bridge sent a task ID twice, and checks
 // with the master that every pod has exactly one task and is bound, not
 // Failed. (The launch logs may hold one more launch of a pod than the master
@@ -86,10 +112,7 @@ func TestScaleLeaderKill9With200Pods(t *testing.T) {
 	c, a, b, leader := scaleCluster(t, "300ms")
 	ctx := t.Context()
 	burst := c.createPods(ctx, "k9", scalePods, 10*time.Millisecond)
-	eventually(t, 60*time.Second, "pods being launched", func() (bool, string) {
-		n := podLaunches(t, a) + podLaunches(t, b)
-		return n >= scalePods/4, fmt.Sprint(n, " launched")
-	})
+	waitLaunching(t, scalePods/4, a, b)
 	// The leader now; under load a 2 s lease may have moved already.
 	dead, standby := a, b
 	if leader() == b.name {
@@ -100,14 +123,7 @@ func TestScaleLeaderKill9With200Pods(t *testing.T) {
 	atKill := podLaunches(t, a) + podLaunches(t, b)
 	eventually(t, haLeaseTTL+15*time.Second, standby.name+" elected", func() (bool, string) { n := leader(); return n == standby.name, n })
 	elected := time.Since(killed)
-	if err := <-burst.done; err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 3*time.Minute, "every pod's task RUNNING", func() (bool, string) {
-		_, states := c.taskCounts(t)
-		running := burst.running(states)
-		return running == scalePods, fmt.Sprintf("%d/%d running", running, scalePods)
-	})
+	c.waitAllRunning(t, burst, scalePods)
 	t.Logf("%s killed -9 after %d of %d launches; %s elected %v later (lease %v); all running %v after the kill",
 		dead.name, atKill, scalePods, standby.name, elected.Round(time.Millisecond), haLeaseTTL, time.Since(killed).Round(time.Millisecond))
 	if atKill >= scalePods {
@@ -128,10 +144,7 @@ func TestScaleMesosLeaderKilledMidLaunch(t *testing.T) {
 	c, a, b, _ := scaleCluster(t, "300ms")
 	ctx := t.Context()
 	burst := c.createPods(ctx, "mk", scalePods, 10*time.Millisecond)
-	eventually(t, 60*time.Second, "pods being launched", func() (bool, string) {
-		n := podLaunches(t, a) + podLaunches(t, b)
-		return n >= scalePods/4, fmt.Sprint(n, " launched")
-	})
+	waitLaunching(t, scalePods/4, a, b)
 	st, err := bridge.FetchMasterState(ctx, c.master)
 	if err != nil {
 		t.Fatal(err)
@@ -158,14 +171,7 @@ func TestScaleMesosLeaderKilledMidLaunch(t *testing.T) {
 		return ok && fw.Active && fw.ID == fwBefore.ID && len(st.Agents) == 4, fmt.Sprintf("leader %s agents %d", st.Leader, len(st.Agents))
 	})
 	resubscribed := time.Since(killed)
-	if err := <-burst.done; err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 3*time.Minute, "every pod's task RUNNING", func() (bool, string) {
-		_, states := c.taskCounts(t)
-		running := burst.running(states)
-		return running == scalePods, fmt.Sprintf("%d/%d running", running, scalePods)
-	})
+	c.waitAllRunning(t, burst, scalePods)
 	t.Logf("leading master killed after %d of %d launches; framework on the new leader %v later; all running %v after the kill",
 		atKill, scalePods, resubscribed.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
 	if atKill >= scalePods {
